@@ -1,0 +1,3 @@
+"""The subcommands of `labkit`, grouped by what they act on; importing this package registers them all."""
+
+from . import images  # noqa: F401

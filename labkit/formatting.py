@@ -1,0 +1,50 @@
+"""Docker's ways of writing sizes and times (go-units HumanSize and HumanDuration)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+_DECIMAL_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
+
+
+def human_size(size: float, precision: int = 3) -> str:
+    """Return a size in decimal units with 3 significant digits, as `docker images` prints: '1.11 MB'."""
+    size = float(size)
+    i = 0
+    while size >= 1000.0 and i < len(_DECIMAL_UNITS) - 1:
+        size /= 1000.0
+        i += 1
+    return f"{size:.{precision}g} {_DECIMAL_UNITS[i]}"
+
+
+def human_duration(seconds: float) -> str:
+    """Return a duration as docker words it ('About a minute', '2 months'); go-units HumanDuration."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = int(seconds / 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds / 3600) // 24 // 365} years"
+
+
+def time_ago(then: datetime, now: datetime) -> str:
+    """Return docker's CREATED column: '2 months ago'."""
+    return human_duration((now - then).total_seconds()) + " ago"

@@ -1,0 +1,42 @@
+"""The friendly facade: `Lab(home).pull("debian:jessie")` reads like the lesson; each part stays usable alone."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from .home import resolve_home
+
+
+class Lab:
+    """One labkit home: its content store, layer store and containers, and the lab's verbs over them."""
+
+    def __init__(self, home: "str | Path | None" = None):
+        self.home = resolve_home(home)
+
+    def __repr__(self) -> str:
+        return f"Lab(home={str(self.home)!r})"
+
+    @cached_property
+    def store(self):
+        """Return the content store (an OCI image layout under home/store)."""
+        from .store import Store
+
+        return Store(self.home)
+
+    # --- images -------------------------------------------------------------------------------
+    def images(self):
+        """Return the stored images, newest first (ImageRecord values)."""
+        return self.store.images()
+
+    def image(self, ref: str):
+        """Return the ImageRecord for a reference, image ID or digest."""
+        return self.store.resolve(ref)
+
+    def tag(self, source: str, target: str) -> None:
+        """Give the image `source` the extra name `target`."""
+        self.store.tag(source, target)
+
+    def rmi(self, ref: str, force: bool = False) -> list[str]:
+        """Untag (and delete when unreferenced) an image; return docker's Untagged/Deleted lines."""
+        return self.store.rmi(ref, force=force)
