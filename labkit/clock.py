@@ -10,14 +10,19 @@ def parse_time(text: str) -> datetime:
     """Return an aware UTC datetime from RFC 3339 text (as in image configs) or epoch seconds."""
     text = text.strip()
     try:
-        return datetime.fromtimestamp(float(text), tz=timezone.utc)
+        seconds = float(text)
     except ValueError:
-        pass
+        seconds = None
+    if seconds is not None:
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, OSError) as e:
+            raise ValueError(f"time out of range: {text!r}") from e
     t = text.replace("Z", "+00:00").replace("z", "+00:00")
     # Go writes up to 9 fractional digits; Python's fromisoformat takes at most 6.
     if "." in t:
         head, _, rest = t.partition(".")
-        frac = "".join(ch for ch in rest if ch.isdigit())
+        frac = rest[:len(rest) - len(rest.lstrip("0123456789"))]  # the digits before the zone only
         tz = rest[len(frac):]
         t = f"{head}.{frac[:6].ljust(6, '0')}{tz}"
     dt = datetime.fromisoformat(t)

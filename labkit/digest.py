@@ -26,7 +26,7 @@ class Digest:
         """Return the Digest for `text`, or raise InvalidReference naming the broken rule."""
         if not isinstance(text, str):
             raise InvalidReference(f"invalid digest {text!r}: not a string")
-        m = _DIGEST_RE.match(text)
+        m = _DIGEST_RE.fullmatch(text)  # not match(): `$` also matches before a trailing newline
         if not m:
             raise InvalidReference(f"invalid digest {text!r}: must look like sha256:<64 hex>")
         algorithm, encoded = m.groups()
