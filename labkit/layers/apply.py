@@ -1,0 +1,353 @@
+"""Apply ONE layer into its own empty directory (like overlay2's per-layer diff dir), safely.
+
+Never tarfile.extract*: every member goes through the shared rules of reader.py, then through these:
+- Nothing is ever written through a symlink. The tree is built in a fresh private directory
+  (`<target>.partial-<random>`, mode 0700) and we keep a map of every path this layer created; a member
+  whose parent is a symlink of this layer ("a -> /etc" then "a/passwd"; a directory replaced by a symlink
+  and then written into; a whiteout under a symlink) is UnsafeLayer "goes through a symlink". docker runs
+  the same tar inside a chroot, where such a member would land through the link inside the rootfs;
+  overlay2's diff dir would hold it the same way; docker's own writer never produces one, so refusing it
+  loses no real image. The last component is opened O_NOFOLLOW|O_EXCL as a second guard.
+- Symlinks are stored as links, never followed. Absolute targets are only data (allowed); a relative
+  target that climbs above the layer root ("a -> ../../etc") is refused, as docker's createTarFile does.
+  The root itself ("." or "./") may only be a directory.
+- Hard links must point to an earlier regular file of the same layer (docker on overlay2 calls link()
+  inside the layer's own diff dir, so anything else fails there too); to a directory, a symlink, a device,
+  a missing or later path, or outside the root: UnsafeLayer.
+- Whiteouts `.wh.<name>` and the opaque marker `.wh..wh..opq` are not created as files; they are recorded
+  (AppliedLayer.whiteouts / .opaque_dirs) for the module that merges layers into an image view. An opaque
+  directory is created if the layer does not list it.
+- Owners, setuid/setgid/sticky bits, device nodes and fifos are recorded, never created on the host:
+  files and directories get `mode & 0o777` and the caller's owner; `modes` keeps the full mode where the
+  tree differs, `owners` every non-root owner, `devices` the nodes (not in the tree), `xattrs` PAX xattrs.
+- Later entries win, as with tar: a file replaces a directory (and its subtree), a directory replaces a
+  file, a duplicate replaces the earlier one. A member below a file of this layer is refused.
+- Any error removes the partial directory: nothing of the layer is left and nothing outside was touched.
+  No per-file fsync: the caller marks a layer complete with an atomically written record (LayerStore).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from ..digest import Digest, as_digest
+from ..errors import LabkitError, UnsafeLayer
+from .limits import Limits
+from .reader import IndexEntry, LayerReader, Member, open_layer_stream
+
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_DEVICE_KINDS = ("char", "block", "fifo")
+
+
+@dataclass
+class AppliedLayer:
+    """What applying a layer produced: the tree's path plus everything the tree cannot (or must not) hold."""
+
+    path: Path
+    diff_id: Digest
+    size: int                                                  # uncompressed tar bytes
+    entries: int = 0
+    whiteouts: list = field(default_factory=list)              # paths hidden in lower layers
+    opaque_dirs: list = field(default_factory=list)            # dirs whose lower contents are hidden
+    implicit_dirs: list = field(default_factory=list)          # parents created without an entry of their own
+    owners: dict = field(default_factory=dict)                 # path -> [uid, gid] when not 0:0
+    modes: dict = field(default_factory=dict)                  # path -> full mode when the tree's differs
+    devices: dict = field(default_factory=dict)                # path -> {type, major, minor, mode, uid, gid}
+    xattrs: dict = field(default_factory=dict)                 # path -> {name: base64 value}
+    root: dict = field(default_factory=dict)                   # the "./" entry's mode/uid/gid/mtime, if any
+    index: list = field(default_factory=list)                  # IndexEntry per member, tar order
+
+    def to_json(self) -> dict:
+        """Return a JSON-ready dict of the metadata (the tree itself stays on disk)."""
+        return {"diff_id": str(self.diff_id), "size": self.size, "entries": self.entries,
+                "whiteouts": self.whiteouts, "opaque_dirs": self.opaque_dirs, "implicit_dirs": self.implicit_dirs,
+                "owners": self.owners, "modes": self.modes, "devices": self.devices, "xattrs": self.xattrs,
+                "root": self.root, "index": [list(e) for e in self.index]}
+
+    @classmethod
+    def from_json(cls, data: dict, path: Path) -> "AppliedLayer":
+        """Return the AppliedLayer described by `data` (from to_json) for the tree at `path`."""
+        return cls(path=Path(path), diff_id=as_digest(data["diff_id"]), size=int(data["size"]),
+                   entries=int(data["entries"]), whiteouts=list(data["whiteouts"]),
+                   opaque_dirs=list(data["opaque_dirs"]), implicit_dirs=list(data["implicit_dirs"]),
+                   owners=dict(data["owners"]), modes=dict(data["modes"]), devices=dict(data["devices"]),
+                   xattrs=dict(data["xattrs"]), root=dict(data["root"]),
+                   index=[IndexEntry(*e) for e in data["index"]])
+
+    def to_json_bytes(self) -> bytes:
+        """Return the metadata as canonical JSON bytes."""
+        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
+
+
+def _rmtree(path: Path) -> None:
+    def fix(func, p, _exc):
+        # a directory we made read-only: give the owner back write access, then retry
+        parent = os.path.dirname(p)
+        try:
+            os.chmod(parent, 0o700)
+            if os.path.isdir(p) and not os.path.islink(p):
+                os.chmod(p, 0o700)
+        except OSError:
+            pass
+        func(p)
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=fix)
+
+
+class _Applier:
+    def __init__(self, root: Path, reader: LayerReader, limits: Limits):
+        self.root = str(root)
+        self.reader = reader
+        self.limits = limits
+        self.kinds: dict[str, str] = {"": "dir"}
+        self.dirs: dict[str, tuple[int, float]] = {}
+        self.whiteouts: dict[str, None] = {}
+        self.opaque: dict[str, None] = {}
+        self.implicit: dict[str, None] = {}
+        self.owners: dict[str, list] = {}
+        self.modes: dict[str, int] = {}
+        self.devices: dict[str, dict] = {}
+        self.xattrs: dict[str, dict] = {}
+        self.root_meta: dict = {}
+        self.index: list[IndexEntry] = []
+        self._parents_ok: set[str] = {""}
+
+    def disk(self, path: str) -> str:
+        return f"{self.root}/{path}" if path else self.root
+
+    # ---- path checks --------------------------------------------------------------------------------
+    def _check_parents(self, m: Member, path: str, create: bool) -> None:
+        parent = path.rpartition("/")[0]
+        if parent in self._parents_ok:
+            return
+        walked = ""
+        for comp in parent.split("/"):
+            walked = f"{walked}/{comp}" if walked else comp
+            kind = self.kinds.get(walked)
+            if kind == "dir":
+                continue
+            if kind is None:
+                if not create:
+                    continue
+                os.mkdir(self.disk(walked), 0o755)
+                self.kinds[walked] = "dir"
+                self.implicit[walked] = None
+                continue
+            if kind == "symlink":
+                raise UnsafeLayer(m.raw_name, f"path goes through the symlink {walked!r} of this layer")
+            raise UnsafeLayer(m.raw_name, f"parent {walked!r} is a {kind}, not a directory")
+        if create:
+            self._parents_ok.add(parent)
+
+    def _forget(self, path: str) -> None:
+        """Drop what we know about `path` and, if it was a directory, everything below it."""
+        prefix = path + "/"
+        was_dir = self.kinds.get(path) == "dir"
+        for table in (self.kinds, self.dirs, self.owners, self.modes, self.devices, self.xattrs, self.implicit):
+            table.pop(path, None)
+            if was_dir:
+                for k in [k for k in table if k.startswith(prefix)]:
+                    del table[k]
+        if was_dir:
+            self._parents_ok = {p for p in self._parents_ok if p != path and not p.startswith(prefix)}
+
+    def _remove(self, path: str) -> None:
+        kind = self.kinds.get(path)
+        if kind is None:
+            return
+        if kind == "dir":
+            _rmtree(Path(self.disk(path)))
+            self._forget(path)
+        else:
+            if kind not in _DEVICE_KINDS:
+                os.unlink(self.disk(path))
+            self._forget(path)
+
+    def _record(self, m: Member, path: str, disk_mode: int) -> None:
+        info = m.info
+        if info.uid or info.gid:
+            self.owners[path] = [info.uid, info.gid]
+        full = info.mode & 0o7777
+        if full != disk_mode:
+            self.modes[path] = full
+        xattrs = {k[len("SCHILY.xattr."):]: v for k, v in info.pax_headers.items() if k.startswith("SCHILY.xattr.")}
+        if xattrs:
+            self.xattrs[path] = {k: base64.b64encode(v.encode("utf-8", "surrogateescape")).decode()
+                                 for k, v in xattrs.items()}
+
+    # ---- members ------------------------------------------------------------------------------------
+    def apply(self, m: Member) -> None:
+        kind, path = m.kind, m.path
+        if kind == "aufs-meta":
+            return
+        self.index.append(m.index_entry())
+        if kind == "whiteout":
+            self._check_parents(m, path, create=False)
+            self.whiteouts[path] = None
+            return
+        if kind == "opaque":
+            if path:
+                self._check_parents(m, path, create=True)
+                k = self.kinds.get(path)
+                if k is None:
+                    os.mkdir(self.disk(path), 0o755)
+                    self.kinds[path] = "dir"
+                    self.implicit[path] = None
+                elif k != "dir":
+                    raise UnsafeLayer(m.raw_name, f"opaque marker inside {path!r}, which is a {k}")
+            self.opaque[path] = None
+            return
+        if not path:
+            if kind != "dir":
+                raise UnsafeLayer(m.raw_name, f"the layer root can only be a directory, not a {kind}")
+            i = m.info
+            self.root_meta = {"mode": i.mode & 0o7777, "uid": i.uid, "gid": i.gid, "mtime": int(i.mtime)}
+            self.dirs[""] = (i.mode & 0o777, i.mtime)
+            return
+        self._check_parents(m, path, create=True)
+        getattr(self, "_" + kind)(m, path)
+
+    def _dir(self, m: Member, path: str) -> None:
+        if self.kinds.get(path) != "dir":
+            self._remove(path)
+            os.mkdir(self.disk(path), 0o700)
+            self.kinds[path] = "dir"
+        else:
+            self.implicit.pop(path, None)
+            self.owners.pop(path, None)
+            self.modes.pop(path, None)
+            self.xattrs.pop(path, None)
+        self.dirs[path] = (m.info.mode & 0o777, m.info.mtime)
+        self._record(m, path, m.info.mode & 0o777)
+
+    def _file(self, m: Member, path: str) -> None:
+        self._remove(path)
+        mode = m.info.mode & 0o777
+        target = self.disk(path)
+        fd = os.open(target, _OPEN_FLAGS, 0o600)
+        self.kinds[path] = "file"
+        try:
+            if m.info.issparse():
+                for off, chunk in self.reader.sparse_regions(m):
+                    os.pwrite(fd, chunk, off)
+                os.ftruncate(fd, m.info.size)
+            elif m.info.size:
+                write = os.write
+                self.reader.copy_data(m, lambda b: _write_all(fd, b, write))
+            os.fchmod(fd, mode)
+            os.utime(fd, (m.info.mtime, m.info.mtime))
+        finally:
+            os.close(fd)
+        self._record(m, path, mode)
+
+    def _symlink(self, m: Member, path: str) -> None:
+        link = m.linkname
+        if not link.startswith("/"):
+            # docker createTarFile: Join(Dir(path), linkname) must stay under the extraction root
+            depth = path.count("/")
+            for comp in link.split("/"):
+                if comp == "..":
+                    depth -= 1
+                    if depth < 0:
+                        raise UnsafeLayer(m.raw_name, f"symlink target {link!r} escapes the layer root")
+                elif comp not in ("", "."):
+                    depth += 1
+        self._remove(path)
+        target = self.disk(path)
+        os.symlink(link, target)
+        self.kinds[path] = "symlink"
+        try:
+            os.utime(target, (m.info.mtime, m.info.mtime), follow_symlinks=False)
+        except (NotImplementedError, OSError):
+            pass
+        self._record(m, path, m.info.mode & 0o7777)
+
+    def _hardlink(self, m: Member, path: str) -> None:
+        src = m.linkname
+        kind = self.kinds.get(src) if src else "dir"
+        if src == path:
+            raise UnsafeLayer(m.raw_name, "hard link to itself")
+        if kind != "file":
+            what = {None: "not an earlier file of this layer", "dir": "a directory",
+                    "symlink": "a symlink"}.get(kind, f"a {kind}")
+            raise UnsafeLayer(m.raw_name, f"hard link target {m.info.linkname!r} is {what}")
+        self._remove(path)
+        os.link(self.disk(src), self.disk(path), follow_symlinks=False)
+        self.kinds[path] = "file"
+        for table in (self.owners, self.modes, self.xattrs):
+            if src in table:
+                table[path] = table[src]
+
+    def _device(self, m: Member, path: str) -> None:
+        self._remove(path)
+        i = m.info
+        self.kinds[path] = m.kind
+        self.devices[path] = {"type": m.kind, "major": i.devmajor, "minor": i.devminor,
+                              "mode": i.mode & 0o7777, "uid": i.uid, "gid": i.gid, "mtime": int(i.mtime)}
+
+    _char = _block = _fifo = _device
+
+    def finish(self) -> None:
+        # directory modes and mtimes last: writing children would change them (docker does the same)
+        for path in sorted(self.dirs, key=lambda p: -p.count("/") if p else 1):
+            mode, mtime = self.dirs[path]
+            target = self.disk(path)
+            os.chmod(target, mode)
+            os.utime(target, (mtime, mtime), follow_symlinks=False)
+        if "" not in self.dirs:
+            os.chmod(self.root, 0o755)
+
+
+def _write_all(fd: int, b: bytes, write=os.write) -> None:
+    view = memoryview(b)
+    while view:
+        n = write(fd, view)
+        view = view[n:]
+
+
+def apply_layer(tar_stream: BinaryIO, target: "str | os.PathLike", limits: Limits = Limits(),
+                expected_diff_id: "Digest | str | None" = None) -> AppliedLayer:
+    """Apply one layer stream (tar, or gzip/zstd, sniffed; or a path to one) into the new directory `target`;
+    return its AppliedLayer. UnsafeLayer / TruncatedLayer / DigestMismatch leave nothing behind."""
+    if isinstance(tar_stream, (str, os.PathLike)):
+        with open(tar_stream, "rb") as f:
+            return apply_layer(f, target, limits, expected_diff_id)
+    target = Path(target)
+    if target.is_symlink() or (target.exists() and (not target.is_dir() or any(target.iterdir()))):
+        raise LabkitError(f"apply layer into {target}: the target exists and is not an empty directory")
+    if not target.parent.is_dir():
+        raise LabkitError(f"apply layer into {target}: the parent directory does not exist")
+    partial = target.with_name(f"{target.name}.partial-{secrets.token_hex(6)}")
+    os.mkdir(partial, 0o700)
+    try:
+        reader = LayerReader(open_layer_stream(tar_stream), limits, what=f"layer for {target.name}")
+        applier = _Applier(partial, reader, limits)
+        for member in reader:
+            applier.apply(member)
+        diff_id = reader.finish(expected_diff_id)
+        applier.finish()
+        if target.exists():
+            os.rmdir(target)
+        os.rename(partial, target)
+    except BaseException as e:
+        _rmtree(partial)
+        if isinstance(e, (LabkitError, KeyboardInterrupt, SystemExit)):
+            raise
+        if isinstance(e, (tarfile.TarError, EOFError, ValueError, OverflowError)):
+            raise LabkitError(f"apply layer into {target}: the layer is truncated or corrupt ({e})") from e
+        if isinstance(e, OSError):
+            raise LabkitError(f"apply layer into {target}: {e.strerror or e} ({e.filename or ''})") from e
+        raise
+    a = applier
+    return AppliedLayer(path=target, diff_id=diff_id, size=reader.size, entries=reader.entries,
+                        whiteouts=list(a.whiteouts), opaque_dirs=list(a.opaque), implicit_dirs=list(a.implicit),
+                        owners=a.owners, modes=a.modes, devices=a.devices, xattrs=a.xattrs, root=a.root_meta,
+                        index=a.index)

@@ -1,0 +1,150 @@
+"""Docker's output for image lists and disk usage: tabwriter tables and JSON-lines rows with docker's keys."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Iterable, Sequence
+
+from .formatting import human_size, time_ago
+
+# docker 1.x (the lab text's era): tabwriter.NewWriter(out, 20, 1, 3, ' ', 0) -- a column is as wide as its
+# longest cell plus 3 spaces of padding, and at least 20 characters.
+MIN_WIDTH = 20
+PADDING = 3
+NONE = "<none>"
+
+
+def tabwrite(rows: Sequence[Sequence[str]], minwidth: int = MIN_WIDTH, padding: int = PADDING) -> str:
+    """Return `rows` laid out like Go's text/tabwriter: every cell but a line's last padded to its column."""
+    if not rows:
+        return ""
+    ncols = max(len(r) for r in rows)
+    widths = []
+    for j in range(ncols - 1):
+        cells = [len(r[j]) for r in rows if j < len(r) - 1]  # a line's last cell is not part of a column
+        widths.append(max([minwidth] + [c + padding for c in cells]))
+    lines = []
+    for r in rows:
+        lines.append("".join(cell.ljust(widths[j]) if j < len(r) - 1 else cell for j, cell in enumerate(r)))
+    return "\n".join(lines) + "\n"
+
+
+def _created_since(created: "datetime | None", now: datetime) -> str:
+    return time_ago(created, now) if created is not None else "N/A"
+
+
+def _created_at(created: "datetime | None") -> str:
+    """Return a time as Go's time.String prints it in docker's JSON: '2016-09-23 17:20:10 +0000 UTC'."""
+    if created is None:
+        return ""
+    return created.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
+
+
+def _size(size: int) -> str:
+    """Return a size cell; "N/A" for an unknown size (-1, a layer is missing or corrupt)."""
+    return human_size(size) if size >= 0 else "N/A"
+
+
+def _image_id(image_id, no_trunc: bool) -> str:
+    return str(image_id) if no_trunc else image_id.short
+
+
+def _digest_rows(rec, digests: bool) -> list[str]:
+    """Return the DIGEST cells of a record's rows: one row per repo digest with --digests."""
+    if digests and rec.digests:
+        return [str(d) for d in rec.digests]
+    return [NONE]
+
+
+def images_table(records: Iterable, now: datetime, digests: bool = False, no_trunc: bool = False) -> str:
+    """Return `docker images` output: REPOSITORY TAG [DIGEST] IMAGE ID CREATED SIZE."""
+    header = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
+    rows = [header]
+    for rec in records:
+        tail = [_image_id(rec.image_id, no_trunc), _created_since(rec.created, now), _size(rec.size)]
+        for d in _digest_rows(rec, digests):
+            rows.append([rec.repository, rec.tag] + ([d] if digests else []) + tail)
+    return tabwrite(rows)
+
+
+def images_json(records: Iterable, now: datetime, no_trunc: bool = False) -> list[dict]:
+    """Return one dict per row with the keys of `docker images --format json`."""
+    out = []
+    for rec in records:
+        size = _size(rec.size)
+        out.append({
+            "Containers": "N/A",
+            "CreatedAt": _created_at(rec.created),
+            "CreatedSince": _created_since(rec.created, now),
+            "Digest": str(rec.digest) if rec.digest is not None else NONE,
+            "ID": _image_id(rec.image_id, no_trunc),
+            "Repository": rec.repository,
+            "SharedSize": "N/A",
+            "Size": size,
+            "Tag": rec.tag,
+            "UniqueSize": "N/A",
+            "VirtualSize": size,
+        })
+    return out
+
+
+def _reclaimable(reclaimable: int, total: int) -> str:
+    """Return docker's RECLAIMABLE cell: '11.6 MB (70%)' (integer percent, truncated)."""
+    if total > 0:
+        return f"{human_size(reclaimable)} ({reclaimable * 100 // total}%)"
+    return human_size(reclaimable)
+
+
+def _summary_rows(df: dict) -> list[tuple[str, dict]]:
+    totals = df["totals"]
+    return [("Images", totals["images"]), ("Containers", totals["containers"])]
+
+
+def system_df_table(df: dict, now: datetime, verbose: bool = False) -> str:
+    """Return `docker system df` output (with `verbose`, the -v sections) for Store.system_df()'s dict."""
+    if not verbose:
+        rows = [["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]]
+        for kind, t in _summary_rows(df):
+            rows.append([kind, str(t["total"]), str(t["active"]), human_size(t["size"]),
+                         _reclaimable(t["reclaimable"], t["size"])])
+        return tabwrite(rows)
+    rows = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"]]
+    for i in df["images"]:
+        rows.append([i["repository"], i["tag"], i["image_id"].short, _created_since(i["created"], now),
+                     human_size(i["size"]), human_size(i["shared_size"]), human_size(i["unique_size"]),
+                     str(i["containers"])])
+    out = "Images space usage:\n\n" + tabwrite(rows)
+    crows = [["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"]]
+    for c in df.get("containers", []):
+        created = c.get("created")
+        crows.append([str(c.get("id", ""))[:12], str(c.get("image", "")), f'"{c.get("command", "")}"', "0",
+                      human_size(int(c.get("size", 0) or 0)),
+                      _created_since(created, now) if isinstance(created, datetime) else "N/A",
+                      str(c.get("status", "")), str(c.get("name", ""))])
+    out += "\nContainers space usage:\n\n" + tabwrite(crows)
+    return out
+
+
+def system_df_json(df: dict, now: datetime, verbose: bool = False) -> list[dict]:
+    """Return `docker system df --format json` rows (Type, TotalCount, Active, Size, Reclaimable); with
+    `verbose`, one row per image with the keys of `docker images --format json`, sizes filled in."""
+    if not verbose:
+        return [{"Active": str(t["active"]), "Reclaimable": _reclaimable(t["reclaimable"], t["size"]),
+                 "Size": human_size(t["size"]), "TotalCount": str(t["total"]), "Type": kind}
+                for kind, t in _summary_rows(df)]
+    out = []
+    for i in df["images"]:
+        out.append({
+            "Containers": str(i["containers"]),
+            "CreatedAt": _created_at(i["created"]),
+            "CreatedSince": _created_since(i["created"], now),
+            "Digest": str(i["digest"]) if i.get("digest") is not None else NONE,
+            "ID": i["image_id"].short,
+            "Repository": i["repository"],
+            "SharedSize": human_size(i["shared_size"]),
+            "Size": human_size(i["size"]),
+            "Tag": i["tag"],
+            "UniqueSize": human_size(i["unique_size"]),
+            "VirtualSize": human_size(i["size"]),
+        })
+    return out

@@ -1,0 +1,128 @@
+"""Real registries for tests: the distribution registry (Debian `docker-registry`) on a free loopback port."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+READY_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    """Return `base` deep-updated with `extra` (nested dicts merged, anything else replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _answers(url: str) -> bool:
+    """Return True once GET <url>/v2/ gets any HTTP answer (401 counts: auth is configured)."""
+    try:
+        with urllib.request.urlopen(f"{url}/v2/", timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def start_distribution_registry(tmp_path: "str | os.PathLike", config_extra: "dict | None" = None,
+                                ) -> "tuple[str, Callable[[], None]]":
+    """Start `docker-registry serve` on a free 127.0.0.1 port; return (base URL, stop function).
+
+    The config (FACTS.md: filesystem storage, deletes enabled) is deep-merged with `config_extra`, e.g.
+    {"auth": {"htpasswd": {...}}} or {"proxy": {"remoteurl": ...}}. Raises RuntimeError with the log's tail
+    when the registry does not come up.
+    """
+    last_error = ""
+    for _attempt in range(3):  # another process may take the port between free_port() and the bind
+        port = free_port()
+        base = Path(tmp_path) / f"distribution-{port}"
+        base.mkdir(parents=True)
+        config = _merge({
+            "version": 0.1,
+            "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "storage": {"filesystem": {"rootdirectory": str(base / "data")}, "delete": {"enabled": True}},
+            "http": {"addr": f"127.0.0.1:{port}", "secret": "labkit-tests"},
+        }, config_extra or {})
+        config_path = base / "config.yml"
+        config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+        log_path = base / "registry.log"
+        log = open(log_path, "wb")
+        proc = subprocess.Popen(["docker-registry", "serve", str(config_path)], stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        url = f"http://127.0.0.1:{port}"
+
+        def stop(proc=proc) -> None:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
+
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline and proc.poll() is None:
+            if _answers(url):
+                return url, stop
+            time.sleep(0.05)
+        stop()
+        last_error = log_path.read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"start docker-registry: it did not answer GET /v2/ within {READY_TIMEOUT:.0f} s; "
+                       f"log:\n{last_error}")
+
+
+# --- auth modes, proxy mode and seeding (added by the registry-client helper) ---------------------------
+
+def start_htpasswd_registry(tmp_path: "str | os.PathLike", users: "dict[str, str]",
+                            realm: str = "labkit test realm") -> "tuple[str, Callable[[], None]]":
+    """Start a registry with htpasswd Basic auth for `users` (bcrypt entries from `htpasswd -Bbn`)."""
+    path = Path(tmp_path) / f"htpasswd-{free_port()}"
+    lines = [subprocess.run(["htpasswd", "-Bbn", user, password], check=True, capture_output=True,
+                            text=True).stdout.strip() for user, password in users.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return start_distribution_registry(tmp_path, {"auth": {"htpasswd": {"realm": realm, "path": str(path)}}})
+
+
+def start_token_registry(tmp_path: "str | os.PathLike", token_server) -> "tuple[str, Callable[[], None]]":
+    """Start a registry whose Bearer tokens come from `token_server` (tests/tokenserver.py, already started)."""
+    return start_distribution_registry(tmp_path, {"auth": token_server.registry_auth_config()})
+
+
+def start_proxy_registry(tmp_path: "str | os.PathLike", upstream_url: str) -> "tuple[str, Callable[[], None]]":
+    """Start a pull-through cache of `upstream_url` (start the upstream first: FACTS.md)."""
+    return start_distribution_registry(tmp_path, {"proxy": {"remoteurl": upstream_url}})
+
+
+def skopeo_copy_to_registry(src: str, dest: str, creds: "str | None" = None, all_platforms: bool = False) -> None:
+    """Copy `src` (e.g. "oci:DIR:ref") to docker://`dest` ("127.0.0.1:PORT/x:tag") with skopeo over plain HTTP."""
+    cmd = ["skopeo", "copy", "--dest-tls-verify=false"]
+    if creds:
+        cmd += ["--dest-creds", creds]
+    if all_platforms:
+        cmd.append("--all")
+    cmd += [src, f"docker://{dest}"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"skopeo copy {src} -> {dest} failed: {r.stderr.strip()[-1000:]}")

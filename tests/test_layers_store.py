@@ -1,0 +1,110 @@
+"""LayerStore: apply once per diff ID, concurrency-safe, cache filled, nothing partial left."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from labkit.digest import Digest
+from labkit.errors import DigestMismatch, NotFound, UnsafeLayer
+from labkit.layers import Entry, build_layer
+from labkit.layers.store import LayerStore
+from labkit.store import Store
+
+
+def blob_file(tmp_path, entries, name="blob"):
+    blob = build_layer(entries)
+    path = tmp_path / name
+    path.write_bytes(blob.data)
+    return blob, path
+
+
+def test_ensure_applies_once_and_records_cache(tmp_path, labkit_home):
+    blob, path = blob_file(tmp_path, [Entry("etc", "dir"), Entry("etc/motd", data=b"hi\n"), Entry("old", "whiteout")])
+    ls = LayerStore(labkit_home)
+    assert not ls.has(blob.diff_id)
+    with pytest.raises(NotFound):
+        ls.tree(blob.diff_id)
+    tree = ls.ensure(blob.diff_id, path, blob.media_type)
+    assert (tree.diff / "etc" / "motd").read_bytes() == b"hi\n"
+    assert tree.root == labkit_home / "layers" / "sha256" / blob.diff_id.hex
+    assert tree.applied().whiteouts == ["old"]
+    assert ls.tree(blob.diff_id) == tree and ls.diff_ids() == [blob.diff_id]
+    info = Store(labkit_home).layer_info(blob.diff_id)
+    assert info["size"] == blob.uncompressed_size and info["entries"] == 3
+    assert [e[0] for e in info["index"]] == ["old", "etc", "etc/motd"]   # whiteouts first
+    mtime = tree.metadata_path.stat().st_mtime_ns
+    path.unlink()                                   # the second call must not even read the blob
+    assert ls.ensure(blob.diff_id, path).metadata_path.stat().st_mtime_ns == mtime
+
+
+def test_concurrent_ensure_applies_once(tmp_path, labkit_home, monkeypatch):
+    blob, path = blob_file(tmp_path, [Entry(f"f{i}", data=b"x" * i) for i in range(200)])
+    import labkit.layers.apply as apply_mod
+    calls = []
+    real = apply_mod.apply_layer
+
+    def counting(*a, **kw):
+        calls.append(1)
+        return real(*a, **kw)
+    monkeypatch.setattr(apply_mod, "apply_layer", counting)
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(LayerStore(labkit_home).ensure(blob.diff_id, path))
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(calls) == 1
+    assert len({r.root for r in results}) == 1 and len(results) == 6
+
+
+@pytest.mark.parametrize("entries, wrong_id, error", [
+    ([Entry("a", data=b"1")], True, DigestMismatch),
+])
+def test_failed_ensure_leaves_nothing(tmp_path, labkit_home, entries, wrong_id, error):
+    blob, path = blob_file(tmp_path, entries)
+    ls = LayerStore(labkit_home)
+    diff_id = Digest.of(b"not this layer") if wrong_id else blob.diff_id
+    with pytest.raises(error):
+        ls.ensure(diff_id, path)
+    assert [p.name for p in (labkit_home / "layers" / "sha256").iterdir()] == []
+    assert Store(labkit_home).layer_info(diff_id) is None
+
+
+def test_unsafe_blob_leaves_nothing(tmp_path, labkit_home):
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        ti = tarfile.TarInfo("../escape")
+        tf.addfile(ti, io.BytesIO(b""))
+    path = tmp_path / "bad.tar"
+    path.write_bytes(buf.getvalue())
+    diff_id = Digest.of(buf.getvalue())
+    with pytest.raises(UnsafeLayer):
+        LayerStore(labkit_home).ensure(diff_id, path)
+    assert list((labkit_home / "layers" / "sha256").iterdir()) == []
+    assert not (tmp_path / "escape").exists() and not (labkit_home / "layers" / "escape").exists()
+
+
+def test_stale_partial_is_cleaned_and_remove(tmp_path, labkit_home):
+    blob, path = blob_file(tmp_path, [Entry("a", data=b"1")])
+    ls = LayerStore(labkit_home)
+    stale = ls.path(blob.diff_id).with_name(blob.diff_id.hex + ".partial-dead")
+    (stale / "diff").mkdir(parents=True)
+    ls.ensure(blob.diff_id, path)
+    assert not stale.exists()
+    assert ls.remove(blob.diff_id) and not ls.has(blob.diff_id) and not ls.remove(blob.diff_id)
+    assert list((labkit_home / "layers" / "sha256").iterdir()) == []
+
+
+def test_missing_blob_is_not_found(tmp_path, labkit_home):
+    with pytest.raises(NotFound, match="does not exist"):
+        LayerStore(labkit_home).ensure(Digest.of(b"x"), tmp_path / "nope")
