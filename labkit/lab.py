@@ -39,4 +39,12 @@ class Lab:
 
     def rmi(self, ref: str, force: bool = False) -> list[str]:
         """Untag (and delete when unreferenced) an image; return docker's Untagged/Deleted lines."""
-        return self.store.rmi(ref, force=force)
+        return self.store.rmi(ref, force=force, containers=self._containers_by_image())
+
+    def system_df(self) -> dict:
+        """Return disk usage like `docker system df -v` (images, shared and unique sizes, containers)."""
+        return self.store.system_df(containers=self._containers_by_image())
+
+    def _containers_by_image(self):
+        """Return {image ID: [container info]} for rmi and system df (empty until containers exist)."""
+        return {}

@@ -1,0 +1,48 @@
+"""Commands that talk to registries or run one: registry serve, lab up/down/reset."""
+
+from __future__ import annotations
+
+from ..cli import command
+
+
+@command("registry", "Run the lab registry (a small distribution-API server)")
+def _registry(p):
+    sub = p.add_subparsers(dest="registry_command", metavar="COMMAND", required=True)
+    serve = sub.add_parser("serve", help="serve an OCI layout over the registry API, in the foreground")
+    serve.add_argument("--addr", default="127.0.0.1:5000", help="host:port to listen on (default 127.0.0.1:5000)")
+    serve.add_argument("--root", help="the registry's storage folder (default: <home>/registry)")
+    serve.add_argument("--auth", choices=["none", "token", "basic"], default="none", help="authentication mode")
+
+    def run(ctx):
+        from pathlib import Path
+
+        from ..registry.server import serve_forever
+
+        a = ctx.args
+        root = Path(a.root) if a.root else ctx.lab.home / "registry"
+        serve_forever(root, a.addr, a.auth, on_ready=lambda line: ctx.print(line))
+    return run, False
+
+
+@command("lab", "Start, stop or reset the lab: the seeded lab registry and its docker.io mirror setting")
+def _lab(p):
+    sub = p.add_subparsers(dest="lab_command", metavar="COMMAND", required=True)
+    up = sub.add_parser("up", help="start the seeded lab registry in the background and set it as the docker.io mirror")
+    up.add_argument("--no-mirror", action="store_true", help="don't set the mirror: docker.io references reach Docker Hub")
+    up.add_argument("--addr", default="127.0.0.1:5000", help="where the lab registry listens (default 127.0.0.1:5000)")
+    sub.add_parser("down", help="stop the lab registry and remove the mirror setting")
+    sub.add_parser("reset", help="restore the lab: registry reseeded, local images and containers removed")
+
+    def run(ctx):
+        from .. import labctl
+
+        a = ctx.args
+        if a.lab_command == "up":
+            lines = labctl.lab_up(ctx.lab.home, addr=a.addr, mirror=not a.no_mirror)
+        elif a.lab_command == "down":
+            lines = labctl.lab_down(ctx.lab.home)
+        else:
+            lines = labctl.lab_reset(ctx.lab.home)
+        for line in lines:
+            ctx.print(line)
+    return run, False

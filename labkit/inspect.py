@@ -1,0 +1,63 @@
+"""`labkit inspect`: docker's JSON for images (and containers), with docker's key names."""
+
+from __future__ import annotations
+
+from .clock import rfc3339
+from .errors import NotFound
+
+
+def inspect_image(store, record) -> dict:
+    """Return `docker image inspect`'s object for one stored image."""
+    config = store.config(record)
+    siblings = [r for r in store.images() if r.image_id == record.image_id]
+    repo_tags, repo_digests = [], []
+    for r in siblings:
+        if r.name is not None and r.name.tag:
+            tag = r.name.familiar
+            if tag not in repo_tags:
+                repo_tags.append(tag)
+        if r.name is not None:
+            for d in r.digests:
+                entry = f"{r.name.familiar_name}@{d}"
+                if entry not in repo_digests:
+                    repo_digests.append(entry)
+    history = [h for h in config.history if not h.get("empty_layer")]
+    return {
+        "Id": str(record.image_id),
+        "RepoTags": repo_tags,
+        "RepoDigests": repo_digests,
+        "Parent": "",
+        "Comment": (history[-1].get("comment", "") if history else ""),
+        "Created": rfc3339(config.created) if config.created else "",
+        "DockerVersion": config.data.get("docker_version", ""),
+        "Author": config.author or "",
+        "Config": dict(config.config or {}),
+        "Architecture": config.architecture,
+        "Variant": config.variant or None,
+        "Os": config.os,
+        "Size": record.size,
+        "RootFS": {"Type": "layers", "Layers": [str(d) for d in config.diff_ids]},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+        "Descriptor": {
+            "mediaType": record.manifest.media_type,
+            "digest": str(record.manifest.digest),
+            "size": record.manifest.size,
+        },
+    }
+
+
+def inspect_any(lab, name: str) -> dict:
+    """Return the inspect object for a container (tried first, like docker) or an image."""
+    containers = getattr(lab, "containers", None)
+    if containers is not None:
+        try:
+            container = containers.get(name)
+        except NotFound:
+            container = None
+        if container is not None:
+            return container.inspect()
+    try:
+        record = lab.store.resolve(name)
+    except NotFound:
+        raise NotFound(f"No such object: {name}") from None
+    return inspect_image(lab.store, record)
