@@ -24,6 +24,27 @@ class Lab:
 
         return Store(self.home)
 
+    @cached_property
+    def layers(self):
+        """Return the layer store (each layer applied once into home/layers)."""
+        from .layers.store import LayerStore
+
+        return LayerStore(self.home, store=self.store)
+
+    def settings(self) -> dict:
+        """Return the settings in home/daemon.json (registry-mirrors, insecure-registries)."""
+        from .home import load_settings
+
+        return load_settings(self.home)
+
+    # --- registries -------------------------------------------------------------------------------
+    def pull(self, ref: str, platform: "str | None" = None, extract: bool = True, progress=None, trace=None):
+        """Pull an image like `docker pull`; return a PullResult (progress: a callable taking events)."""
+        from .pull import pull
+
+        return pull(self.store, ref, platform, extract=self.layers if extract else None, progress=progress,
+                    settings=self.settings(), trace=trace)
+
     # --- images -------------------------------------------------------------------------------
     def images(self):
         """Return the stored images, newest first (ImageRecord values)."""

@@ -46,3 +46,22 @@ def _lab(p):
         for line in lines:
             ctx.print(line)
     return run, False
+
+
+@command("pull", "Download an image from a registry")
+def _pull(p):
+    p.add_argument("--platform", help="os/arch[/variant] to pull from a multi-platform image (default: this machine's)")
+    p.add_argument("--no-extract", action="store_true",
+                   help="stop after fetch + verify + store (skip applying layers)")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
+    p.add_argument("reference", metavar="NAME[:TAG|@DIGEST]")
+
+    def run(ctx):
+        from ..progress import Recorder, renderer_for
+
+        a = ctx.args
+        progress = Recorder() if a.quiet else renderer_for(ctx.out)
+        result = ctx.lab.pull(a.reference, platform=a.platform, extract=not a.no_extract, progress=progress)
+        if a.quiet:
+            ctx.print(result.reference.canonical)
+    return run, False

@@ -1,0 +1,271 @@
+"""The pull workflow: resolve a reference on a registry (or its mirrors), fetch and verify every blob into the
+store, hand each verified layer to the layer store, record the image, and report progress as events.
+
+    from labkit.pull import pull
+    result = pull(store, "debian:jessie", progress=PlainRenderer())
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable
+from urllib.parse import urlsplit
+
+from .digest import Digest
+from .errors import DigestMismatch, LabkitError
+from .progress import (ALREADY_EXISTS, DOWNLOAD_COMPLETE, DOWNLOADING, EXTRACTING, PULL_COMPLETE,
+                       PULLING_FS_LAYER, VERIFYING, LayerEvent, LayersEvent, MessageEvent)
+
+MAX_INDEX_DEPTH = 4  # nested indexes followed at most this deep
+UP_TO_DATE = "Image is up to date"
+DOWNLOADED = "Downloaded newer image"
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What a pull did: the reference, the record stored, the digests and which host served it."""
+
+    reference: object  # labkit.reference.Reference, with the default tag when none was given
+    record: object  # labkit.store.ImageRecord
+    digest: Digest  # what the tag points to: the index digest when there is one, else the manifest's
+    manifest_digest: Digest
+    index_digest: Digest | None
+    host: str  # the registry or mirror that served the manifest and blobs
+    status: str  # DOWNLOADED or UP_TO_DATE
+    downloaded: tuple[Digest, ...]  # blobs fetched over the network in this pull (config and layers)
+
+    @property
+    def status_line(self) -> str:
+        """Return docker's "Status: ..." line."""
+        return f"Status: {self.status} for {self.reference.familiar}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One place to pull from: a base URL, the host shown in messages, and whether it is a mirror."""
+
+    base_url: str
+    name: str
+    mirror: bool = False
+
+
+def endpoints_for(ref, settings: dict | None = None, mirrors=None) -> list[Endpoint]:
+    """Return where to pull `ref` from: for docker.io refs each registry mirror first, then the registry."""
+    from .registry.client import endpoint_for
+
+    settings = settings or {}
+    insecure = settings.get("insecure-registries") or ()
+    out: list[Endpoint] = []
+    if ref.domain == "docker.io":
+        for m in (settings.get("registry-mirrors") or ()) if mirrors is None else mirrors:
+            m = str(m).strip().rstrip("/")
+            if not m:
+                continue
+            base = m if "://" in m else endpoint_for(m, insecure)
+            out.append(Endpoint(base, urlsplit(base).netloc, True))
+    out.append(Endpoint(endpoint_for(ref.domain, insecure), ref.domain))
+    return out
+
+
+def _extract_fn(extract) -> Callable | None:
+    if extract is None:
+        return None
+    ensure = getattr(extract, "ensure", None)
+    return ensure if callable(ensure) else extract
+
+
+def _locked(progress):
+    if progress is None:
+        return lambda event: None
+    lock = threading.Lock()
+
+    def emit(event):
+        with lock:
+            progress(event)
+    return emit
+
+
+def _existing_manifest(store, ref) -> Digest | None:
+    """Return the manifest digest the store already records for `ref`, or None."""
+    from .errors import NotFound
+    try:
+        rec = store.resolve(ref)
+    except (NotFound, LabkitError, ValueError):
+        return None
+    return rec.manifest.digest
+
+
+def resolve(client, ref, platform=None, *, what: str):
+    """Return (digest the tag points to, [FetchedManifest of each index], Manifest), following nested indexes."""
+    from .oci import Index, Manifest, parse_manifest
+
+    fetched = client.get_manifest(ref.path, ref.ref_or_digest, what=what)
+    top = fetched.digest
+    indexes = []
+    doc = parse_manifest(fetched.raw, fetched.media_type or None)
+    depth = 0
+    while isinstance(doc, Index):
+        depth += 1
+        if depth > MAX_INDEX_DEPTH:
+            raise LabkitError(f"{what}: indexes nested more than {MAX_INDEX_DEPTH} deep")
+        indexes.append(fetched)
+        desc = doc.select(platform)
+        fetched = client.get_manifest(ref.path, desc.digest, what=what)
+        if len(fetched.raw) != desc.size:  # the digest was checked by get_manifest; the size is ours to check
+            raise DigestMismatch(f"{what}: manifest {desc.digest} is {len(fetched.raw)} bytes, the index says "
+                                 f"{desc.size}", expected=str(desc.digest), actual=str(fetched.digest))
+        doc = parse_manifest(fetched.raw, desc.media_type or fetched.media_type)
+    if not isinstance(doc, Manifest):  # pragma: no cover - parse_manifest returns one or the other
+        raise LabkitError(f"{what}: not an image manifest")
+    return top, indexes, doc
+
+
+def pull(store, reference, platform=None, *, extract=None, progress: Callable | None = None,
+         mirrors=None, settings: dict | None = None, credentials=None, trace=None,
+         client_options: dict | None = None, max_workers: int = 3) -> PullResult:
+    """Pull `reference` into `store`; return a PullResult. Emits progress events (labkit.progress).
+
+    platform: "linux/arm64" or a Platform (default: the host's). extract: None (stop after fetch + verify +
+    store, like --no-extract), a callable(diff_id, blob_path, media_type), or a layer store with .ensure().
+    mirrors: registry mirrors for docker.io references (default: daemon.json `registry-mirrors`).
+    credentials: a registry.auth.Credentials (default: docker's config.json for the registry host).
+    """
+    from .oci import Platform
+    from .reference import Reference
+    from .registry.client import RegistryClient
+
+    emit = _locked(progress)
+    ref = reference if isinstance(reference, Reference) else Reference.parse(str(reference))
+    if ref.tag is None and ref.digest is None:
+        emit(MessageEvent("Using default tag: latest", "default-tag"))
+        ref = ref.with_default_tag()
+    what = f"pull {ref.familiar}"
+    if platform is not None:
+        platform = Platform.parse(platform)
+    if settings is None:
+        from .home import load_settings
+        home = getattr(store, "home", None)
+        settings = load_settings(home) if home is not None else {}
+
+    options = dict(client_options or {})
+    if trace is not None:
+        options["trace"] = trace
+    endpoints = endpoints_for(ref, settings, mirrors)
+    last_error: Exception | None = None
+    for i, ep in enumerate(endpoints):
+        kw = dict(options)
+        if not ep.mirror and credentials is not None:
+            kw["credentials"] = credentials
+        client = RegistryClient(urlsplit(ep.base_url).netloc if ep.mirror else ref.domain,
+                                base_url=ep.base_url, name=ep.name, **kw)
+        try:
+            client.ping(what, strict=False)  # learn the auth scheme first, as docker does
+            top, indexes, manifest = resolve(client, ref, platform, what=what)
+            break
+        except LabkitError as e:
+            client.close()
+            last_error = e
+            if i == len(endpoints) - 1:
+                raise
+    else:  # pragma: no cover - the loop either breaks or raises
+        raise last_error  # type: ignore[misc]
+
+    try:
+        return _fetch_and_record(store, client, ep, ref, top, indexes, manifest, extract=_extract_fn(extract),
+                                 emit=emit, what=what, max_workers=max_workers)
+    finally:
+        client.close()
+
+
+def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract, emit, what,
+                      max_workers) -> PullResult:
+    """Fetch config and layers (in parallel), extract in order, store the manifest chain, record the image."""
+    from concurrent.futures import ThreadPoolExecutor  # late: `labkit pull` start-up time is benchmarked
+
+    from .oci import ImageConfig
+
+    layout = store.layout
+    index_digest = indexes[0].digest if indexes else None
+    layers = list(manifest.layers)
+    all_digests = {f.digest for f in indexes} | {manifest.digest, manifest.config.digest} | \
+        {d.digest for d in layers}
+    emit(MessageEvent(f"{ref.tag if ref.digest is None else ref.digest}: Pulling from {ref.path}", "pulling-from"))
+    emit(MessageEvent(f"Source: {ep.name}{' (mirror)' if ep.mirror else ''}", "source"))
+    downloaded: list[Digest] = []
+    stop = threading.Event()
+
+    with layout.claim(all_digests):  # GC keeps every blob of this image until it is recorded
+        # Layer IDs in manifest order, each once (a manifest may repeat a layer).
+        order, seen = [], set()
+        for d in layers:
+            if d.digest not in seen:
+                seen.add(d.digest)
+                order.append(d)
+        emit(LayersEvent(tuple(d.digest.short for d in order)))
+        present = {d.digest for d in order if layout.has_blob(d.digest)}
+        for d in order:
+            if d.digest in present:
+                emit(LayerEvent(d.digest.short, ALREADY_EXISTS, final=True))
+            else:
+                emit(LayerEvent(d.digest.short, PULLING_FS_LAYER, 0, d.size))
+
+        def fetch_layer(desc) -> bool:
+            lid = desc.digest.short
+
+            def on_progress(current, total):
+                if stop.is_set():
+                    raise LabkitError(f"{what}: cancelled")
+                emit(LayerEvent(lid, DOWNLOADING, current, total))
+                if total is not None and current >= total:
+                    emit(LayerEvent(lid, VERIFYING, current, total))
+
+            got = client.fetch_blob(ref.path, desc.digest, desc.size, layout, what=what, on_progress=on_progress)
+            emit(LayerEvent(lid, DOWNLOAD_COMPLETE, desc.size, desc.size, final=extract is None))
+            return got
+
+        with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="labkit-pull") as pool:
+            futures = {d.digest: pool.submit(fetch_layer, d) for d in order if d.digest not in present}
+            try:
+                if client.fetch_blob(ref.path, manifest.config.digest, manifest.config.size, layout, what=what):
+                    downloaded.append(manifest.config.digest)
+                config = None
+                if extract is not None:
+                    config = ImageConfig.from_bytes(layout.read_blob(manifest.config.digest))
+                    if len(config.diff_ids) != len(layers):
+                        raise LabkitError(f"{what}: the config lists {len(config.diff_ids)} diff IDs for "
+                                          f"{len(layers)} layers")
+                extracted = set()
+                for i, desc in enumerate(layers):
+                    fut = futures.get(desc.digest)
+                    if fut is not None and fut.result():
+                        if desc.digest not in downloaded:
+                            downloaded.append(desc.digest)
+                    if extract is None:
+                        continue
+                    lid = desc.digest.short
+                    fresh = desc.digest not in present and desc.digest not in extracted
+                    if fresh:
+                        emit(LayerEvent(lid, EXTRACTING, 0, desc.size))
+                    extract(config.diff_ids[i], layout.blob_path(desc.digest), desc.media_type)
+                    if fresh:
+                        extracted.add(desc.digest)
+                        emit(LayerEvent(lid, PULL_COMPLETE, desc.size, desc.size, final=True))
+            except BaseException:
+                stop.set()
+                for f in futures.values():
+                    f.cancel()
+                raise
+
+        # Keep the exact bytes of the index chain and the manifest (verified when fetched).
+        for f in indexes:
+            layout.put_bytes(f.raw, expected=f.digest)
+        layout.put_bytes(manifest.raw, expected=manifest.digest)
+        before = _existing_manifest(store, ref)
+        record = store.add_image(ref, manifest, index_digest)
+
+    status = UP_TO_DATE if before == manifest.digest and not downloaded else DOWNLOADED
+    emit(MessageEvent(f"Digest: {top}", "digest"))
+    emit(MessageEvent(f"Status: {status} for {ref.familiar}", "status"))
+    emit(MessageEvent(ref.canonical, "reference"))
+    return PullResult(ref, record, top, manifest.digest, index_digest, ep.name, status, tuple(downloaded))
