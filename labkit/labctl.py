@@ -1,0 +1,451 @@
+"""`lab up / down / reset`: the seeded lab registry as a background process, and the docker.io mirror setting.
+
+The registry root is `<home>/lab-registry`, seeded on first start from the shipped lab images
+(labkit/labimages/layout). The server runs detached (`python -m labkit.labctl serve ...`, its own session),
+so it outlives the notebook or command that started it; `<home>/run/lab-registry.pid` and
+`<home>/run/lab-registry.json` (pid, url, root) say where it is, and `<home>/run/lab-registry.log` keeps
+what it printed. Every function returns status lines; the CLI prints them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .errors import LabkitError
+
+DEFAULT_ADDR = "127.0.0.1:5000"
+ROOT_NAME = "lab-registry"
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 5.0
+_SERVE_MARK = "labkit.labctl"  # in the server's command line: how we recognise our own process
+# Servers this process started: kept so they are reaped by poll() (not left as zombies) and so Popen
+# does not warn that a detached server outlived its object.
+_CHILDREN: "dict[int, subprocess.Popen]" = {}
+
+
+# --- where things are ---------------------------------------------------------------------------------------
+
+def registry_root(home: "str | os.PathLike") -> Path:
+    """Return the lab registry's root directory (an OCI layout) under `home`."""
+    return Path(home) / ROOT_NAME
+
+
+def _run_dir(home) -> Path:
+    return Path(home) / "run"
+
+
+def pid_path(home: "str | os.PathLike") -> Path:
+    """Return the pid file of the background lab registry."""
+    return _run_dir(home) / "lab-registry.pid"
+
+
+def state_path(home: "str | os.PathLike") -> Path:
+    """Return the JSON state file (pid, url, addr, root) of the background lab registry."""
+    return _run_dir(home) / "lab-registry.json"
+
+
+def log_path(home: "str | os.PathLike") -> Path:
+    """Return the log file the background lab registry writes to."""
+    return _run_dir(home) / "lab-registry.log"
+
+
+# --- process helpers ----------------------------------------------------------------------------------------
+
+def _reap(pid: int) -> None:
+    """Collect `pid` if it is our exited child (else a zombie would look alive)."""
+    proc = _CHILDREN.get(pid)
+    if proc is not None:
+        if proc.poll() is not None:
+            del _CHILDREN[pid]
+        return
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _alive(pid: int) -> bool:
+    """Return True if `pid` is a running process (zombies count as gone)."""
+    _reap(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _is_ours(pid: int) -> bool:
+    """Return True unless /proc shows that `pid` is some other program (a recycled pid)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc (macOS): trust the pid file
+    return _SERVE_MARK.encode() in cmdline
+
+
+def _answers(url: str, timeout: float = 1.0) -> bool:
+    """Return True if GET <url>/v2/ answers like a registry (200 or 401); never through a proxy."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    try:
+        conn.request("GET", "/v2/")
+        return conn.getresponse().status in (200, 401)
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+def _read_state(home) -> "dict | None":
+    try:
+        state = json.loads(state_path(home).read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) and isinstance(state.get("pid"), int) else None
+
+
+def running(home: "str | os.PathLike") -> "dict | None":
+    """Return the state (pid, url, addr, root) of this home's lab registry when it is running, else None."""
+    state = _read_state(home)
+    if state is None or not _alive(state["pid"]) or not _is_ours(state["pid"]):
+        return None
+    return state
+
+
+def _clear_state(home) -> None:
+    for p in (pid_path(home), state_path(home)):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+def _is_lab_registry(host: str, port: int) -> bool:
+    """Return True if a labkit lab registry answers on host:port (its Server header says so)."""
+    import http.client
+
+    conn = http.client.HTTPConnection(host, port, timeout=1.0)
+    try:
+        conn.request("GET", "/v2/")
+        return (conn.getresponse().getheader("Server") or "").startswith("labkit-registry")
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Raise LabkitError when something else already listens on host:port."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no obstacle
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                who = ("another lab registry (of another labkit home?)" if _is_lab_registry(host, port)
+                       else "another program")
+                raise LabkitError(f"lab up: port {port} on {host} is already in use by {who}; stop it "
+                                  f"or choose another address (labkit lab up --addr {host}:{port + 1})") from None
+            raise LabkitError(f"lab up: cannot listen on {host}:{port}: {e.strerror or e}") from None
+
+
+# --- seeding ------------------------------------------------------------------------------------------------
+
+def seed(root: "str | os.PathLike", fresh: bool = False) -> bool:
+    """Copy the shipped lab images into `root` unless it is already a layout; return True if it copied.
+
+    `fresh` removes whatever is there first (the registry must be stopped)."""
+    from .labimages import copy_layout
+
+    root = Path(root)
+    if fresh:
+        shutil.rmtree(root, ignore_errors=True)
+        # the layout's side files (lock, claims, uploads) live beside it (store.OciLayout.tmp_dir)
+        shutil.rmtree(root.parent / "tmp" / root.name, ignore_errors=True)
+    if (root / "index.json").is_file():
+        return False
+    root.mkdir(parents=True, exist_ok=True)
+    copy_layout(root)
+    return True
+
+
+def repository_count(root: "str | os.PathLike") -> int:
+    """Return how many repositories the registry root's index.json records."""
+    from .registry.server import record_repository
+
+    try:
+        doc = json.loads((Path(root) / "index.json").read_bytes())
+    except (OSError, ValueError):
+        return 0
+    return len({r for r in map(record_repository, doc.get("manifests", [])) if r})
+
+
+# --- the mirror setting -------------------------------------------------------------------------------------
+
+def _set_mirror(home, url: "str | None", remove: "str | None" = None) -> None:
+    """Put `url` first in registry-mirrors (None: only remove `remove`); drop the key when it empties."""
+    from .home import load_settings, save_settings
+
+    settings = load_settings(Path(home))
+    mirrors = [m for m in settings.get("registry-mirrors", []) if m not in (url, remove)]
+    if url:
+        mirrors.insert(0, url)
+    if mirrors:
+        settings["registry-mirrors"] = mirrors
+    else:
+        settings.pop("registry-mirrors", None)
+    save_settings(Path(home), settings)
+
+
+def _mirror_line(home, url: str) -> str:
+    from .home import load_settings
+
+    if url in load_settings(Path(home)).get("registry-mirrors", []):
+        return f"docker.io mirror: {url}"
+    return "docker.io mirror: not set (docker.io pulls go to Docker Hub)"
+
+
+# --- up / down / reset ----------------------------------------------------------------------------------------
+
+def _control_lock(home: Path):
+    """Return the lock that serialises up/down/reset of one home (two notebooks may call them at once)."""
+    from .fsutil import file_lock
+
+    return file_lock(_run_dir(home) / "lab-registry.lock")
+
+
+def lab_up(home: "str | os.PathLike", addr: str = DEFAULT_ADDR, mirror: bool = True) -> list[str]:
+    """Start the seeded lab registry in the background (if not running) and set the mirror; return status lines."""
+    home = Path(home)
+    with _control_lock(home):
+        return _up(home, addr, mirror)
+
+
+def _up(home: Path, addr: str, mirror: bool) -> list[str]:
+    from .registry.server import parse_addr
+
+    state = running(home)
+    if state is not None:
+        url = state["url"]
+        _set_mirror(home, url if mirror else None, remove=url)
+        return [f"lab registry already running at {url} (pid {state['pid']}, "
+                f"{repository_count(state['root'])} repositories)", _mirror_line(home, url)]
+    _clear_state(home)
+    host, port = parse_addr(addr)
+    _check_port_free(host, port)
+    root = registry_root(home)
+    seeded = seed(root)
+    url, pid = _spawn(home, root, addr)
+    count = repository_count(root)
+    _set_mirror(home, url if mirror else None, remove=url)
+    what = f"seeded with {count} repositories" if seeded else f"{count} repositories"
+    return [f"lab registry running at {url} ({what})", _mirror_line(home, url)]
+
+
+def _spawn(home: Path, root: Path, addr: str) -> tuple[str, int]:
+    """Start the detached server, wait until /v2/ answers; return (url, pid)."""
+    run = _run_dir(home)
+    run.mkdir(parents=True, exist_ok=True)
+    ready = run / "lab-registry.ready"
+    with contextlib.suppress(FileNotFoundError):
+        ready.unlink()
+    env = dict(os.environ)
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+    cmd = [sys.executable, "-m", _SERVE_MARK, "serve", "--root", str(root), "--addr", addr,
+           "--ready-file", str(ready)]
+    with open(log_path(home), "ab") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=str(home),
+                                start_new_session=True, close_fds=True)
+    _CHILDREN[proc.pid] = proc
+    deadline = time.monotonic() + START_TIMEOUT
+    url = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            _CHILDREN.pop(proc.pid, None)
+            raise LabkitError(f"lab up: the lab registry on {addr} exited at start ({_last_log_line(home)})")
+        if url is None and ready.is_file():
+            url = ready.read_text().strip() or None
+        if url and _answers(url, timeout=0.5):
+            break
+        time.sleep(0.05)
+    else:
+        _terminate(proc.pid)
+        raise LabkitError(f"lab up: the lab registry on {addr} did not answer GET /v2/ within "
+                          f"{START_TIMEOUT:.0f} s (log: {log_path(home)})")
+    from .fsutil import atomic_write_bytes
+
+    state = {"pid": proc.pid, "url": url, "addr": url.removeprefix("http://"), "root": str(root)}
+    atomic_write_bytes(state_path(home), (json.dumps(state, indent=2) + "\n").encode())
+    atomic_write_bytes(pid_path(home), f"{proc.pid}\n".encode())
+    return url, proc.pid
+
+
+def _last_log_line(home) -> str:
+    try:
+        lines = [line for line in log_path(home).read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1] if lines else "no output"
+
+
+def _terminate(pid: int) -> None:
+    """SIGTERM `pid`, wait up to STOP_TIMEOUT, then SIGKILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    for _ in range(100):
+        if not _alive(pid):
+            return
+        time.sleep(0.02)
+
+
+def lab_down(home: "str | os.PathLike") -> list[str]:
+    """Stop this home's lab registry and remove its mirror setting; return status lines."""
+    home = Path(home)
+    with _control_lock(home):
+        return _down(home)
+
+
+def _down(home: Path) -> list[str]:
+    state = _read_state(home)
+    lines = []
+    if state is not None and _alive(state["pid"]) and _is_ours(state["pid"]):
+        _terminate(state["pid"])
+        lines.append(f"lab registry stopped (was {state['url']}, pid {state['pid']})")
+    else:
+        lines.append("lab registry was not running")
+    if state is not None:
+        _set_mirror(home, None, remove=state.get("url"))
+    _clear_state(home)
+    lines.append("docker.io mirror: removed" if state is not None else
+                 "docker.io mirror: not set (docker.io pulls go to Docker Hub)")
+    return lines
+
+
+def lab_reset(home: "str | os.PathLike", addr: "str | None" = None, mirror: bool = True) -> list[str]:
+    """Stop the lab registry, restore its seeded state, remove local images and containers, start it again.
+
+    `addr` defaults to the address it last ran on (else 127.0.0.1:5000). Returns status lines."""
+    home = Path(home)
+    with _control_lock(home):
+        return _reset(home, addr, mirror)
+
+
+def _reset(home: Path, addr: "str | None", mirror: bool) -> list[str]:
+    state = _read_state(home)
+    if addr is None:
+        addr = state["addr"] if state and state.get("addr") else DEFAULT_ADDR
+    lines = [line for line in _down(home) if line.startswith("lab registry stopped")]
+    seed(registry_root(home), fresh=True)
+    lines.append(f"lab registry restored to the {repository_count(registry_root(home))} seeded repositories")
+    removed = []
+    for name in ("store", "layerdb", "layers", "containers", "tmp/store"):
+        path = home / name
+        if path.exists():
+            _rmtree(path)
+            removed.append(name)
+    images = [n for n in removed if n in ("store", "layerdb", "layers", "tmp/store")]
+    lines.append("local images removed" if images else "no local images to remove")
+    lines.append("containers removed" if "containers" in removed else "no containers to remove")
+    lines += _up(home, addr, mirror)
+    return lines
+
+
+def _rmtree(path: Path) -> None:
+    """Remove a tree even where a layer made directories read-only."""
+    def fix(func, p, _exc):
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(p), 0o755)
+            os.chmod(p, 0o755)
+        func(p)
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=fix)
+    else:
+        shutil.rmtree(path, onerror=fix)
+
+
+# --- the background process itself -------------------------------------------------------------------------------
+
+def serve(root: str, addr: str, ready_file: "str | None" = None, auth: str = "none") -> None:
+    """Serve the lab registry in this process until SIGTERM; write the URL to `ready_file` once listening."""
+    from .fsutil import atomic_write_bytes
+    from .registry.server import LabRegistry
+
+    def stop(_signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    registry = LabRegistry(root, addr, auth).bind()
+    if ready_file:
+        atomic_write_bytes(Path(ready_file), (registry.url + "\n").encode())
+    print(f"lab registry listening on {registry.url} (root {root})", flush=True)
+    registry.serve_forever()
+
+
+def main(argv: "list[str] | None" = None) -> int:
+    """Entry point of `python -m labkit.labctl serve|up|down|reset`; return the exit status."""
+    import argparse
+
+    from .home import resolve_home
+
+    parser = argparse.ArgumentParser(prog="python -m labkit.labctl")
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve a lab registry root in the foreground")
+    s.add_argument("--root", required=True)
+    s.add_argument("--addr", default=DEFAULT_ADDR)
+    s.add_argument("--ready-file")
+    s.add_argument("--auth", default="none")
+    for name in ("up", "down", "reset"):
+        p = sub.add_parser(name)
+        p.add_argument("--home")
+        if name != "down":
+            p.add_argument("--addr", default=DEFAULT_ADDR if name == "up" else None)
+            p.add_argument("--no-mirror", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            serve(args.root, args.addr, args.ready_file, args.auth)
+            return 0
+        home = resolve_home(args.home)
+        if args.command == "up":
+            lines = lab_up(home, args.addr, mirror=not args.no_mirror)
+        elif args.command == "down":
+            lines = lab_down(home)
+        else:
+            lines = lab_reset(home, args.addr, mirror=not args.no_mirror)
+    except LabkitError as e:
+        print(f"labkit: {e}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""`lab up / down / reset`: the seeded lab registry in the background, on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import requests
+
+from labkit import labctl
+from labkit.errors import LabkitError
+from labkit.home import load_settings, save_settings
+from labkit.labimages import LAYOUT_DIR
+
+ACCEPT = ", ".join(["application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json"])
+
+
+def _seeded_repositories() -> list[str]:
+    doc = json.loads((LAYOUT_DIR / "index.json").read_bytes())
+    return sorted({m["annotations"]["io.labkit.repository"] for m in doc["manifests"]})
+
+
+@pytest.fixture
+def home(labkit_home):
+    """Return the test's home; whatever registry a test started is stopped afterwards."""
+    yield labkit_home
+    state = labctl._read_state(labkit_home)
+    labctl.lab_down(labkit_home)
+    if state is not None:
+        assert not labctl._alive(state["pid"])
+
+
+def _url(home) -> str:
+    return labctl.running(home)["url"]
+
+
+def test_up_serves_the_seeded_registry_and_sets_the_mirror(home):
+    lines = labctl.lab_up(home, addr="127.0.0.1:0")
+    url = _url(home)
+    repos = _seeded_repositories()
+    assert lines == [f"lab registry running at {url} (seeded with {len(repos)} repositories)",
+                     f"docker.io mirror: {url}"]
+    assert url.startswith("http://127.0.0.1:")
+    assert requests.get(f"{url}/v2/", timeout=5).status_code == 200
+    assert requests.get(f"{url}/v2/_catalog", timeout=5).json()["repositories"] == repos
+    tags = requests.get(f"{url}/v2/library/debian/tags/list", timeout=5).json()["tags"]
+    assert tags == ["8", "jessie", "latest"]
+    r = requests.get(f"{url}/v2/library/busybox/manifests/latest", headers={"Accept": ACCEPT}, timeout=5)
+    assert r.status_code == 200
+    for child in r.json()["manifests"]:  # each platform manifest is served by digest
+        c = requests.get(f"{url}/v2/library/busybox/manifests/{child['digest']}", headers={"Accept": ACCEPT},
+                         timeout=5)
+        assert c.status_code == 200 and c.headers["Docker-Content-Digest"] == child["digest"]
+    assert load_settings(home)["registry-mirrors"] == [url]
+    state = json.loads(labctl.state_path(home).read_text())
+    assert state["url"] == url and labctl.pid_path(home).read_text().strip() == str(state["pid"])
+    assert (home / "lab-registry" / "index.json").read_bytes() == (LAYOUT_DIR / "index.json").read_bytes()
+
+
+def test_search_answers_from_the_seeded_labels(home):
+    labctl.lab_up(home, addr="127.0.0.1:0")
+    results = requests.get(f"{_url(home)}/v1/search", params={"q": "zookeeper"}, timeout=5).json()["results"]
+    by_name = {r["name"]: r for r in results}
+    assert len(by_name) == 7
+    assert by_name["jplock/zookeeper"]["star_count"] == 159 and by_name["jplock/zookeeper"]["is_automated"]
+    assert by_name["library/zookeeper"]["is_official"]
+
+
+def test_a_second_up_says_already_running(home):
+    labctl.lab_up(home, addr="127.0.0.1:0")
+    url, pid = _url(home), labctl.running(home)["pid"]
+    lines = labctl.lab_up(home, addr="127.0.0.1:0")
+    assert lines[0].startswith(f"lab registry already running at {url} (pid {pid}")
+    assert labctl.running(home)["pid"] == pid
+
+
+def test_down_stops_it_and_removes_the_mirror_only(home):
+    save_settings(home, {"registry-mirrors": ["https://mirror.example.org"], "insecure-registries": ["x:5000"]})
+    labctl.lab_up(home, addr="127.0.0.1:0")
+    url, pid = _url(home), labctl.running(home)["pid"]
+    assert load_settings(home)["registry-mirrors"] == [url, "https://mirror.example.org"]
+    lines = labctl.lab_down(home)
+    assert lines == [f"lab registry stopped (was {url}, pid {pid})", "docker.io mirror: removed"]
+    assert not labctl._alive(pid)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/v2/", timeout=2)
+    assert load_settings(home) == {"registry-mirrors": ["https://mirror.example.org"],
+                                   "insecure-registries": ["x:5000"]}
+    assert not labctl.pid_path(home).exists() and labctl.running(home) is None
+    assert labctl.lab_down(home)[0] == "lab registry was not running"
+
+
+def test_up_without_mirror_removes_the_setting(home):
+    labctl.lab_up(home, addr="127.0.0.1:0")
+    url = _url(home)
+    lines = labctl.lab_up(home, mirror=False)
+    assert lines[1].startswith("docker.io mirror: not set")
+    assert "registry-mirrors" not in load_settings(home)
+    assert requests.get(f"{url}/v2/", timeout=5).status_code == 200
+
+
+def test_reset_restores_a_deleted_tag_and_removes_local_state(home):
+    labctl.lab_up(home, addr="127.0.0.1:0")
+    url = _url(home)
+    assert requests.delete(f"{url}/v2/library/debian/manifests/jessie", timeout=5).status_code == 202
+    assert requests.get(f"{url}/v2/library/debian/manifests/jessie", headers={"Accept": ACCEPT},
+                        timeout=5).status_code == 404
+    for sub in ("store/blobs", "layers/sha256", "containers/abc"):
+        (home / sub).mkdir(parents=True)
+    (home / "containers" / "abc" / "config.json").write_text("{}")
+    lines = labctl.lab_reset(home)
+    url2 = _url(home)
+    assert url2 == url  # same address as before
+    assert "local images removed" in lines and "containers removed" in lines
+    n = len(_seeded_repositories())
+    assert lines == [f"lab registry stopped (was {url}, pid {lines[0].rsplit(' ', 1)[1][:-1]})",
+                     f"lab registry restored to the {n} seeded repositories", "local images removed",
+                     "containers removed", f"lab registry running at {url2} ({n} repositories)",
+                     f"docker.io mirror: {url2}"]
+    r = requests.get(f"{url2}/v2/library/debian/manifests/jessie", headers={"Accept": ACCEPT}, timeout=5)
+    assert r.status_code == 200
+    for sub in ("store", "layers", "containers"):
+        assert not (home / sub).exists()
+    assert load_settings(home)["registry-mirrors"] == [url2]
+    assert (home / "lab-registry" / "index.json").read_bytes() == (LAYOUT_DIR / "index.json").read_bytes()
+
+
+def test_a_port_taken_by_another_program_is_a_clear_error(home):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        with pytest.raises(LabkitError, match=f"port {port} on 127.0.0.1 is already in use by another program"):
+            labctl.lab_up(home, addr=f"127.0.0.1:{port}")
+    assert labctl.running(home) is None
+    assert "registry-mirrors" not in load_settings(home)
+
+
+def test_a_stale_pid_file_does_not_count_as_running(home):
+    labctl.state_path(home).parent.mkdir(parents=True)
+    labctl.state_path(home).write_text(json.dumps({"pid": 2 ** 22 + 7, "url": "http://127.0.0.1:1",
+                                                   "root": str(home / "lab-registry")}))
+    assert labctl.running(home) is None
+    lines = labctl.lab_up(home, addr="127.0.0.1:0")
+    assert lines[0].startswith("lab registry running at")
+
+
+def test_a_remote_address_is_refused(home):
+    with pytest.raises(LabkitError):
+        labctl.lab_up(home, addr="0.0.0.0:0")
+    assert labctl.running(home) is None
+
+
+def test_a_port_taken_by_another_homes_lab_registry_says_so(home, tmp_path):
+    other = tmp_path / "other-home"
+    try:
+        labctl.lab_up(other, addr="127.0.0.1:0", mirror=False)
+        port = int(labctl.running(other)["url"].rsplit(":", 1)[1])
+        with pytest.raises(LabkitError, match="in use by another lab registry"):
+            labctl.lab_up(home, addr=f"127.0.0.1:{port}")
+    finally:
+        labctl.lab_down(other)
+    assert labctl.running(other) is None
