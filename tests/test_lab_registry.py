@@ -562,14 +562,35 @@ def test_search_uses_config_labels(reg, http):
     body = r.json()
     assert body["query"] == "debian" and body["num_results"] == 2
     assert body["results"] == [
-        {"name": "library/debian", "description": "Debian is a Linux distribution", "star_count": 42,
+        {"name": "debian", "description": "Debian is a Linux distribution", "star_count": 42,
          "is_official": True, "is_automated": False},
         {"name": "lab/debian-tools", "description": "tools", "star_count": 3,
          "is_official": False, "is_automated": True},
     ]
     one = http.get(f"{reg.url}/v1/search", params={"q": "", "n": 1}).json()
-    assert one["num_results"] == 3 and [x["name"] for x in one["results"]] == ["library/debian"]
+    assert one["num_results"] == 3 and [x["name"] for x in one["results"]] == ["debian"]
     assert http.get(f"{reg.url}/v1/search", params={"q": "nomatch"}).json()["results"] == []
+
+
+def test_search_matches_official_images_by_their_familiar_name(reg, http):
+    push_image(http, reg.url, "library/zookeeper", "latest", labels={LABEL_OFFICIAL: "true"})
+    names = [r["name"] for r in http.get(f"{reg.url}/v1/search", params={"q": "zookeeper"}).json()["results"]]
+    assert names == ["zookeeper"]
+    assert http.get(f"{reg.url}/v1/search", params={"q": "library"}).json()["results"] == []
+
+
+def test_platform_manifests_of_a_tagged_index_are_served_by_digest(reg, http):
+    child_digest, child = push_image(http, reg.url, "multi", "amd64-only")
+    http.delete(f"{reg.url}/v2/multi/manifests/amd64-only")  # the tag goes; only the index will name the child
+    index = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": [{"mediaType": OCI_MANIFEST, "digest": child_digest, "size": len(child),
+                                       "platform": {"os": "linux", "architecture": "amd64"}}]}).encode()
+    r = http.put(f"{reg.url}/v2/multi/manifests/latest", data=index,
+                 headers={"Content-Type": "application/vnd.oci.image.index.v1+json"})
+    assert r.status_code == 201, r.text
+    got = http.get(f"{reg.url}/v2/multi/manifests/{child_digest}", headers={"Accept": OCI_MANIFEST})
+    assert got.status_code == 200 and got.content == child
+    assert http.get(f"{reg.url}/v2/other/manifests/{child_digest}").status_code == 404
 
 
 def test_search_reads_the_latest_tag(reg, http):

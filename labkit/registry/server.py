@@ -197,6 +197,25 @@ class Repositories:
                 continue
             if (rec.get("digest") == reference) if is_digest else (record_tag(rec) == reference):
                 return rec
+        return self._child_of_index(repo, reference) if is_digest else None
+
+    def _child_of_index(self, repo: str, digest: str) -> dict | None:
+        """Return the descriptor of a platform manifest that one of `repo`'s recorded indexes lists, or None.
+
+        A registry serves by digest every manifest an index in the repository references (a pull of a
+        multi-platform image asks for the index by tag, then for one of its children by digest)."""
+        for rec in self.records():
+            if record_repository(rec) != repo or not str(rec.get("mediaType", "")).endswith(
+                    ("manifest.list.v2+json", "image.index.v1+json")):
+                continue
+            try:
+                doc = json.loads(self.layout.read_blob(Digest.parse(rec["digest"])))
+            except (LabkitError, ValueError, OSError):
+                continue
+            for child in doc.get("manifests") or []:
+                if isinstance(child, dict) and child.get("digest") == digest and self.layout.has_blob(digest):
+                    return {"mediaType": child.get("mediaType", ""), "digest": digest, "size": child.get("size", 0),
+                            "annotations": {ANNOTATION_REPOSITORY: repo}}
         return None
 
     def latest(self, repo: str) -> dict | None:
@@ -1183,8 +1202,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             raise RegistryProblem(400, "PAGINATION_NUMBER_INVALID", detail={"n": self.query.get("n")}) from None
         n = min(n, 100)
-        results = [search_entry(self.registry, name) for name in self.registry.repos.names()
-                   if q.lower() in name.lower()]
+        results = [search_entry(self.registry, name) for name in self.registry.repos.names()]
+        results = [r for r in results if q.lower() in r["name"].lower()]
         results.sort(key=lambda r: (-r["star_count"], r["name"]))
         chunk = results[(page - 1) * n: page * n]
         self._send_json(200, {"num_pages": max(1, -(-len(results) // n)), "num_results": len(results),
@@ -1244,7 +1263,7 @@ def search_entry(registry: LabRegistry, name: str) -> dict:
     except (TypeError, ValueError):
         stars = 0
     return {
-        "name": name,
+        "name": name[len("library/"):] if name.startswith("library/") else name,  # Docker Hub's familiar names
         "description": labels.get(LABEL_DESCRIPTION) or labels.get("org.opencontainers.image.description") or "",
         "star_count": stars,
         "is_official": _truthy(labels.get(LABEL_OFFICIAL)),
