@@ -1,0 +1,115 @@
+"""Notebook set-up: each lab notebook calls `setup()` at its top, so it runs alone, in any order, offline,
+and stores the same outputs every run.
+
+What setup gives a notebook:
+- its own fresh labkit home (`<home>/notebooks/<name>`), so no notebook sees another's images or containers;
+- the clock pinned to the lab's "now" (LABKIT_NOW = labimages.LAB_NOW), so CREATED columns never drift;
+- a lab registry on 127.0.0.1:5000 set as the docker.io mirror: the one `labkit lab up` runs when it is
+  there (students keep what they pushed), else one started inside the kernel on a freshly seeded root
+  (stopped with the kernel);
+- the `%docker` magic, loaded when running under IPython.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+LAB_ADDR = "127.0.0.1:5000"
+_BASE_ENV = "LABKIT_NOTEBOOK_BASE"  # the user's own home, remembered before setup points LABKIT_HOME elsewhere
+_registry = None  # the LabRegistry this kernel started, if any
+
+
+def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | None" = "lab"):
+    """Return a Lab on a fresh home for notebook `name`, with the lab registry as mirror and `pull` stored."""
+    from .home import resolve_home, save_settings
+    from .lab import Lab
+    from .labimages import LAB_NOW
+
+    base = Path(os.environ.get(_BASE_ENV) or resolve_home())
+    os.environ[_BASE_ENV] = str(base)
+    home = base / "notebooks" / name
+    _stop_own_registry()
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    os.environ["LABKIT_HOME"] = str(home)
+    if now == "lab":
+        os.environ["LABKIT_NOW"] = LAB_NOW
+    elif now:
+        os.environ["LABKIT_NOW"] = now
+    else:
+        os.environ.pop("LABKIT_NOW", None)
+    url = _ensure_registry(home)
+    save_settings(home, {"registry-mirrors": [url]})
+    _load_magic()
+    lab = Lab(home)
+    for ref in pull:
+        lab.pull(ref)
+    return lab
+
+
+def registry_url() -> str:
+    """Return the URL of the lab registry the notebooks use."""
+    return f"http://{LAB_ADDR}"
+
+
+def _ensure_registry(home: Path) -> str:
+    """Return the URL of a lab registry: the shared one on 127.0.0.1:5000, or one started in this kernel."""
+    global _registry
+    from .labctl import _is_lab_registry, seed
+    from .registry.server import LabRegistry
+
+    host, port = LAB_ADDR.split(":")
+    if _is_lab_registry(host, int(port)):
+        return registry_url()
+    root = home / "lab-registry"
+    seed(root, fresh=True)
+    try:
+        _registry = LabRegistry(root, LAB_ADDR).start()
+    except OSError:
+        # port 5000 is taken by another program: serve on a free port instead (outputs may then differ)
+        _registry = LabRegistry(root, f"{host}:0").start()
+    return _registry.url
+
+
+def _stop_own_registry() -> None:
+    global _registry
+    if _registry is not None:
+        _registry.stop()
+        _registry = None
+
+
+def _load_magic() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is not None:
+        from .magic import load_ipython_extension
+
+        load_ipython_extension(ip)
+
+
+def versions() -> str:
+    """Return one line naming the versions this notebook runs with (labkit, Python, graphviz, ipywidgets)."""
+    import platform
+    import subprocess
+    from importlib import metadata
+
+    def dist(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    try:
+        dot = subprocess.run(["dot", "-V"], capture_output=True, text=True, timeout=10).stderr.split()
+        dot_version = dot[dot.index("version") + 1] if "version" in dot else "?"
+    except (OSError, subprocess.SubprocessError):
+        dot_version = "missing"
+    from . import __version__
+
+    return (f"labkit {__version__} | Python {platform.python_version()} | graphviz {dist('graphviz')} "
+            f"(dot {dot_version}) | ipywidgets {dist('ipywidgets')} | jupyterlab {dist('jupyterlab')}")

@@ -1,0 +1,47 @@
+"""Run the lab notebooks top to bottom and store their outputs, as committed (text and SVG; no widget state).
+
+    .venv/bin/python notebooks/execute.py                 # every notebook
+    .venv/bin/python notebooks/execute.py 05-showing-images.ipynb
+
+Each run uses a fresh temporary LABKIT_HOME, so stored outputs never depend on the machine's own lab.
+Timing metadata and saved widget state are stripped: nbval compares what remains.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+HERE = Path(__file__).resolve().parent
+
+
+def execute(path: Path, home: Path) -> None:
+    """Execute one notebook in place with `home` as LABKIT_HOME."""
+    nb = nbformat.read(path, as_version=4)
+    os.environ["LABKIT_HOME"] = str(home)
+    os.environ.pop(("LABKIT_NOTEBOOK_BASE"), None)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(HERE)}},
+                            record_timing=False, store_widget_state=False)
+    client.execute()
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
+
+
+def main(argv: list[str]) -> int:
+    names = argv or sorted(p.name for p in HERE.glob("[0-9][0-9]-*.ipynb"))
+    for name in names:
+        with tempfile.TemporaryDirectory(prefix="labkit-nb-") as tmp:
+            print(f"executing {name}", flush=True)
+            execute(HERE / Path(name).name, Path(tmp))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
