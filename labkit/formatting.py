@@ -14,7 +14,13 @@ def human_size(size: float, precision: int = 3) -> str:
     while size >= 1000.0 and i < len(_DECIMAL_UNITS) - 1:
         size /= 1000.0
         i += 1
-    return f"{size:.{precision}g} {_DECIMAL_UNITS[i]}"
+    text = f"{size:.{precision}g}"
+    if "e" in text and i < len(_DECIMAL_UNITS) - 1:
+        # go-units prints "1e+03 kB" when 999.95 rounds up; a student reads "1 MB" more easily
+        size /= 1000.0
+        i += 1
+        text = f"{size:.{precision}g}"
+    return f"{text} {_DECIMAL_UNITS[i]}"
 
 
 def human_duration(seconds: float) -> str:

@@ -67,5 +67,88 @@ class Lab:
         return self.store.system_df(containers=self._containers_by_image())
 
     def _containers_by_image(self):
-        """Return {image ID: [container info]} for rmi and system df (empty until containers exist)."""
-        return {}
+        """Return {image ID: [container info]} for rmi and system df."""
+        return self.containers.in_use()
+
+    # --- containers -------------------------------------------------------------------------------
+    @cached_property
+    def containers(self):
+        """Return the containers manager (copy-on-write containers under home/containers).
+
+        $LABKIT_SEED makes container IDs and names reproducible (stored notebook outputs, tests)."""
+        import os
+        import random
+
+        from .containers import Containers
+
+        seed = os.environ.get("LABKIT_SEED")
+        rng = random.Random(seed) if seed else None
+        return Containers(self.home, store=self.store, layer_store=self.layers, rng=rng)
+
+    def ensure_image(self, image: str, progress=None):
+        """Return the stored image, pulling it first when missing (the implicit pull of `docker run`)."""
+        from .errors import NotFound
+        from .reference import Reference
+
+        if image == "scratch":
+            return None
+        try:
+            return self.store.resolve(image)
+        except NotFound:
+            try:
+                ref = Reference.parse(image).with_default_tag()
+            except ValueError:
+                raise NotFound(f"No such image: {image}") from None
+            if progress is not None:
+                from .progress import MessageEvent
+
+                progress(MessageEvent(f"Unable to find image '{ref.familiar}' locally", "unable-to-find"))
+            self.pull(image, progress=_ImplicitPull(progress) if progress is not None else None)
+            return self.store.resolve(image)
+
+    def create(self, image: str, name: "str | None" = None, cmd=None, progress=None):
+        """Create a container (state Created) over `image`, pulling it first when missing; return it."""
+        self.ensure_image(image, progress)
+        return self.containers.create(image, name=name, cmd=list(cmd) if cmd else None)
+
+    def run(self, image: str, cmd=None, detach: bool = False, name: "str | None" = None, progress=None):
+        """Create and start a container like `docker run`; return (container, output, exit status, ops)."""
+        self.ensure_image(image, progress)
+        return self.containers.run(image, cmd=list(cmd) if cmd else None, detach=detach, name=name)
+
+    def container(self, ref: str):
+        """Return the container with this name, ID or unique ID prefix."""
+        return self.containers.get(ref)
+
+    def commit(self, container, ref: "str | None" = None, message: str = "", author: str = "", changes=()):
+        """Commit a container's read-write layer as a new image; return its ImageRecord."""
+        from .commit import commit
+
+        return commit(self.containers, self.containers.get(container) if isinstance(container, str) else container,
+                      ref, message=message, author=author, changes=changes)
+
+    def history(self, ref: str) -> list[dict]:
+        """Return `docker history` rows for an image, newest first."""
+        from .commit import history
+
+        return history(self.containers, ref)
+
+    def unpack(self, ref: str, dest: "str | Path"):
+        """Write an image's root filesystem to `dest` as a standalone tree; return an UnpackResult."""
+        from .unpack import unpack
+
+        return unpack(self.containers, ref, dest)
+
+
+class _ImplicitPull:
+    """Forward pull events, minus the lines `docker run`'s implicit pull does not print."""
+
+    _SKIP = {"default-tag", "reference"}
+
+    def __init__(self, progress):
+        self.progress = progress
+
+    def __call__(self, event) -> None:
+        if getattr(event, "kind", None) in self._SKIP:
+            return
+        self.progress(event)

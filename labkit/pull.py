@@ -75,6 +75,12 @@ def _extract_fn(extract) -> Callable | None:
     return ensure if callable(ensure) else extract
 
 
+def _is_layer_store(extract) -> bool:
+    """Return True for a layer store (an object with .ensure): it applies each layer into its own tree, so
+    layers may be applied in any order and at the same time; a plain callable is called in manifest order."""
+    return extract is not None and callable(getattr(extract, "ensure", None))
+
+
 def _locked(progress):
     if progress is None:
         return lambda event: None
@@ -173,15 +179,20 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
 
     try:
         return _fetch_and_record(store, client, ep, ref, top, indexes, manifest, extract=_extract_fn(extract),
-                                 emit=emit, what=what, max_workers=max_workers)
+                                 emit=emit, what=what, max_workers=max_workers,
+                                 parallel_apply=_is_layer_store(extract))
     finally:
         client.close()
 
 
 def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract, emit, what,
-                      max_workers) -> PullResult:
-    """Fetch config and layers (in parallel), extract in order, store the manifest chain, record the image."""
-    from concurrent.futures import ThreadPoolExecutor  # late: `labkit pull` start-up time is benchmarked
+                      max_workers, parallel_apply: bool = False) -> PullResult:
+    """Fetch config and layers (in parallel), extract in order, store the manifest chain, record the image.
+
+    With `parallel_apply` (a layer store), each download thread also applies its layer as soon as it is
+    verified; the events still say "Extracting" and "Pull complete" layer by layer in manifest order.
+    """
+    from concurrent.futures import Future, ThreadPoolExecutor  # late: `labkit pull` start-up time is benchmarked
 
     from .oci import ImageConfig
 
@@ -194,6 +205,14 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
     emit(MessageEvent(f"Source: {ep.name}{' (mirror)' if ep.mirror else ''}", "source"))
     downloaded: list[Digest] = []
     stop = threading.Event()
+    # Without extraction nobody else learns the layers' uncompressed sizes, and recording the image reads
+    # them (docker's SIZE): measure each fresh layer in its download thread, while other layers still arrive,
+    # instead of one after another once all are here.
+    measure = extract is None and callable(getattr(store, "set_layer_info", None))
+    diff_ids_ready = threading.Event()
+    diff_ids: dict[Digest, Digest] = {}  # layer digest -> the diff ID the config gives it
+    fetched: dict[Digest, Future] = {}  # layer digest -> done when the blob is stored (result: fetched or not)
+    applied: set[Digest] = set()  # layers a download thread applied
 
     with layout.claim(all_digests):  # GC keeps every blob of this image until it is recorded
         # Layer IDs in manifest order, each once (a manifest may repeat a layer).
@@ -220,11 +239,27 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                 if total is not None and current >= total:
                     emit(LayerEvent(lid, VERIFYING, current, total))
 
-            got = client.fetch_blob(ref.path, desc.digest, desc.size, layout, what=what, on_progress=on_progress)
+            done = fetched[desc.digest]
+            try:
+                got = client.fetch_blob(ref.path, desc.digest, desc.size, layout, what=what,
+                                        on_progress=on_progress)
+            except BaseException as e:
+                done.set_exception(e)
+                raise
             emit(LayerEvent(lid, DOWNLOAD_COMPLETE, desc.size, desc.size, final=extract is None))
+            done.set_result(got)
+            if got and measure:
+                _measure_layer(store, layout, desc.digest, diff_ids_ready, diff_ids, stop)
+            if parallel_apply:
+                diff_ids_ready.wait()
+                diff_id = diff_ids.get(desc.digest)
+                if diff_id is not None and not stop.is_set():
+                    extract(diff_id, layout.blob_path(desc.digest), desc.media_type)
+                    applied.add(desc.digest)
             return got
 
         with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="labkit-pull") as pool:
+            fetched.update({d.digest: Future() for d in order if d.digest not in present})
             futures = {d.digest: pool.submit(fetch_layer, d) for d in order if d.digest not in present}
             try:
                 if client.fetch_blob(ref.path, manifest.config.digest, manifest.config.size, layout, what=what):
@@ -235,24 +270,35 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                     if len(config.diff_ids) != len(layers):
                         raise LabkitError(f"{what}: the config lists {len(config.diff_ids)} diff IDs for "
                                           f"{len(layers)} layers")
+                    if parallel_apply:
+                        diff_ids.update(_diff_ids_by_layer(layout, manifest))
+                elif measure:
+                    diff_ids.update(_diff_ids_by_layer(layout, manifest))
+                diff_ids_ready.set()
                 extracted = set()
                 for i, desc in enumerate(layers):
                     fut = futures.get(desc.digest)
-                    if fut is not None and fut.result():
+                    if fut is not None and fetched[desc.digest].result():
                         if desc.digest not in downloaded:
                             downloaded.append(desc.digest)
                     if extract is None:
+                        if fut is not None:
+                            fut.result()
                         continue
                     lid = desc.digest.short
                     fresh = desc.digest not in present and desc.digest not in extracted
                     if fresh:
                         emit(LayerEvent(lid, EXTRACTING, 0, desc.size))
-                    extract(config.diff_ids[i], layout.blob_path(desc.digest), desc.media_type)
+                    if fut is not None:
+                        fut.result()  # the download thread's work, the layer's application included
+                    if desc.digest not in applied:
+                        extract(config.diff_ids[i], layout.blob_path(desc.digest), desc.media_type)
                     if fresh:
                         extracted.add(desc.digest)
                         emit(LayerEvent(lid, PULL_COMPLETE, desc.size, desc.size, final=True))
             except BaseException:
                 stop.set()
+                diff_ids_ready.set()
                 for f in futures.values():
                     f.cancel()
                 raise
@@ -269,3 +315,45 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
     emit(MessageEvent(f"Status: {status} for {ref.familiar}", "status"))
     emit(MessageEvent(ref.canonical, "reference"))
     return PullResult(ref, record, top, manifest.digest, index_digest, ep.name, status, tuple(downloaded))
+
+
+def _diff_ids_by_layer(layout, manifest) -> dict:
+    """Return {layer digest: diff ID} from the stored config; empty when the config is unusable or ambiguous."""
+    from .oci import ImageConfig
+
+    try:
+        config = ImageConfig.from_bytes(layout.read_blob(manifest.config.digest))
+    except (LabkitError, ValueError):
+        return {}
+    if len(config.diff_ids) != len(manifest.layers):
+        return {}
+    out: dict = {}
+    for desc, diff_id in zip(manifest.layers, config.diff_ids):
+        if out.setdefault(desc.digest, diff_id) != diff_id:
+            return {}  # one blob given two diff IDs: leave it to the store to sort out
+    return out
+
+
+def _measure_layer(store, layout, digest: Digest, ready: threading.Event, diff_ids: dict,
+                   stop: threading.Event) -> None:
+    """Cache a fresh layer's uncompressed size (Store.set_layer_info) when its content matches its diff ID.
+
+    Anything unexpected (no config yet, a corrupt or unknown compression, a diff ID mismatch) caches nothing:
+    the store then measures the layer itself when it needs the size, exactly as without this shortcut.
+    """
+    from .store import measure_layer
+
+    ready.wait()
+    diff_id = diff_ids.get(digest)
+    if diff_id is None or stop.is_set():
+        return
+    try:
+        info = store.layer_info(diff_id)
+        if info and isinstance(info.get("size"), int):
+            return
+        with layout.open_blob(digest) as f:
+            size, actual = measure_layer(f)
+        if actual == diff_id:
+            store.set_layer_info(diff_id, {"size": size})
+    except (OSError, EOFError, LabkitError, ValueError):
+        return

@@ -148,3 +148,50 @@ def system_df_json(df: dict, now: datetime, verbose: bool = False) -> list[dict]
             "VirtualSize": human_size(i["size"]),
         })
     return out
+
+
+# --- ps ---------------------------------------------------------------------------------------------------
+
+def _ellipsis(text: str, width: int) -> str:
+    """Return docker's stringutils.Ellipsis: cut to `width` characters ending in "…"."""
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _quoted_command(command: str, no_trunc: bool) -> str:
+    """Return the COMMAND cell as docker prints it: cut to 20 characters, then quoted like Go's strconv.Quote."""
+    import json
+
+    return json.dumps(command if no_trunc else _ellipsis(command, 20), ensure_ascii=False)
+
+
+def ps_table(manager, containers: Iterable, now: datetime, sizes: bool = False, no_trunc: bool = False) -> str:
+    """Return `docker ps` output (CONTAINER ID, IMAGE, COMMAND, CREATED, STATUS, PORTS, NAMES[, SIZE])."""
+    from .containers import size_text
+    from .clock import parse_time
+
+    header = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"] + (["SIZE"] if sizes else [])
+    rows = [header]
+    for c in containers:
+        row = [c.id if no_trunc else c.short_id, c.image, _quoted_command(" ".join(c.cmd), no_trunc),
+               time_ago(parse_time(c.config["created"]), now), c.status(now), "", c.name]
+        if sizes:
+            row.append(size_text(*manager.sizes(c)))
+        rows.append(row)
+    return tabwrite(rows)
+
+
+def ps_json(manager, containers: Iterable, now: datetime, sizes: bool = False) -> list[dict]:
+    """Return `docker ps --format json` rows with docker's keys."""
+    from .containers import size_text
+    from .clock import parse_time
+
+    out = []
+    for c in containers:
+        created = parse_time(c.config["created"])
+        row = {"ID": c.short_id, "Image": c.image, "Command": _quoted_command(" ".join(c.cmd), False),
+               "CreatedAt": _created_at(created), "RunningFor": time_ago(created, now), "Status": c.status(now),
+               "State": c.state.lower(), "Names": c.name, "Ports": "", "Labels": "", "Mounts": "", "Networks": ""}
+        if sizes:
+            row["Size"] = size_text(*manager.sizes(c))
+        out.append(row)
+    return out

@@ -191,3 +191,145 @@ def store_image(store, built: "BuiltImage | BuiltIndex", ref: str, platform: str
             store.layout.put_bytes(lb.data, lb.digest)
         store.layout.put_bytes(image.config, image.config_digest)
         return store.add_image(ref, image.manifest_obj(), index_digest=index_digest)
+
+
+# --- image view / unpack images (raw tar members for what layers.writer.Entry cannot express) -------------
+
+def tar_layer(members: Sequence[Mapping], compression: "str | None" = "gzip") -> LayerBlob:
+    """Return a layer written member by member with tarfile (USTAR/GNU, no PAX global header, so umoci reads
+    it): each member is a dict with name, type ("file", "dir", "symlink", "hardlink", "char", "block",
+    "fifo"), and optional data, mode, linkname, uid, gid, mtime, major, minor. Order is kept as given."""
+    import gzip
+    import hashlib
+    import io
+    import tarfile
+
+    types = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
+             "hardlink": tarfile.LNKTYPE, "char": tarfile.CHRTYPE, "block": tarfile.BLKTYPE,
+             "fifo": tarfile.FIFOTYPE}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        for m in members:
+            kind = m.get("type", "file")
+            ti = tarfile.TarInfo(m["name"])
+            ti.type = types[kind]
+            ti.mode = m.get("mode", 0o755 if kind == "dir" else 0o777 if kind == "symlink" else 0o644)
+            ti.uid, ti.gid = m.get("uid", 0), m.get("gid", 0)
+            ti.uname = ti.gname = ""
+            ti.mtime = m.get("mtime", 1500000000)
+            ti.linkname = m.get("linkname", "")
+            ti.devmajor, ti.devminor = m.get("major", 0), m.get("minor", 0)
+            data = m.get("data", b"") if kind == "file" else b""
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data) if data else None)
+    tar = buf.getvalue()
+    diff_id = Digest("sha256", hashlib.sha256(tar).hexdigest())
+    if compression == "gzip":
+        data, media_type = gzip.compress(tar, compresslevel=6, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip"
+    else:
+        data, media_type = tar, "application/vnd.oci.image.layer.v1.tar"
+    return LayerBlob(data=data, digest=Digest.of(data), diff_id=diff_id, size=len(data), media_type=media_type,
+                     uncompressed_size=len(tar))
+
+
+def m_dir(name, **kw):
+    """Return a tar_layer member for a directory."""
+    return {"name": name, "type": "dir", **kw}
+
+
+def m_file(name, data=b"", **kw):
+    """Return a tar_layer member for a regular file."""
+    return {"name": name, "type": "file", "data": data, **kw}
+
+
+def m_symlink(name, target, **kw):
+    """Return a tar_layer member for a symlink."""
+    return {"name": name, "type": "symlink", "linkname": target, **kw}
+
+
+def m_hardlink(name, target, **kw):
+    """Return a tar_layer member for a hard link to an earlier member."""
+    return {"name": name, "type": "hardlink", "linkname": target, **kw}
+
+
+def distro_layers() -> list[LayerBlob]:
+    """Return three layers shaped like a real distribution image and two Dockerfile steps: usr-merged
+    symlinks (/lib -> usr/lib, /bin -> usr/bin), absolute and relative symlinks, busybox-style hard links,
+    setuid/setgid files, a sticky /tmp, device nodes and a fifo, then an "apt-get install" layer (opaque
+    cache dir, whiteouts, modified files) and a "cleanup" layer (whiteout of a directory, a file replacing
+    a directory and a directory replacing a file, new hard links). No layer writes through a symlink."""
+    busybox = b"\x7fELF busybox " * 300
+    base = [
+        m_symlink("bin", "usr/bin"),
+        m_dir("dev/"), {"name": "dev/null", "type": "char", "major": 1, "minor": 3, "mode": 0o666},
+        {"name": "dev/sda", "type": "block", "major": 8, "minor": 0, "mode": 0o660, "gid": 6},
+        {"name": "dev/initctl", "type": "fifo", "mode": 0o600},
+        m_dir("etc/"), m_file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n"),
+        m_file("etc/shadow", b"root:*:19000:0:99999:7:::\n", mode=0o640, gid=42),
+        m_file("etc/motd", b"welcome\n"), m_dir("etc/alternatives/"),
+        m_symlink("etc/alternatives/editor", "/usr/bin/vi"),
+        m_dir("etc/ssl/"), m_dir("etc/ssl/certs/"), m_symlink("etc/ssl/certs/ca.pem", "../../../usr/share/ca/ca.pem"),
+        m_symlink("lib", "usr/lib"),
+        m_dir("opt/"), m_dir("opt/app/"), m_file("opt/app/main.py", b"print('hi')\n"), m_file("opt/app/data.bin", b"\1" * 5000),
+        m_dir("root/", mode=0o700), m_file("srv", b"a plain file for now\n"),
+        m_dir("tmp/", mode=0o1777),
+        m_dir("usr/"), m_dir("usr/bin/"), m_file("usr/bin/busybox", busybox, mode=0o755),
+        m_hardlink("usr/bin/ls", "usr/bin/busybox"), m_hardlink("usr/bin/cat", "usr/bin/busybox"),
+        m_symlink("usr/bin/sh", "busybox"),
+        m_file("usr/bin/passwd", b"\x7fELF passwd", mode=0o4755),
+        m_file("usr/bin/wall", b"\x7fELF wall", mode=0o2755, gid=5),
+        m_dir("usr/lib/"), m_file("usr/lib/libc.so.6", b"\x7fELF libc " * 200, mode=0o755),
+        m_symlink("usr/lib/ld-linux.so.2", "/usr/lib/libc.so.6"),
+        m_dir("usr/share/"), m_dir("usr/share/ca/"), m_file("usr/share/ca/ca.pem", b"-----BEGIN CERTIFICATE-----\n"),
+        m_dir("usr/share/doc/"), m_dir("usr/share/doc/base/"), m_file("usr/share/doc/base/README", b"base docs\n"),
+        m_dir("var/"), m_dir("var/cache/"), m_dir("var/cache/apt/"), m_file("var/cache/apt/pkgcache.bin", b"\2" * 20000),
+        m_file("var/cache/apt/srcpkgcache.bin", b"\3" * 10000),
+    ]
+    install = [
+        m_dir("etc/"), m_file("etc/.wh.motd"), m_file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/app:\n"),
+        m_dir("usr/"), m_dir("usr/bin/"), m_file("usr/bin/vi", b"\x7fELF vi " * 100, mode=0o755),
+        m_dir("usr/lib/"), m_file("usr/lib/libvi.so", b"\x7fELF libvi", mode=0o755),
+        m_dir("usr/share/"), m_dir("usr/share/doc/"), m_dir("usr/share/doc/vi/"), m_file("usr/share/doc/vi/README", b"vi docs\n"),
+        m_dir("var/"), m_dir("var/cache/"), m_dir("var/cache/apt/"), m_file("var/cache/apt/.wh..wh..opq"),
+        m_file("var/cache/apt/pkgcache.bin", b"\4" * 30000),
+        m_dir("home/"), m_dir("home/app/", uid=1000, gid=1000, mode=0o750), m_file("home/app/.profile", b"PS1=$ \n", uid=1000, gid=1000),
+    ]
+    cleanup = [
+        m_dir("usr/"), m_dir("usr/share/"), m_file("usr/share/.wh.doc"),
+        m_dir("var/"), m_dir("var/cache/"), m_dir("var/cache/apt/"), m_file("var/cache/apt/.wh.pkgcache.bin"),
+        m_dir("opt/"), m_file("opt/app", b"#!/bin/sh\necho packed app\n", mode=0o755),
+        m_dir("srv/"), m_file("srv/index.html", b"<h1>hi</h1>\n"),
+        m_dir("etc/"), m_file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"),
+        m_dir("usr/local/"), m_dir("usr/local/bin/"), m_file("usr/local/bin/tool", b"tool " * 50, mode=0o755),
+        m_hardlink("usr/local/bin/tool2", "usr/local/bin/tool"),
+        m_file("usr/local/bin/sudo", b"\x7fELF sudo", mode=0o4711),
+    ]
+    return [tar_layer(base), tar_layer(install), tar_layer(cleanup)]
+
+
+def distro_image() -> BuiltImage:
+    """Return the real-world shaped image of distro_layers()."""
+    return make_image(distro_layers(), created="2020-01-01T00:00:00Z")
+
+
+def symlinked_dir_write_layers(explicit_dir: bool = False) -> list[LayerBlob]:
+    """Return two layers where the first makes lib a symlink to usr/lib and the second adds lib/extra.so,
+    listing lib/ as a directory of its own only when `explicit_dir`. Without that entry overlay2 and umoci
+    disagree: overlay2's upper layer has an implied lib/ directory that replaces the symlink, umoci writes
+    through the symlink into usr/lib/."""
+    base = [m_dir("usr/"), m_dir("usr/lib/"), m_file("usr/lib/libc.so", b"libc"), m_symlink("lib", "usr/lib")]
+    upper = ([m_dir("lib/")] if explicit_dir else []) + [m_file("lib/extra.so", b"extra")]
+    return [tar_layer(base), tar_layer(upper)]
+
+
+def entry_image(layers: "Sequence[Sequence[Entry]]", **kw) -> BuiltImage:
+    """Return an image whose layers are built from lists of layers.writer Entry values (dirs, modes,
+    symlinks, whiteouts), e.g. [[Entry("etc", "dir"), Entry("etc/hosts", data=b"...")]]."""
+    return make_image([build_layer(list(entries)) for entries in layers], **kw)
+
+
+def stored_entry_image(home, layers: "Sequence[Sequence[Entry]]", ref: str = "base:1", **kw):
+    """Store an entry_image() in the labkit Store at `home` under `ref`; return its ImageRecord."""
+    from labkit.store import Store
+
+    return store_image(Store(home), entry_image(layers, **kw), ref)

@@ -126,3 +126,45 @@ def skopeo_copy_to_registry(src: str, dest: str, creds: "str | None" = None, all
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         raise RuntimeError(f"skopeo copy {src} -> {dest} failed: {r.stderr.strip()[-1000:]}")
+
+
+# --- the lab registry, seeding it, and skopeo as a reader (added by the push/search/login helper) --------
+
+def start_lab_registry(tmp_path: "str | os.PathLike", auth: str = "none", users: "dict[str, str] | None" = None,
+                       name: str = "lab-registry"):
+    """Start labkit's lab registry on a free 127.0.0.1 port (stop it with .stop()); return the LabRegistry."""
+    from labkit.registry.server import LabRegistry
+
+    root = Path(tmp_path) / f"{name}-{os.urandom(3).hex()}"
+    return LabRegistry(root, addr="127.0.0.1:0", auth=auth, users=users).start()
+
+
+def seed_lab_registry(registry, repo_tag: str, built) -> None:
+    """Store `built` (an imagefactory BuiltImage or BuiltIndex) in the lab registry as `repo:tag`, no HTTP."""
+    repo, _, tag = repo_tag.rpartition(":")
+    for d, data in built.blobs.items():
+        registry.layout.put_bytes(data, d)
+    raw = getattr(built, "raw", None) or built.manifest
+    registry.put_manifest(repo, tag, raw, built.media_type)
+
+
+def skopeo_inspect_raw(ref: str, creds: "str | None" = None) -> bytes:
+    """Return the manifest bytes skopeo reads for docker://`ref` (plain HTTP)."""
+    cmd = ["skopeo", "inspect", "--raw", "--tls-verify=false"]
+    if creds:
+        cmd += ["--creds", creds]
+    r = subprocess.run(cmd + [f"docker://{ref}"], capture_output=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"skopeo inspect {ref} failed: {r.stderr.decode(errors='replace').strip()[-1000:]}")
+    return r.stdout
+
+
+def skopeo_copy_to_oci(ref: str, dest: "str | os.PathLike", name: str = "latest", creds: "str | None" = None) -> Path:
+    """Copy docker://`ref` (plain HTTP) into the OCI layout `dest` as `name`; return the layout path."""
+    cmd = ["skopeo", "copy", "--src-tls-verify=false"]
+    if creds:
+        cmd += ["--src-creds", creds]
+    r = subprocess.run(cmd + [f"docker://{ref}", f"oci:{dest}:{name}"], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError(f"skopeo copy {ref} -> oci:{dest} failed: {r.stderr.strip()[-1000:]}")
+    return Path(dest)

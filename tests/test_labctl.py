@@ -64,7 +64,7 @@ def test_search_answers_from_the_seeded_labels(home):
     by_name = {r["name"]: r for r in results}
     assert len(by_name) == 7
     assert by_name["jplock/zookeeper"]["star_count"] == 159 and by_name["jplock/zookeeper"]["is_automated"]
-    assert by_name["library/zookeeper"]["is_official"]
+    assert by_name["zookeeper"]["is_official"]
 
 
 def test_a_second_up_says_already_running(home):

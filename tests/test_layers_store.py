@@ -33,7 +33,8 @@ def test_ensure_applies_once_and_records_cache(tmp_path, labkit_home):
     assert ls.tree(blob.diff_id) == tree and ls.diff_ids() == [blob.diff_id]
     info = Store(labkit_home).layer_info(blob.diff_id)
     assert info["size"] == blob.uncompressed_size and info["entries"] == 3
-    assert [e[0] for e in info["index"]] == ["old", "etc", "etc/motd"]   # whiteouts first
+    assert "index" not in info                      # the entry index lives in layer.json only
+    assert [e.path for e in tree.applied().index] == ["old", "etc", "etc/motd"]   # whiteouts first
     mtime = tree.metadata_path.stat().st_mtime_ns
     path.unlink()                                   # the second call must not even read the blob
     assert ls.ensure(blob.diff_id, path).metadata_path.stat().st_mtime_ns == mtime

@@ -1,3 +1,3 @@
 """The subcommands of `labkit`, grouped by what they act on; importing this package registers them all."""
 
-from . import images, registry  # noqa: F401
+from . import containers, images, registry, remote  # noqa: F401

@@ -3,6 +3,8 @@
     <hex>/diff/        the layer's own tree (like overlay2's diff dir; whiteouts are metadata, not files)
     <hex>/layer.json   AppliedLayer metadata: whiteouts, opaque dirs, owners, special modes, devices, index
 
+The store's per-diff-ID cache (Store.set_layer_info) gets only the small facts (size, entries count).
+
 A layer directory is built as <hex>.partial-<random>/ and renamed into place when both parts are there:
 the rename is the completion marker, so a crash leaves a partial directory (cleaned up by the next
 ensure) or a complete layer, never a half one that looks done. One flock per diff ID makes concurrent
@@ -51,7 +53,7 @@ class LayerTree:
 
 
 class LayerStore:
-    """Applies layers once per diff ID under home/layers and records their size and index in the store cache."""
+    """Applies layers once per diff ID under home/layers and records their size and entry count in the store cache."""
 
     def __init__(self, home: "str | os.PathLike | None" = None, store=None, limits: Limits = Limits()):
         from ..home import resolve_home
@@ -128,8 +130,9 @@ class LayerStore:
             except BaseException:
                 _rmtree(work)
                 raise
-        self.store.set_layer_info(d, {"size": applied.size, "entries": applied.entries,
-                                      "index": [list(e) for e in applied.index]})
+        # only small facts here: `images` parses this file for every layer of every image; the entry
+        # index stays in the layer's own layer.json (LayerTree.applied().index)
+        self.store.set_layer_info(d, {"size": applied.size, "entries": applied.entries})
         return LayerTree(d, final)
 
     __call__ = ensure

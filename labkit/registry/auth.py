@@ -182,6 +182,8 @@ class RegistryAuth(AuthBase):
         if challenge.scheme != "bearer" or not challenge.realm:
             return None
         scope = scope_for_request(method, url, self.push)
+        if scope is None and fresh and challenge.scope:
+            scope = challenge.scope  # not a repository path (e.g. /v2/_catalog): ask for what the 401 named
         if fresh and challenge.error == "insufficient_scope" and challenge.scope:
             # The registry says which scope it wanted (token.md "insufficient_scope"); ask for that one.
             scope = _merge_scopes(scope, challenge.scope)

@@ -243,6 +243,26 @@ class RegistryClient:
             raise self.error(resp, what, tries=attempt + 1)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def send(self, method: str, path: str, *, what: str, data: bytes = b"", headers: dict | None = None,
+             ok=(201, 202)) -> requests.Response:
+        """Send one request with a body (an upload or a manifest PUT) and return the response; no retries,
+        since uploads are not idempotent; raise the client's error for any status not in `ok`."""
+        url = path if "://" in path else self.url(path)
+        same_host = urlsplit(url).netloc.lower() == self.netloc
+        try:
+            resp = self.session.request(method, url, data=data, headers=dict(headers or {}), timeout=self.timeout,
+                                        allow_redirects=False, auth=self.auth if same_host else _StripAuth())
+        except AuthRequired as e:  # from the token endpoint, via the auth object
+            raise AuthRequired(f"{what}: {e} ({self.name})", method=method, url=redact_url(url), status=e.status,
+                               codes=e.codes, body=e.body) from None
+        except requests.RequestException as e:
+            raise RegistryError(f"{what}: cannot reach {self.name} ({_short_reason(e)})", method=method,
+                                url=redact_url(url)) from None
+        self._record(resp)
+        if resp.status_code not in ok:
+            raise self.error(resp, what)
+        return resp
+
     def error(self, resp, what: str, tries: int = 1) -> RegistryError:
         """Return the labkit error for a failed response: AuthRequired, RegistryNotFound, RateLimited, RegistryError."""
         status = resp.status_code

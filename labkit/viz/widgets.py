@@ -286,3 +286,114 @@ class PullProgress:
 def pull_progress(title: str = "") -> PullProgress:
     """Return a new PullProgress renderer (display it, then pass it as progress= to a pull)."""
     return PullProgress(title)
+
+
+# --- search -----------------------------------------------------------------------------------------------
+
+def search_results_html(results) -> str:
+    """Return search results as an HTML table with docker's columns (NAME, DESCRIPTION, STARS, OFFICIAL, AUTOMATED)."""
+    results = list(results)
+    if not results:
+        return "<i>No image matches that term.</i>"
+    head = "".join(f"<th style='text-align:left;padding-right:1em'>{h}</th>"
+                   for h in ("NAME", "DESCRIPTION", "STARS", "OFFICIAL", "AUTOMATED"))
+    body = "".join(
+        "<tr>" + "".join(f"<td style='text-align:left;padding-right:1em'>{html.escape(str(v))}</td>" for v in (
+            r.name, r.description.replace("\n", " "), r.star_count, "[OK]" if r.is_official else "",
+            "[OK]" if r.is_automated else "")) + "</tr>"
+        for r in results)
+    return f"<table class='labkit-search'><tr>{head}</tr>{body}</table>"
+
+
+def search_widget(lab=None, term: str = "", limit: int = 25, search=None, **search_options):
+    """Return a box: a search Text and a Search button; .results shows docker's columns, .output the errors.
+
+    The search runs on the Button, or on Enter in the Text. `lab` (a Lab) supplies the settings (its
+    registry mirrors: the lab registry first); `search` replaces labkit.registry.search.search (tests);
+    `search_options` go to it (index_url, mirrors, timeout). Attributes: .text, .button, .results (HTML),
+    .output (HTML: "N results for TERM" or the error, one line).
+    """
+    import ipywidgets as w
+
+    text = w.Text(value=term, placeholder="e.g. zookeeper", description="Search:", continuous_update=False,
+                  layout=w.Layout(width="28em"))
+    button = w.Button(description="Search", button_style="primary", icon="search",
+                      tooltip="Ask the registry's search endpoint (/v1/search?q=...)")
+    results = w.HTML("")
+    output = w.HTML("")
+
+    def run(_=None) -> None:
+        query = text.value.strip()
+        results.value = ""
+        if not query:
+            output.value = "<i>Type a term first, e.g. zookeeper.</i>"
+            return
+        try:
+            if search is not None:
+                found = search(query, limit)
+            else:
+                from ..registry.search import search as registry_search
+
+                settings = lab.settings() if lab is not None else None
+                found = registry_search(query, limit=limit, settings=settings, **search_options)
+        except (LabkitError, Exception) as e:  # noqa: B014 - a widget shows one line, never a traceback
+            output.value = f"<div class='labkit-error' style='color:#8a1c1c'>Error: {html.escape(error_line(e))}</div>"
+            return
+        found = list(found)
+        output.value = f"{len(found)} result{'' if len(found) == 1 else 's'} for <code>{html.escape(query)}</code>"
+        results.value = search_results_html(found)
+
+    button.on_click(run)
+    text.observe(run, names="value")  # Enter (or leaving the field) runs the search too
+    box = w.VBox([w.HBox([text, button]), output, results])
+    box.text, box.button, box.results, box.output = text, button, results, output
+    box.run = run
+    if term.strip():
+        run()
+    return box
+
+
+# --- pull -------------------------------------------------------------------------------------------------
+
+def pull_widget(lab, initial: str = "debian:jessie", platform: "str | None" = None):
+    """Return a box: a reference Text and a Pull button; each pull shows a PullProgress (one bar per layer).
+
+    Pulls with `lab.pull` (its mirrors: the lab registry). Errors show as one line in .output, never a
+    traceback. Attributes: .text, .button, .area (VBox holding the current PullProgress box), .output (HTML),
+    .progress (the last PullProgress, or None) and .result (the last PullResult, or None).
+    """
+    import ipywidgets as w
+
+    text = w.Text(value=initial, placeholder="e.g. debian:jessie, httpd, hcscompany/clock", description="Image:",
+                  continuous_update=False, layout=w.Layout(width="28em"))
+    button = w.Button(description="Pull", button_style="primary", icon="download", tooltip="docker pull IMAGE")
+    area = w.VBox([])
+    output = w.HTML("")
+
+    def run(_=None) -> None:
+        ref = text.value.strip()
+        box.result = None
+        if not ref:
+            output.value = "<i>Type an image reference first, e.g. debian:jessie.</i>"
+            return
+        progress = PullProgress(f"docker pull {ref}")
+        box.progress = progress
+        area.children = (progress.box,)
+        output.value = ""
+        button.disabled = True
+        try:
+            box.result = lab.pull(ref, platform=platform, progress=progress)
+        except (LabkitError, Exception) as e:  # noqa: B014 - a widget shows one line, never a traceback
+            progress.fail(e)
+            output.value = f"<div class='labkit-error' style='color:#8a1c1c'>Error: {html.escape(error_line(e))}</div>"
+        else:
+            output.value = (f"<div style='color:#1b5e20'>{html.escape(box.result.status_line)}; "
+                            f"{len(box.result.downloaded)} blob(s) downloaded</div>")
+        finally:
+            button.disabled = False
+
+    button.on_click(run)
+    box = w.VBox([w.HBox([text, button]), area, output])
+    box.text, box.button, box.area, box.output = text, button, area, output
+    box.progress, box.result, box.run = None, None, run
+    return box

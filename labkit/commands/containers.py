@@ -1,0 +1,231 @@
+"""Commands on containers and image building: create, start, stop, run, exec, ps, diff, commit, rm,
+import, history, unpack."""
+
+from __future__ import annotations
+
+import sys
+
+from ..cli import command
+
+
+def _pull_progress(ctx):
+    """Return the progress renderer for an implicit pull (docker prints it before the command's output)."""
+    from ..progress import renderer_for
+
+    return renderer_for(ctx.err)  # docker prints an implicit pull on stderr
+
+
+def _write_output(ctx, text: str) -> None:
+    if text:
+        ctx.out.write(text if text.endswith("\n") else text + "\n")
+        ctx.out.flush()
+
+
+@command("create", "Create a new container (state Created)")
+def _create(p):
+    p.add_argument("--name", help="assign a name to the container")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("cmd", nargs="*", metavar="COMMAND")
+
+    def run(ctx):
+        c = ctx.lab.create(ctx.args.image, name=ctx.args.name, cmd=ctx.args.cmd, progress=_pull_progress(ctx))
+        ctx.print(c.id)
+    return run, False
+
+
+@command("start", "Start one or more stopped containers")
+def _start(p):
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    def run(ctx):
+        for ref in ctx.args.containers:
+            ctx.lab.containers.start(ref)
+            ctx.print(ref)
+    return run, False
+
+
+@command("stop", "Stop one or more running containers")
+def _stop(p):
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    def run(ctx):
+        for ref in ctx.args.containers:
+            ctx.lab.containers.stop(ref)
+            ctx.print(ref)
+    return run, False
+
+
+@command("run", "Create and run a new container from an image (commands go to labkit's built-in shell)")
+def _run(p):
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background and print the container ID")
+    p.add_argument("--name", help="assign a name to the container")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("-i", "--interactive", action="store_true", help="accepted for docker compatibility")
+    p.add_argument("-t", "--tty", action="store_true", help="accepted for docker compatibility")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("cmd", nargs="...", metavar="COMMAND")
+
+    def run(ctx):
+        a = ctx.args
+        container, output, status, _ops = ctx.lab.run(a.image, cmd=a.cmd, detach=a.detach, name=a.name,
+                                                      progress=_pull_progress(ctx))
+        if a.detach:
+            ctx.print(container.id)
+            return 0
+        _write_output(ctx, output)
+        if a.rm:
+            ctx.lab.containers.rm(container, force=True)
+        return status
+    return run, False
+
+
+@command("exec", "Run a command in a running container (labkit's built-in shell)")
+def _exec(p):
+    p.add_argument("-i", "--interactive", action="store_true", help="accepted for docker compatibility")
+    p.add_argument("-t", "--tty", action="store_true", help="accepted for docker compatibility")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("cmd", nargs="...", metavar="COMMAND")
+
+    def run(ctx):
+        from ..errors import UsageError
+
+        if not ctx.args.cmd:
+            raise UsageError('"labkit exec" requires at least 2 arguments.')
+        output, status, _ops = ctx.lab.containers.exec(ctx.args.container, ctx.args.cmd)
+        _write_output(ctx, output)
+        return status
+    return run, False
+
+
+@command("ps", "List containers")
+def _ps(p):
+    p.add_argument("-a", "--all", action="store_true", help="show all containers (default shows just running)")
+    p.add_argument("-s", "--size", action="store_true", help="display total file sizes")
+    p.add_argument("-q", "--quiet", action="store_true", help="only display container IDs")
+    p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+
+    def run(ctx):
+        from ..clock import now
+        from ..tables import ps_json, ps_table
+
+        a = ctx.args
+        containers = ctx.lab.containers.list(all=a.all)
+        if a.quiet:
+            for c in containers:
+                ctx.print(c.id if a.no_trunc else c.short_id)
+        elif a.format == "json":
+            ctx.json_lines(ps_json(ctx.lab.containers, containers, now(), sizes=a.size))
+        else:
+            ctx.out.write(ps_table(ctx.lab.containers, containers, now(), sizes=a.size, no_trunc=a.no_trunc))
+    return run, True
+
+
+@command("diff", "Inspect changes to files or directories on a container's filesystem")
+def _diff(p):
+    p.add_argument("container", metavar="CONTAINER")
+
+    def run(ctx):
+        for line in ctx.lab.container(ctx.args.container).diff():
+            ctx.print(line)
+    return run, False
+
+
+@command("commit", "Create a new image from a container's changes")
+def _commit(p):
+    p.add_argument("-m", "--message", default="", help="commit message")
+    p.add_argument("-a", "--author", default="", help='author (e.g., "John Hannibal Smith <hannibal@a-team.com>")')
+    p.add_argument("-c", "--change", action="append", default=[], help="apply a Dockerfile instruction to the image")
+    p.add_argument("container", metavar="CONTAINER")
+    p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
+
+    def run(ctx):
+        a = ctx.args
+        record = ctx.lab.commit(a.container, a.reference, message=a.message, author=a.author, changes=a.change)
+        ctx.print(str(record.image_id))
+    return run, False
+
+
+@command("rm", "Remove one or more containers")
+def _rm(p):
+    p.add_argument("-f", "--force", action="store_true", help="force the removal of a running container")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    def run(ctx):
+        from ..errors import LabkitError
+
+        status = 0
+        for ref in ctx.args.containers:
+            try:
+                ctx.print(ctx.lab.containers.rm(ref, force=ctx.args.force))
+            except LabkitError as e:
+                ctx.err.write(f"Error: {' '.join(str(e).split())}\n")
+                status = 1
+        return status
+    return run, False
+
+
+@command("import", "Import the contents from a tarball to create a filesystem image")
+def _import(p):
+    p.add_argument("-m", "--message", default="", help="set commit message for imported image")
+    p.add_argument("-c", "--change", action="append", default=[], help="apply a Dockerfile instruction to the image")
+    p.add_argument("file", metavar="file|-")
+    p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
+
+    def run(ctx):
+        from ..commit import import_tarball
+        from ..errors import NotFound
+
+        a = ctx.args
+        if a.file == "-":
+            record = import_tarball(ctx.lab.containers, sys.stdin.buffer, a.reference, message=a.message,
+                                    changes=a.change, source="-")
+        else:
+            try:
+                f = open(a.file, "rb")
+            except OSError as e:
+                raise NotFound(f"import {a.file}: {e.strerror}") from None
+            with f:
+                record = import_tarball(ctx.lab.containers, f, a.reference, message=a.message,
+                                        changes=a.change, source=a.file)
+        ctx.print(str(record.image_id))
+    return run, False
+
+
+@command("history", "Show the history of an image")
+def _history(p):
+    p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+    p.add_argument("image", metavar="IMAGE")
+
+    def run(ctx):
+        from ..commit import history_table
+        from ..clock import now
+        from ..formatting import human_size, time_ago
+
+        a = ctx.args
+        rows = ctx.lab.history(a.image)
+        if a.quiet:
+            for r in rows:
+                ctx.print(r["id"] if a.no_trunc or r["id"] == "<missing>" else r["id"].split(":")[-1][:12])
+        elif a.format == "json":
+            ctx.json_lines({"ID": r["id"], "CreatedSince": time_ago(r["created"], now()) if r["created"] else "N/A",
+                            "CreatedBy": r["created_by"], "Size": human_size(r["size"]), "Comment": r["comment"]}
+                           for r in rows)
+        else:
+            ctx.out.write(history_table(rows, now(), no_trunc=a.no_trunc))
+    return run, True
+
+
+@command("unpack", "Write an image's root filesystem to a directory (a standalone copy)")
+def _unpack(p):
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("directory", metavar="DIR")
+
+    def run(ctx):
+        a = ctx.args
+        r = ctx.lab.unpack(a.image, a.directory)
+        ctx.print(f"unpacked {a.image} into {a.directory}: {r.files} files, {r.dirs} directories, "
+                  f"{r.symlinks} symlinks, {r.hardlinks} hard links")
+        if r.devices:
+            ctx.print(f"not created: {len(r.devices)} device nodes (recorded in the image only)")
+    return run, False

@@ -1,0 +1,628 @@
+"""The image view: an image's merged root filesystem over its applied layer trees, with overlay2's rules.
+
+Layers are merged bottom to top from each layer's entry index (layer.json), once per view; lookups are
+dictionary hits, never a walk of the layer trees. The rules (OCI image-spec layer.md "Whiteouts", and what
+docker's overlay2 driver shows in a container's merged directory):
+
+- the topmost layer holding a path wins (its type, mode, owner, content);
+- a whiteout `.wh.x` in layer N hides x (and everything below it) from layers below N only; the same
+  layer may add x again;
+- an opaque marker in directory d of layer N hides everything below N inside d; it applies before the
+  layer's own entries ("opaque applies first");
+- a file in an upper layer replaces a lower directory with its whole subtree, and a directory replaces a
+  lower file;
+- a directory in an upper layer over a lower SYMLINK at the same path replaces the symlink: overlay2's
+  upper directory wins, the lower symlink and the content of its target are not merged into it.
+  A directory the upper layer only implies (it lists `lib/x` but no `lib/` entry) counts the same:
+  docker extracts each layer into its own diff directory and creates the missing parent there.
+  umoci (like any tool that extracts every layer into one directory) instead writes such an entry
+  THROUGH the lower symlink, into its target (`lib -> usr/lib` plus a later bare `lib/x` gives
+  `usr/lib/x` and keeps the symlink); with an explicit `lib/` entry umoci replaces the symlink too.
+  tests/test_unpack_umoci.py checks both tools' behaviour;
+- a directory's metadata comes from the topmost layer that lists it; a parent a layer only implies (no
+  entry of its own) changes nothing below it, or is 0755 root:root with mtime 0 when nothing is below.
+
+Hard links exist within one layer (docker links inside the layer's own diff directory): nodes that share
+an inode carry the same `link_group`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+from .errors import LabkitError, NotFound
+
+MAX_SYMLINKS = 40          # Linux's MAXSYMLINKS: more hops than this is ELOOP
+_DEVICE_TYPES = ("char", "block", "fifo")
+_S_IFMT = {"file": 0o100000, "dir": 0o040000, "symlink": 0o120000, "char": 0o020000, "block": 0o060000,
+           "fifo": 0o010000}
+
+
+class SymlinkLoop(LabkitError):
+    """A path whose symlinks do not resolve within MAX_SYMLINKS hops (a loop, like ELOOP)."""
+
+
+class Node(NamedTuple):
+    """One path of the merged image: what `ls -l` shows, plus the layer it comes from.
+
+    `mode` holds the permission bits with setuid/setgid/sticky (0o7777) as the image records them
+    (the layer trees on disk never carry those bits); `type` is file, dir, symlink, char, block or fifo.
+    """
+
+    path: str                 # "etc/passwd"; "" is the root
+    type: str
+    mode: int
+    uid: int
+    gid: int
+    size: int                 # file bytes (0 for the other types)
+    mtime: int
+    linkname: str = ""        # a symlink's target, as stored
+    layer_index: int = -1     # the layer (0 = bottom) whose entry this is
+    layer_root: str = ""      # that layer's diff directory
+    link_group: "tuple | None" = None   # (layer_index, n): shared by the paths of one inode (hard links)
+    major: int = 0            # device numbers (char/block)
+    minor: int = 0
+    implicit: bool = False    # a directory no layer lists itself (a parent some layer implies)
+
+    @property
+    def name(self) -> str:
+        """Return the last path component ("" for the root)."""
+        return self.path.rpartition("/")[2]
+
+    @property
+    def disk_path(self) -> "Path | None":
+        """Return where the layer tree holds this path (None for device nodes, which are metadata only)."""
+        if self.type in _DEVICE_TYPES:
+            return None
+        return Path(self.layer_root, self.path) if self.path else Path(self.layer_root)
+
+    @property
+    def st_mode(self) -> int:
+        """Return the full st_mode (file type bits | mode)."""
+        return _S_IFMT[self.type] | self.mode
+
+    def is_dir(self) -> bool:
+        """Return True for a directory."""
+        return self.type == "dir"
+
+    def is_file(self) -> bool:
+        """Return True for a regular file."""
+        return self.type == "file"
+
+    def is_symlink(self) -> bool:
+        """Return True for a symbolic link."""
+        return self.type == "symlink"
+
+
+class _LayerState(NamedTuple):
+    """One layer's own final state: its nodes (later tar entries applied), whiteouts, opaque dirs, root."""
+
+    nodes: dict          # path -> Node (implicit parents included)
+    whiteouts: list
+    opaque_dirs: list
+    root: "Node | None"
+
+
+def _norm_parts(path: "str | os.PathLike") -> list[str]:
+    return [c for c in os.fspath(path).split("/") if c not in ("", ".")]
+
+
+def _depth_key(path: str) -> int:
+    return path.count("/")
+
+
+def _layer_state(index: int, applied) -> _LayerState:
+    """Return the final state of one layer from its AppliedLayer (tar order replayed on the index)."""
+    root_dir = str(applied.path)
+    final: dict[str, Node] = {}
+    root = None
+    group_no = 0
+    devices = applied.devices
+    for e in applied.index:
+        t = e.type
+        if t in ("whiteout", "opaque"):
+            continue
+        p = e.path
+        if not p:
+            if t == "dir":
+                root = Node("", "dir", e.mode, e.uid, e.gid, 0, e.mtime, "", index, root_dir)
+            continue
+        old = final.get(p)
+        if old is not None and old.type == "dir" and t != "dir":
+            prefix = p + "/"
+            for k in [k for k in final if k.startswith(prefix)]:
+                del final[k]
+        if t == "file":
+            group_no += 1
+            node = Node(p, "file", e.mode, e.uid, e.gid, e.size, e.mtime, "", index, root_dir, (index, group_no))
+        elif t == "hardlink":
+            src = final.get(e.linkname)
+            if src is None or src.type != "file":     # apply.py refuses these; stay safe on odd metadata
+                continue
+            # one inode: the link shows the target's mode, owner, size and mtime
+            node = src._replace(path=p)
+        elif t == "dir":
+            node = Node(p, "dir", e.mode, e.uid, e.gid, 0, e.mtime, "", index, root_dir)
+        elif t == "symlink":
+            node = Node(p, "symlink", e.mode, e.uid, e.gid, 0, e.mtime, e.linkname, index, root_dir)
+        elif t in _DEVICE_TYPES:
+            dev = devices.get(p, {})
+            node = Node(p, t, e.mode, e.uid, e.gid, 0, e.mtime, "", index, root_dir, None,
+                        int(dev.get("major", 0) or 0), int(dev.get("minor", 0) or 0))
+        else:
+            continue
+        final[p] = node
+    for p in applied.implicit_dirs:
+        if p and p not in final:
+            final[p] = Node(p, "dir", 0o755, 0, 0, 0, 0, "", index, root_dir, implicit=True)
+    return _LayerState(final, list(applied.whiteouts), list(applied.opaque_dirs), root)
+
+
+class _Merged:
+    """The merged index: nodes by path and each directory's children."""
+
+    __slots__ = ("nodes", "children")
+
+    def __init__(self):
+        self.nodes: dict[str, Node] = {"": Node("", "dir", 0o755, 0, 0, 0, 0, "", -1, "", implicit=True)}
+        self.children: dict[str, dict[str, None]] = {"": {}}
+
+    def remove(self, path: str) -> None:
+        """Drop `path` and, for a directory, its whole subtree."""
+        node = self.nodes.pop(path, None)
+        if node is None:
+            return
+        parent, _, name = path.rpartition("/")
+        siblings = self.children.get(parent)
+        if siblings is not None:
+            siblings.pop(name, None)
+        if node.type == "dir":
+            self._drop_below(path)
+
+    def _drop_below(self, path: str) -> None:
+        stack = [path]
+        nodes, children = self.nodes, self.children
+        while stack:
+            d = stack.pop()
+            names = children.pop(d, None)
+            if not names:
+                continue
+            for name in names:
+                child = f"{d}/{name}" if d else name
+                n = nodes.pop(child, None)
+                if n is not None and n.type == "dir":
+                    stack.append(child)
+
+    def clear_dir(self, path: str) -> None:
+        """Empty the directory `path` (an opaque marker)."""
+        if path in self.children:
+            self._drop_below(path)
+            self.children[path] = {}
+
+    def apply(self, state: _LayerState) -> None:
+        """Put one layer on top: opaque dirs and whiteouts first (lower layers only), then its entries."""
+        nodes, children = self.nodes, self.children
+        for d in state.opaque_dirs:
+            n = nodes.get(d)
+            if n is not None and n.type == "dir":
+                self.clear_dir(d)
+        for w in state.whiteouts:
+            if w:
+                self.remove(w)
+        if state.root is not None:
+            nodes[""] = state.root
+        for p in sorted(state.nodes, key=_depth_key):     # parents before children
+            new = state.nodes[p]
+            old = nodes.get(p)
+            if old is not None:
+                if old.type == "dir" and new.type == "dir":
+                    if not new.implicit:
+                        nodes[p] = new                     # same directory, upper metadata; children merge
+                    continue
+                self.remove(p)                             # file <-> dir, symlink -> dir: upper replaces
+            parent, _, name = p.rpartition("/")
+            siblings = children.get(parent)
+            if siblings is None:                           # cannot happen for a layer apply.py accepted
+                continue
+            siblings[name] = None
+            nodes[p] = new
+            if new.type == "dir":
+                children[p] = {}
+
+
+class ImageView:
+    """The merged filesystem of an image: lookup/stat/listdir/read/walk over its layers, bottom to top."""
+
+    def __init__(self, layer_trees):
+        """Build a view over `layer_trees` (LayerTree or AppliedLayer values, bottom first); merging is lazy."""
+        self.layer_trees = list(layer_trees)
+        self._applied: list = [None] * len(self.layer_trees)
+        self._states: list = [None] * len(self.layer_trees)
+        self._merged: "_Merged | None" = None
+        self._below: dict[int, ImageView] = {}
+        self.image_id = None          # set by open(): the image (config digest) the layers belong to
+
+    def __repr__(self) -> str:
+        return f"ImageView({len(self.layer_trees)} layers)"
+
+    # ---- building ---------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, lab_or_store, ref) -> "ImageView":
+        """Return the view of image `ref` (name, ID or ImageRecord) in a Lab, Store or home, applying
+        any layer not applied yet from the stored blobs."""
+        store, layer_store = _stores(lab_or_store)
+        record = ref if hasattr(ref, "manifest") and hasattr(ref, "image_id") else store.resolve(ref)
+        trees = ensure_layers(store, layer_store, record)
+        key = (str(record.image_id), *(str(t.root) for t in trees))
+        stamp = tuple(_mtime(t.metadata_path) for t in trees)
+        hit = _OPEN_CACHE.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        view = cls(trees)
+        view.image_id = record.image_id
+        _OPEN_CACHE[key] = (stamp, view)
+        while len(_OPEN_CACHE) > _OPEN_CACHE_SIZE:
+            _OPEN_CACHE.pop(next(iter(_OPEN_CACHE)))
+        return view
+
+    def applied(self, i: int):
+        """Return layer i's AppliedLayer metadata (read once)."""
+        a = self._applied[i]
+        if a is None:
+            t = self.layer_trees[i]
+            a = t.applied() if hasattr(t, "applied") else t
+            self._applied[i] = a
+        return a
+
+    def layer_state(self, i: int) -> _LayerState:
+        """Return layer i's own final state (its nodes, whiteouts, opaque dirs)."""
+        s = self._states[i]
+        if s is None:
+            s = self._states[i] = _layer_state(i, self.applied(i))
+        return s
+
+    def _index(self) -> _Merged:
+        m = self._merged
+        if m is None:
+            m = _Merged()
+            if self.layer_trees:
+                m.nodes[""] = m.nodes[""]._replace(layer_index=0, layer_root=str(self.applied(0).path))
+            for i in range(len(self.layer_trees)):
+                m.apply(self.layer_state(i))
+            self._merged = m
+        return m
+
+    def below(self, i: int) -> "ImageView":
+        """Return the view of layers 0..i-1 (what layer i was put on), sharing this view's layer data."""
+        v = self._below.get(i)
+        if v is None:
+            v = ImageView(self.layer_trees[:i])
+            v._applied = self._applied[:i]
+            v._states = self._states[:i]
+            for j in range(i):            # share what either side reads later
+                if v._states[j] is None:
+                    v._states[j] = self.layer_state(j)
+            self._below[i] = v
+        return v
+
+    # ---- reading ----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._index().nodes)
+
+    def __contains__(self, path) -> bool:
+        return self.lookup(path) is not None
+
+    def resolve(self, path: "str | os.PathLike", follow_symlinks: bool = True) -> "Node | None":
+        """Return the node `path` names, resolving symlinks inside the image root (absolute targets start at
+        the root, `..` stops there); the last component is followed only when `follow_symlinks`."""
+        nodes = self._index().nodes
+        parts = _norm_parts(path)
+        if ".." not in parts:
+            n = nodes.get("/".join(parts))
+            if n is not None and not (follow_symlinks and n.type == "symlink"):
+                return n               # a key exists only when every parent is a directory of the view
+        stack = parts[::-1]
+        cur = ""
+        hops = 0
+        while stack:
+            comp = stack.pop()
+            if comp == "..":
+                cur = cur.rpartition("/")[0]
+                continue
+            nxt = f"{cur}/{comp}" if cur else comp
+            node = nodes.get(nxt)
+            if node is None:
+                return None
+            if node.type == "symlink" and (stack or follow_symlinks):
+                hops += 1
+                if hops > MAX_SYMLINKS:
+                    raise SymlinkLoop(f"resolve /{'/'.join(parts)}: too many levels of symbolic links "
+                                      f"(a loop through /{nxt})")
+                if node.linkname.startswith("/"):
+                    cur = ""
+                stack.extend(_norm_parts(node.linkname)[::-1])
+                continue
+            if stack and node.type != "dir":
+                return None            # ENOTDIR
+            cur = nxt
+        return nodes[cur]
+
+    def lookup(self, path: "str | os.PathLike", follow_symlinks: bool = False) -> "Node | None":
+        """Return the node at `path` (like lstat: symlinks in the parents are followed, the last one is not
+        unless `follow_symlinks`), or None."""
+        return self.resolve(path, follow_symlinks)
+
+    def stat(self, path: "str | os.PathLike", follow_symlinks: bool = False) -> Node:
+        """Return the node at `path` like lookup(), or raise NotFound."""
+        n = self.resolve(path, follow_symlinks)
+        if n is None:
+            raise NotFound(f"stat /{'/'.join(_norm_parts(path))}: no such file or directory in the image")
+        return n
+
+    def listdir(self, path: "str | os.PathLike" = "") -> list[str]:
+        """Return the sorted names in the directory `path` (symlinks followed)."""
+        n = self.stat(path, follow_symlinks=True)
+        if n.type != "dir":
+            raise LabkitError(f"list /{'/'.join(_norm_parts(path))}: not a directory (a {n.type})")
+        return sorted(self._index().children.get(n.path, ()))
+
+    def read(self, path: "str | os.PathLike") -> bytes:
+        """Return the bytes of the file at `path` (symlinks followed inside the image root)."""
+        n = self.stat(path, follow_symlinks=True)
+        if n.type != "file":
+            raise LabkitError(f"read /{'/'.join(_norm_parts(path))}: not a regular file (a {n.type})")
+        with open(n.disk_path, "rb") as f:
+            return f.read()
+
+    def children(self, path: str) -> list[Node]:
+        """Return the nodes directly in directory `path` (an exact merged path), sorted by name."""
+        m = self._index()
+        prefix = f"{path}/" if path else ""
+        return [m.nodes[prefix + name] for name in sorted(m.children.get(path, ()))]
+
+    def walk(self, top: str = "") -> Iterator[Node]:
+        """Yield every node at and below `top` (the root "" first) in path order: parents before
+        children, siblings by name."""
+        m = self._index()
+        start = m.nodes.get("/".join(_norm_parts(top)))
+        if start is None:
+            return
+        nodes, children = m.nodes, m.children
+        stack = [start]
+        while stack:
+            node = stack.pop()
+            yield node
+            if node.type == "dir":
+                names = children.get(node.path)
+                if names:
+                    prefix = f"{node.path}/" if node.path else ""
+                    stack.extend(nodes[prefix + name] for name in sorted(names, reverse=True))
+
+    def paths(self) -> list[str]:
+        """Return every path of the image in path order (root excluded)."""
+        return [n.path for n in self.walk() if n.path]
+
+    def hardlink_groups(self) -> dict:
+        """Return link_group -> sorted paths for every inode the merged image shows under two or more paths."""
+        groups: dict = {}
+        for n in self._index().nodes.values():
+            if n.link_group is not None:
+                groups.setdefault(n.link_group, []).append(n.path)
+        return {g: sorted(p) for g, p in groups.items() if len(p) > 1}
+
+
+# ---- opening images -------------------------------------------------------------------------------------
+
+_OPEN_CACHE: dict = {}
+_OPEN_CACHE_SIZE = 8
+
+
+def _mtime(p: Path) -> int:
+    try:
+        return p.stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _stores(lab_or_store):
+    """Return (Store, LayerStore) for a Lab, a Store, or a home directory."""
+    from .layers.store import LayerStore
+    from .store import Store
+
+    if isinstance(lab_or_store, (str, os.PathLike)):
+        store = Store(lab_or_store)
+        return store, LayerStore(store.home, store=store)
+    if isinstance(lab_or_store, Store):
+        return lab_or_store, LayerStore(lab_or_store.home, store=lab_or_store)
+    store = lab_or_store.store
+    for attr in ("layer_store", "layers"):
+        ls = getattr(lab_or_store, attr, None)
+        if isinstance(ls, LayerStore):
+            return store, ls
+    return store, LayerStore(store.home, store=store)
+
+
+def ensure_layers(store, layer_store, record) -> list:
+    """Return the image's LayerTrees bottom first, applying any missing layer from its stored blob (so an image
+    copied in by skopeo or pulled with --no-extract works)."""
+    manifest = store.manifest(record)
+    config = store.config(record)
+    if len(config.diff_ids) != len(manifest.layers):
+        raise LabkitError(f"open image {record.image_id.short}: the manifest lists {len(manifest.layers)} layers "
+                          f"but the config has {len(config.diff_ids)} diff IDs")
+    trees = []
+    for diff_id, desc in zip(config.diff_ids, manifest.layers):
+        if layer_store.has(diff_id):
+            trees.append(layer_store.tree(diff_id))
+            continue
+        if not store.layout.has_blob(desc.digest):
+            raise NotFound(f"open image {record.image_id.short}: layer {desc.digest} is neither applied nor "
+                           "stored (pull the image again)")
+        trees.append(layer_store.ensure(diff_id, store.layout.blob_path(desc.digest), desc.media_type))
+    return trees
+
+
+# ---- a layer explorer's view (like dive) ------------------------------------------------------------------
+
+class Change(NamedTuple):
+    """What one layer did to one path, compared with the layers below it."""
+
+    path: str
+    kind: str            # "added" | "modified" | "removed"
+    size: int            # added/modified: the file's size now; removed: the bytes it hid (whole subtree)
+    type: str            # the node type now (removed: the type it had)
+    layer_index: int
+    before_size: int = 0  # modified: the size below (a replaced directory: its subtree); removed: = size
+
+
+def _subtree_bytes(view: ImageView, node: Node) -> int:
+    if node.type != "dir":
+        return node.size
+    return sum(n.size for n in view.walk(node.path) if n.type == "file")
+
+
+def _same(a: Node, b: Node) -> bool:
+    """Return True when layer entry `b` leaves `a` unchanged (dive: same type, content, mode, owner)."""
+    if a.type != b.type or a.mode != b.mode or a.uid != b.uid or a.gid != b.gid:
+        return False
+    if a.type == "symlink":
+        return a.linkname == b.linkname
+    if a.type in ("char", "block"):
+        return (a.major, a.minor) == (b.major, b.minor)
+    if a.type == "file":
+        if a.size != b.size:
+            return False
+        return _same_bytes(a.disk_path, b.disk_path)
+    return True
+
+
+def _same_bytes(p: Path, q: Path, chunk: int = 1 << 20) -> bool:
+    with open(p, "rb") as f, open(q, "rb") as g:
+        while True:
+            x, y = f.read(chunk), g.read(chunk)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+def layer_changes(view: ImageView, i: int, sort: str = "path") -> list[Change]:
+    """Return what layer i adds, modifies and removes relative to layers 0..i-1, sorted by "path" or by
+    "size" (largest first). Unchanged entries (same type, content, mode and owner) are not listed; a removed
+    directory is one change (its size is the bytes of the whole subtree it hid)."""
+    if not 0 <= i < len(view.layer_trees):
+        raise LabkitError(f"layer changes: the image has {len(view.layer_trees)} layers, no layer {i}")
+    before = view.below(i)
+    lower = before._index().nodes
+    state = view.layer_state(i)
+    out: list[Change] = []
+    removed: set[str] = set()
+
+    def remove(path: str) -> None:
+        n = lower.get(path)
+        if n is not None and path not in removed:
+            removed.add(path)
+            hidden = _subtree_bytes(before, n)
+            out.append(Change(path, "removed", hidden, n.type, i, hidden))
+
+    for d in state.opaque_dirs:
+        if d in lower and lower[d].type == "dir":
+            for child in before.children(d):
+                if child.path not in state.nodes:
+                    remove(child.path)
+    for w in state.whiteouts:
+        if w:
+            remove(w)
+    for p, new in state.nodes.items():
+        old = lower.get(p)
+        if old is None:
+            out.append(Change(p, "added", new.size, new.type, i))
+            continue
+        if new.implicit and old.type == "dir":
+            continue
+        if not _same(old, new):
+            before_size = _subtree_bytes(before, old) if old.type == "dir" and new.type != "dir" else old.size
+            out.append(Change(p, "modified", new.size, new.type, i, before_size))
+    if sort == "size":
+        out.sort(key=lambda c: (-c.size, _path_key(c.path)))
+    elif sort == "path":
+        out.sort(key=lambda c: _path_key(c.path))
+    else:
+        raise LabkitError(f"layer changes: unknown sort {sort!r} (path or size)")
+    return out
+
+
+def _path_key(path: str) -> tuple:
+    return tuple(path.split("/"))
+
+
+class PathWaste(NamedTuple):
+    """One path written by two or more layers (dive's "inefficiency")."""
+
+    path: str
+    copies: int          # how many layers hold it (whiteouts included)
+    cumulative_size: int  # bytes of all copies (a whiteout counts what it hid if that was a directory)
+    min_size: int         # the smallest copy
+
+
+class WastedSpace(NamedTuple):
+    """dive's image efficiency numbers."""
+
+    wasted: int           # dive's "Potential wasted space": the cumulative size of every path in 2+ layers
+    reclaimable: int      # sum over those paths of cumulative size minus the smallest copy
+    efficiency: float     # dive's score: sum of smallest copies / sum of all copies, over every path
+    paths: list           # PathWaste, largest cumulative size first
+
+
+def wasted_space(view: ImageView) -> WastedSpace:
+    """Return dive's efficiency analysis (filetree.Efficiency + its WastedBytes).
+
+    Like dive: every leaf of each layer's own tree (files, symlinks, devices, empty directories, whiteouts;
+    never the opaque marker) counts by its tar size (a hard link 0); a whiteout counts 0, or, when it hides
+    a directory, the file bytes of that directory in the layers below. A path held by two or more layers is
+    "wasted" in full: dive's WastedBytes sums the cumulative size of those paths, so it includes the copy
+    the image finally shows; `reclaimable` subtracts the smallest copy of each (what squashing the layers
+    could save at most). dive stacks the lower layers without opaque markers; we use the overlay view.
+    """
+    acc: dict[str, list] = {}
+
+    def count(path: str, size: int) -> None:
+        a = acc.get(path)
+        if a is None:
+            acc[path] = [1, size, size]
+        else:
+            a[0] += 1
+            a[1] += size
+            if size < a[2]:
+                a[2] = size
+
+    for i in range(len(view.layer_trees)):
+        state = view.layer_state(i)
+        a = view.applied(i)
+        parents = {p.rpartition("/")[0] for p in state.nodes}
+        for w in state.whiteouts:
+            parents.add(w.rpartition("/")[0])
+        for w in state.whiteouts:
+            if not w:
+                continue
+            size = 0
+            if i:
+                before = view.below(i)
+                n = before.resolve(w, follow_symlinks=False)
+                if n is not None and n.type == "dir" and n.path == w:
+                    size = _subtree_bytes(before, n)
+            count(w, size)
+        hardlinks = {e.path for e in a.index if e.type == "hardlink"}
+        for p, n in state.nodes.items():
+            if n.type == "dir" and p in parents:
+                continue
+            count(p, 0 if p in hardlinks else n.size)
+    paths = [PathWaste(p, c, cum, mn) for p, (c, cum, mn) in acc.items() if c > 1]
+    paths.sort(key=lambda w: (-w.cumulative_size, _path_key(w.path)))
+    total_min = sum(a[2] for a in acc.values())
+    total = sum(a[1] for a in acc.values())
+    return WastedSpace(wasted=sum(w.cumulative_size for w in paths),
+                       reclaimable=sum(w.cumulative_size - w.min_size for w in paths),
+                       efficiency=1.0 if total == 0 else total_min / total, paths=paths)

@@ -1,0 +1,135 @@
+"""The `docker images` row explainer of notebook 05: pick an image, see where each column's value comes from.
+
+`row_facts(lab, ref)` says, column by column, what `docker images` shows and where it comes from (the
+config's digest, its `created` date against the pinned now, the sum of the uncompressed layers);
+`layer_rows(lab, ref)` lists the layers SIZE adds up, with the other images sharing each one (same chain
+ID, as `docker system df` counts them). `image_row_explainer(lab)` is the widget over both.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from ..errors import LabkitError
+from .exercises import error_line
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One layer of an image as SIZE counts it: position, diff ID, uncompressed size, images sharing it."""
+
+    position: int
+    diff_id: str
+    size: int
+    shared_with: tuple[str, ...]
+
+
+def _name(rec) -> str:
+    return f"{rec.repository}:{rec.tag}" if rec.repository != "<none>" else rec.image_id.short
+
+
+def _chains(lab, rec) -> list:
+    from ..oci import chain_ids
+
+    return chain_ids(lab.store.config(rec).diff_ids)
+
+
+def layer_rows(lab, ref: str) -> list[LayerRow]:
+    """Return the layers of image `ref`, bottom first, with sizes and the other images that share each one."""
+    rec = lab.image(ref)
+    config = lab.store.config(rec)
+    manifest = lab.store.manifest(rec)
+    mine = _chains(lab, rec)
+    others: dict = {}
+    for other in lab.images():
+        if other.image_id == rec.image_id:
+            continue
+        for chain in _chains(lab, other):
+            others.setdefault(chain, [])
+            if _name(other) not in others[chain]:
+                others[chain].append(_name(other))
+    rows = []
+    for i, (diff_id, blob) in enumerate(zip(config.diff_ids, manifest.layers)):
+        size = lab.store.layer_size(diff_id, blob.digest)
+        rows.append(LayerRow(i + 1, str(diff_id), size, tuple(others.get(mine[i], ()))))
+    return rows
+
+
+def row_facts(lab, ref: str) -> list[tuple[str, str, str]]:
+    """Return (column, value shown, where it comes from) for each column of the image's `docker images` row."""
+    from ..clock import now, rfc3339
+    from ..formatting import human_size, time_ago
+
+    rec = lab.image(ref)
+    layers = layer_rows(lab, ref)
+    shared = sum(r.size for r in layers if r.shared_with)
+    created = rec.created
+    return [
+        ("REPOSITORY", rec.repository, f"the name you pulled or tagged, short form of {rec.name}"
+         if rec.name is not None else "no name: the image is only known by its ID"),
+        ("TAG", rec.tag, "the part after ':' (latest when none was given)"),
+        ("IMAGE ID", rec.image_id.short, f"the first 12 hex digits of the config's digest, {rec.image_id}"),
+        ("CREATED", time_ago(created, now()) if created else "N/A",
+         f"the config's created date, {rfc3339(created)}, seen from now = {rfc3339(now())}"
+         if created else "the config has no created date"),
+        ("SIZE", human_size(rec.size),
+         f"the sum of its {len(layers)} uncompressed layer(s); {human_size(shared)} of it in layers other "
+         "images share (counted in their SIZE too)" if shared else
+         f"the sum of its {len(layers)} uncompressed layer(s); none is shared with another image here"),
+    ]
+
+
+def image_row_html(lab, ref: str) -> str:
+    """Return the explainer's answer for image `ref` as HTML: the columns, then the layers SIZE adds up."""
+    from ..formatting import human_size
+
+    if not ref:
+        return "<i>Pick an image.</i>"
+    try:
+        facts = row_facts(lab, ref)
+        layers = layer_rows(lab, ref)
+    except (LabkitError, Exception) as e:  # noqa: B014 - a widget shows one line, never a traceback
+        return f"<div class='labkit-error' style='color:#8a1c1c'>Error: {html.escape(error_line(e))}</div>"
+    cell = "style='text-align:left;padding-right:1em;vertical-align:top'"
+    columns = "".join(f"<tr><th {cell}>{html.escape(c)}</th><td {cell}><code>{html.escape(v)}</code></td>"
+                      f"<td {cell}>{html.escape(why)}</td></tr>" for c, v, why in facts)
+    rows = "".join(
+        f"<tr><td {cell}>{r.position}</td><td {cell}><code>{html.escape(r.diff_id[7:19])}</code></td>"
+        f"<td {cell}>{html.escape(human_size(r.size))}</td>"
+        f"<td {cell}>{html.escape(', '.join(r.shared_with) if r.shared_with else 'only this image')}</td></tr>"
+        for r in layers)
+    return (f"<table class='labkit-row'><tr><th {cell}>column</th><th {cell}>shows</th>"
+            f"<th {cell}>where it comes from</th></tr>{columns}</table>"
+            f"<p><b>The layers SIZE adds up</b> (bottom first):</p>"
+            f"<table class='labkit-layers'><tr><th {cell}>#</th><th {cell}>layer (diff ID)</th>"
+            f"<th {cell}>size</th><th {cell}>also used by</th></tr>{rows}</table>")
+
+
+def image_row_explainer(lab, image: "str | None" = None):
+    """Return a box: a Dropdown of the host's images; .result explains that image's `docker images` row.
+
+    Attributes: .images (Dropdown of "repository:tag" names), .result (HTML), .refresh() (re-read the store).
+    """
+    import ipywidgets as w
+
+    def names() -> list[str]:
+        return [_name(r) for r in lab.images()]
+
+    choices = names()
+    dropdown = w.Dropdown(options=choices, value=image if image in choices else (choices[0] if choices else None),
+                          description="Image:", layout=w.Layout(width="28em"))
+    result = w.HTML(image_row_html(lab, dropdown.value or ""))
+    dropdown.observe(lambda change: setattr(result, "value", image_row_html(lab, change["new"] or "")),
+                     names="value")
+
+    def refresh() -> None:
+        current = dropdown.value
+        dropdown.options = names()
+        if current in dropdown.options:
+            dropdown.value = current
+        result.value = image_row_html(lab, dropdown.value or "")
+
+    box = w.VBox([dropdown, result])
+    box.images, box.result, box.refresh = dropdown, result, refresh
+    return box

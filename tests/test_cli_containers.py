@@ -1,0 +1,130 @@
+"""The container verbs of the `labkit` command, end to end on the lab images (served by an in-process lab
+registry set as the docker.io mirror): docker's outputs, states and errors."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tarfile
+
+import pytest
+
+from labkit.cli import main
+from labkit.home import save_settings
+from labkit.labctl import seed
+from labkit.registry.server import LabRegistry
+
+
+def run(*argv, stdin=None):
+    """Return (status, stdout, stderr) of one in-process labkit command."""
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), out=out, err=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def lab(labkit_home, tmp_path_factory, monkeypatch):
+    """A home whose docker.io mirror is a freshly seeded lab registry; pinned clock and container IDs."""
+    root = tmp_path_factory.mktemp("registry") / "root"
+    seed(root)
+    registry = LabRegistry(root, "127.0.0.1:0").start()
+    save_settings(labkit_home, {"registry-mirrors": [registry.url]})
+    monkeypatch.setenv("LABKIT_NOW", "2017-01-20T00:00:00Z")
+    monkeypatch.setenv("LABKIT_SEED", "7")
+    yield labkit_home
+    registry.stop()
+
+
+def test_run_pulls_implicitly_on_stderr_then_prints_the_command_output(lab):
+    status, out, err = run("run", "busybox", "echo", "hello world")
+    assert status == 0 and out == "hello world\n"
+    assert err.splitlines()[0] == "Unable to find image 'busybox:latest' locally"
+    assert "Status: Downloaded newer image for busybox:latest" in err
+    assert "docker.io/library/busybox:latest" not in err  # only `pull` prints the canonical name
+    status, out, err = run("run", "busybox", "echo", "again")
+    assert (status, out, err) == (0, "again\n", "")  # stored now: no pull
+
+
+def test_run_status_is_the_command_status_and_ps_shows_exited(lab):
+    status, out, _ = run("run", "--name", "failing", "busybox", "sh", "-c", "cat /nope")
+    assert status == 1 and "No such file or directory" in out
+    lines = run("ps", "-a")[1].splitlines()
+    assert lines[0].split()[:3] == ["CONTAINER", "ID", "IMAGE"]
+    assert "Exited (1)" in lines[1] and lines[1].rstrip().endswith("failing")
+    assert run("ps")[1].splitlines()[1:] == []  # nothing is Up
+
+
+def test_detached_run_exec_diff_commit_history(lab):
+    status, out, _ = run("run", "-d", "--name", "web", "httpd")
+    assert status == 0 and len(out.strip()) == 64
+    status, out, _ = run("exec", "web", "sh", "-c", "echo hi > /usr/local/apache2/htdocs/index.html && rm -r /var")
+    assert status == 0
+    assert run("ps")[1].splitlines()[1].rstrip().endswith("web")
+    diff = run("diff", "web")[1].splitlines()
+    assert "D /var" in diff and "C /usr/local/apache2/htdocs" in diff
+    assert diff == sorted(diff, key=lambda line: line[2:])
+    status, out, _ = run("commit", "-m", "my page", "-c", "EXPOSE 8080", "web", "mysite:1")
+    assert status == 0 and out.startswith("sha256:") and len(out.strip()) == 71
+    hist = run("history", "mysite:1")[1].splitlines()
+    assert hist[0].split()[:2] == ["IMAGE", "CREATED"]
+    assert hist[1].startswith(out.strip()[7:19]) and "my page" in hist[1]
+    assert any(line.startswith("<missing>") for line in hist[2:])
+    config = json.loads(run("inspect", "mysite:1")[1])[0]["Config"]
+    assert "8080/tcp" in config["ExposedPorts"]
+
+
+def test_exec_needs_an_up_container_and_rm_refuses_a_running_one(lab):
+    run("create", "--name", "c1", "busybox")
+    status, _, err = run("exec", "c1", "ls")
+    assert status == 1 and "is not running" in err
+    assert run("start", "c1")[1] == "c1\n"
+    status, _, err = run("rm", "c1")
+    assert status == 1 and "stop the container" in err
+    assert run("stop", "c1")[1] == "c1\n"
+    assert run("rm", "c1") == (0, "c1\n", "")
+
+
+def test_rmi_refuses_an_image_a_container_uses_unless_forced(lab):
+    run("create", "--name", "user", "busybox")
+    status, _, err = run("rmi", "busybox")
+    assert status == 1 and "container" in err
+    run("rm", "user")
+    assert run("rmi", "busybox")[0] == 0
+
+
+def test_ps_size_shows_read_write_and_virtual(lab):
+    run("run", "-d", "--name", "s", "busybox")
+    run("exec", "s", "sh", "-c", "echo 12345 > /big")
+    out = run("ps", "-s")[1].splitlines()
+    assert out[0].rstrip().endswith("SIZE")
+    assert "6 B (virtual 1.11 MB)" in out[1]
+    row = json.loads(run("ps", "-s", "--format", "json")[1].splitlines()[0])
+    assert row["Names"] == "s" and row["Size"].startswith("6 B")
+
+
+def test_import_makes_a_single_layer_image(lab, tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        data = b"hello from a tarball\n"
+        info = tarfile.TarInfo("hello.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    path = tmp_path / "rootfs.tar.gz"
+    path.write_bytes(gzip.compress(buf.getvalue()))
+    status, out, _ = run("import", "-m", "from a tarball", str(path), "imported:1")
+    assert status == 0 and out.startswith("sha256:")
+    assert len(json.loads(run("inspect", "imported:1")[1])[0]["RootFS"]["Layers"]) == 1
+    assert run("run", "imported:1", "cat", "/hello.txt")[1] == "hello from a tarball\n"
+
+
+def test_unpack_writes_a_standalone_tree(lab, tmp_path):
+    run("pull", "debian:jessie")
+    status, out, _ = run("unpack", "debian:jessie", str(tmp_path / "rootfs"))
+    assert status == 0 and out.startswith("unpacked debian:jessie")
+    assert "jessie" in (tmp_path / "rootfs" / "etc" / "os-release").read_text()
+
+
+def test_unknown_container_is_one_line_error(lab):
+    status, _, err = run("diff", "nosuch")
+    assert status == 1 and err == "Error: No such container: nosuch\n"

@@ -1,0 +1,242 @@
+"""commit, import and history: the new layer's content, config and history, shared parent layers, -c changes."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import random
+import tarfile
+from datetime import datetime, timezone
+
+import pytest
+
+from imagefactory import stored_entry_image
+from labkit.commit import apply_changes, commit, ellipsis, history, history_table, import_tarball, layer_entries
+from labkit.containers import Containers
+from labkit.errors import UnsafeLayer, UsageError
+from labkit.layers.writer import Entry
+from labkit.oci import DOCKER_MANIFEST, chain_ids
+from labkit.store import Store
+
+BASE = [
+    Entry("etc", "dir"), Entry("etc/hosts", data=b"hosts\n"), Entry("etc/motd", data=b"motd\n"),
+    Entry("usr", "dir"), Entry("usr/share", "dir"), Entry("usr/share/doc", "dir"), Entry("usr/share/doc/a", data=b"a"),
+]
+TOP = [Entry("opt", "dir"), Entry("opt/tool", data=b"tool", mode=0o755)]
+
+
+@pytest.fixture
+def lab(labkit_home, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    stored_entry_image(labkit_home, [BASE, TOP], "base:1")
+    return Containers(labkit_home, rng=random.Random(11))
+
+
+def members(store, desc) -> list[tarfile.TarInfo]:
+    data = store.layout.read_blob(desc.digest)
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data))) as tf:
+        return tf.getmembers()
+
+
+def test_commit_layer_content(lab):
+    c = lab.create("base:1", cmd=["sh", "-c", "edit things"])
+    c.append("/etc/hosts", b"10.0.0.1 db\n")
+    c.remove("/etc/motd")
+    c.remove("/usr/share/doc", recursive=True)
+    c.mkdir("/usr/share/doc")
+    c.write("/usr/share/doc/new", b"n")
+    c.chmod("/opt/tool", 0o4755)
+    c.symlink("hosts", "/etc/h")
+    c.write("/etc/one", b"1")
+    c.link("/etc/one", "/etc/two")
+    rec = commit(lab, c, "mine:1", message="my change", author="Ada <ada@example.org>")
+    store = lab.store
+    parent_m, m = store.manifest(store.resolve("base:1")), store.manifest(rec)
+    assert m.layers[:2] == parent_m.layers                    # shared, not copied
+    tar = members(store, m.layers[2])
+    names = [t.name for t in tar]
+    assert names == ["etc", "etc/.wh.motd", "etc/h", "etc/hosts", "etc/one", "etc/two", "opt", "opt/tool",
+                     "usr", "usr/share", "usr/share/doc", "usr/share/doc/.wh..wh..opq", "usr/share/doc/new"]
+    by = {t.name: t for t in tar}
+    assert by["opt/tool"].mode == 0o4755
+    assert by["etc/h"].issym() and by["etc/h"].linkname == "hosts"
+    assert by["etc/two"].islnk() and by["etc/two"].linkname == "etc/one"
+    assert by["etc/hosts"].size == len(b"hosts\n10.0.0.1 db\n")
+    # the committed image's view equals the container's
+    d = lab.create("mine:1")
+    assert d.read("/etc/hosts") == c.read("/etc/hosts")
+    assert not d.exists("/etc/motd") and d.listdir("/usr/share/doc") == ["new"]
+    assert d.stat("/opt/tool").mode == 0o4755
+
+
+def test_commit_config_and_history(lab):
+    c = lab.create("base:1", cmd=["sh", "-c", "echo hi > /x"])
+    c.write("/x", b"hi\n")
+    rec = commit(lab, c, "mine:2", message="add x", author="Ada")
+    cfg, parent = lab.store.config(rec), lab.store.config(lab.store.resolve("base:1"))
+    assert cfg.diff_ids[:2] == parent.diff_ids and len(cfg.diff_ids) == 3
+    assert cfg.chain_ids[:2] == parent.chain_ids
+    step = cfg.history[-1]
+    assert step["created_by"] == "sh -c echo hi > /x" and step["comment"] == "add x" and step["author"] == "Ada"
+    assert step["created"] == "2023-11-14T22:13:20Z" and "empty_layer" not in step
+    assert cfg.author == "Ada"
+    assert cfg.cmd == ["sh", "-c", "echo hi > /x"]           # docker commit keeps the container's command
+    assert rec.repository == "mine" and rec.tag == "2" and rec.digests == ()
+
+
+def test_empty_commit(lab):
+    c = lab.create("base:1")
+    rec = commit(lab, c, "same:1", changes=["ENV A=1"])
+    m, parent_m = lab.store.manifest(rec), lab.store.manifest(lab.store.resolve("base:1"))
+    assert m.layers == parent_m.layers
+    cfg = lab.store.config(rec)
+    assert cfg.history[-1].get("empty_layer") is True
+    assert "A=1" in cfg.env and rec.image_id != lab.store.resolve("base:1").image_id
+    assert layer_entries(c) == []
+
+
+def test_commit_is_reproducible(lab):
+    def make():
+        c = lab.create("base:1")
+        c.write("/etc/x", b"x")
+        return lab.store.manifest(commit(lab, c, "r:1")).layers[-1].digest
+    os.environ["LABKIT_NOW"] = "2024-01-01T00:00:00Z"
+    try:
+        assert make() == make()
+    finally:
+        del os.environ["LABKIT_NOW"]
+
+
+def test_commit_without_name_and_reserved_name(lab):
+    c = lab.create("base:1")
+    c.write("/f", b"1")
+    rec = commit(lab, c)
+    assert (rec.repository, rec.tag) == ("<none>", "<none>")
+    with pytest.raises(UsageError, match="reserved"):
+        commit(lab, c, "scratch")
+
+
+def test_commit_from_scratch(lab):
+    c = lab.create("scratch")
+    c.mkdir("/bin")
+    c.write("/bin/hello", b"#!hi\n")
+    rec = commit(lab, c, "tiny:1")
+    assert len(lab.store.manifest(rec).layers) == 1
+    assert lab.create("tiny:1").read("/bin/hello") == b"#!hi\n"
+
+
+def test_commit_keeps_docker_media_types(labkit_home):
+    from imagefactory import entry_image, store_image
+
+    store_image(Store(labkit_home), entry_image([BASE], docker=True), "dock:1")
+    lab = Containers(labkit_home)
+    c = lab.create("dock:1")
+    c.write("/n", b"1")
+    m = lab.store.manifest(commit(lab, c, "dock:2"))
+    assert m.media_type == DOCKER_MANIFEST
+    assert {d.media_type for d in m.layers} == {"application/vnd.docker.image.rootfs.diff.tar.gzip"}
+
+
+@pytest.mark.parametrize("changes,expected", [
+    (['CMD ["nginx", "-g", "daemon off;"]'], {"Cmd": ["nginx", "-g", "daemon off;"]}),
+    (["CMD echo hi"], {"Cmd": ["/bin/sh", "-c", "echo hi"]}),
+    (["ENTRYPOINT [\"/entry\"]"], {"Entrypoint": ["/entry"]}),
+    (["ENV A=1 B=\"two words\""], {"Env": ["PATH=/bin", "A=1", "B=two words"]}),
+    (["ENV PATH=/usr/bin"], {"Env": ["PATH=/usr/bin"]}),
+    (["ENV C three words"], {"Env": ["PATH=/bin", "C=three words"]}),
+    (["LABEL a=1 b=2"], {"Labels": {"a": "1", "b": "2"}}),
+    (["EXPOSE 80 53/udp"], {"ExposedPorts": {"80/tcp": {}, "53/udp": {}}}),
+    (["WORKDIR /app", "WORKDIR sub"], {"WorkingDir": "/app/sub"}),
+    (["USER nobody"], {"User": "nobody"}),
+    (["VOLUME /data"], {"Volumes": {"/data": {}}}),
+    (["cmd [\"x\"]"], {"Cmd": ["x"]}),
+])
+def test_apply_changes(changes, expected):
+    base = {"Env": ["PATH=/bin"]}
+    out = apply_changes(base, changes)
+    for k, v in expected.items():
+        assert out[k] == v
+    assert base == {"Env": ["PATH=/bin"]}                     # not modified in place
+
+
+@pytest.mark.parametrize("change", ["RUN apt-get update", "FROM x", "ENV"])
+def test_apply_changes_rejects(change):
+    with pytest.raises(UsageError):
+        apply_changes({}, [change])
+
+
+def _tarball(files: dict) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in files.items():
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_import(lab, compress):
+    raw = _tarball({"hello": b"world\n", "etc/os-release": b"ID=lab\n"})
+    data = gzip.compress(raw) if compress else raw
+    rec = import_tarball(lab, io.BytesIO(data), "imported:1", changes=["CMD [\"/hello\"]"])
+    cfg = lab.store.config(rec)
+    assert len(cfg.diff_ids) == 1 and cfg.cmd == ["/hello"]
+    assert cfg.history[0]["comment"] == "Imported from -"
+    c = lab.create("imported:1")
+    assert c.read("/hello") == b"world\n" and c.read("/etc/os-release") == b"ID=lab\n"
+
+
+def test_import_from_a_pipe(lab):
+    r, w = os.pipe()
+    data = gzip.compress(_tarball({"a": b"1"}))
+    os.write(w, data)
+    os.close(w)
+    with os.fdopen(r, "rb", buffering=0) as f:
+        rec = import_tarball(lab, f, "piped:1", message="from a pipe")
+    assert lab.store.config(rec).history[0]["comment"] == "from a pipe"
+    assert lab.create("piped:1").read("/a") == b"1"
+
+
+def test_import_rejects_unsafe_tarball(lab):
+    with pytest.raises(UnsafeLayer):
+        import_tarball(lab, io.BytesIO(_tarball({"../evil": b"x"})), "evil:1")
+    assert all(r.repository != "evil" for r in lab.store.images())
+
+
+def test_history_rows_and_missing(lab, monkeypatch):
+    c = lab.create("base:1", cmd=["/bin/sh", "-c", "a very long command line that docker would cut short"])
+    c.write("/x", b"12345")
+    child = commit(lab, c, "child:1", message="msg")
+    d = lab.create("child:1")
+    grandchild = commit(lab, d, "grandchild:1", changes=["CMD [\"x\"]"])
+    rows = history(lab, grandchild)
+    base_id = str(lab.store.resolve("base:1").image_id)
+    assert [r["id"] for r in rows] == [str(grandchild.image_id), str(child.image_id), base_id, "<missing>"]
+    assert rows[0]["empty_layer"] and rows[0]["size"] == 0
+    assert rows[1]["comment"] == "msg" and rows[1]["size"] > 0
+    assert rows[3]["created_by"] == "imagefactory layer 0"
+    table = history_table(rows, now=datetime(2023, 11, 15, tzinfo=timezone.utc))
+    lines = table.splitlines()
+    assert lines[0].split() == ["IMAGE", "CREATED", "CREATED", "BY", "SIZE", "COMMENT"]
+    assert lines[1].startswith(grandchild.image_id.short)
+    assert "/bin/sh -c a very long command line that doc…" in lines[2]
+    assert lines[4].startswith("<missing>")
+    assert "a very long command line that docker would cut short" in history_table(rows, no_trunc=True)
+
+
+@pytest.mark.parametrize("text,out", [("short", "short"), ("x" * 45, "x" * 45), ("x" * 46, "x" * 44 + "…")])
+def test_ellipsis(text, out):
+    assert ellipsis(text) == out
+
+
+def test_shared_chain_ids(lab):
+    c = lab.create("base:1")
+    c.write("/y", b"y")
+    child = lab.store.config(commit(lab, c, "c:1"))
+    parent = lab.store.config(lab.store.resolve("base:1"))
+    assert chain_ids(child.diff_ids)[:2] == chain_ids(parent.diff_ids)
+    df = lab.store.system_df()
+    shared = {i["repository"]: i["shared_size"] for i in df["images"]}
+    assert shared["c"] == shared["base"] > 0

@@ -1,0 +1,70 @@
+"""The `docker images` row explainer: facts per column and the layers SIZE adds up, on a real pulled store."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.clock import now
+from labkit.formatting import human_size, time_ago
+from labkit.home import resolve_home, save_settings
+from labkit.lab import Lab
+from labkit.labctl import seed
+from labkit.registry.server import LabRegistry
+from labkit.viz import imagerow
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reg") / "registry"
+    seed(root)
+    reg = LabRegistry(root, "127.0.0.1:0").start()
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def lab(registry, monkeypatch):
+    monkeypatch.setenv("LABKIT_NOW", "2017-01-20T00:00:00Z")
+    home = resolve_home()
+    save_settings(home, {"registry-mirrors": [registry.url]})
+    lab = Lab(home)
+    for ref in ("node", "mkerker/duckhunt", "busybox"):
+        lab.pull(ref)
+    return lab
+
+
+def test_layers_add_up_to_size_and_name_their_sharers(lab):
+    rows = imagerow.layer_rows(lab, "mkerker/duckhunt")
+    rec = lab.image("mkerker/duckhunt")
+    assert sum(r.size for r in rows) == rec.size
+    node_layers = len(lab.store.config(lab.image("node")).diff_ids)
+    assert [r.shared_with for r in rows[:node_layers]] == [("node:latest",)] * node_layers
+    assert all(r.shared_with == () for r in rows[node_layers:])
+    assert [r.position for r in rows] == list(range(1, len(rows) + 1))
+    assert imagerow.layer_rows(lab, "busybox")[0].shared_with == ()
+
+
+def test_row_facts_say_where_each_column_comes_from(lab):
+    facts = {c: (v, why) for c, v, why in imagerow.row_facts(lab, "node")}
+    rec = lab.image("node")
+    assert list(facts) == ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+    assert facts["REPOSITORY"][0] == "node" and "docker.io/library/node" in facts["REPOSITORY"][1]
+    assert facts["IMAGE ID"] == (rec.image_id.short, f"the first 12 hex digits of the config's digest, {rec.image_id}")
+    assert facts["CREATED"][0] == time_ago(rec.created, now()) == "2 months ago"
+    assert "now = 2017-01-20T00:00:00Z" in facts["CREATED"][1]
+    assert facts["SIZE"][0] == human_size(rec.size)
+    assert facts["SIZE"][1].startswith(f"the sum of its 7 uncompressed layer(s); {human_size(rec.size)} of it")
+    assert "none is shared" in dict((c, w) for c, _, w in imagerow.row_facts(lab, "busybox"))["SIZE"]
+
+
+def test_widget_follows_the_dropdown_and_shows_errors_in_one_line(lab):
+    box = imagerow.image_row_explainer(lab, image="busybox:latest")
+    assert box.images.value == "busybox:latest" and lab.image("busybox").image_id.short in box.result.value
+    box.images.value = "node:latest"
+    assert "only this image" not in box.result.value and "mkerker/duckhunt:latest" in box.result.value
+    lab.rmi("busybox")
+    box.refresh()
+    assert "busybox:latest" not in box.images.options
+    assert imagerow.image_row_html(lab, "busybox").startswith("<div class='labkit-error'")
+    assert "Traceback" not in imagerow.image_row_html(lab, "nothere")
+    assert imagerow.image_row_html(lab, "") == "<i>Pick an image.</i>"

@@ -1,0 +1,81 @@
+"""The pull widget, driven in Python with a real pull from an in-process lab registry on a free port."""
+
+from __future__ import annotations
+
+import pytest
+
+from labkit.home import resolve_home, save_settings
+from labkit.lab import Lab
+from labkit.labctl import seed
+from labkit.progress import ALREADY_EXISTS, PULL_COMPLETE
+from labkit.registry.server import LabRegistry
+from labkit.viz import widgets as wd
+
+
+@pytest.fixture
+def lab_registry(tmp_path):
+    root = tmp_path / "registry"
+    seed(root)
+    reg = LabRegistry(root, "127.0.0.1:0").start()
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def lab(lab_registry):
+    home = resolve_home()
+    save_settings(home, {"registry-mirrors": [lab_registry.url]})
+    return Lab(home)
+
+
+def test_pull_shows_one_bar_per_layer_and_the_status(lab):
+    box = wd.pull_widget(lab, initial="debian:jessie")
+    box.button.click()
+    p = box.progress
+    assert p is not None and box.area.children == (p.box,)
+    assert len(p.bars) == 1
+    (lid, bar), = p.bars.items()
+    assert bar.value == bar.max and bar.bar_style == "success" and p.status(lid) == PULL_COMPLETE
+    assert p.lines[0] == "jessie: Pulling from library/debian"
+    assert any(line.startswith("Digest: sha256:") for line in p.lines)
+    assert "Status: Downloaded newer image for debian:jessie" in box.output.value
+    assert box.result.record.repository == "debian" and not box.button.disabled
+    assert lab.image("debian:jessie").image_id == box.result.record.image_id
+
+
+def test_second_pull_of_a_shared_layer_says_already_exists(lab):
+    box = wd.pull_widget(lab, initial="debian:jessie")
+    box.button.click()
+    first = box.progress
+    box.text.value = "debian:8"
+    box.button.click()
+    assert box.progress is not first and box.area.children == (box.progress.box,)
+    assert [box.progress.status(lid) for lid in box.progress.bars] == [ALREADY_EXISTS]
+    assert "Downloaded newer image for debian:8" in box.output.value
+
+
+def test_multi_layer_image_gets_a_bar_per_layer(lab):
+    box = wd.pull_widget(lab, initial="labkit/webapp:1.0")
+    box.button.click()
+    manifest = lab.store.manifest(lab.image("labkit/webapp:1.0"))
+    assert list(box.progress.bars) == [d.digest.short for d in manifest.layers]
+    assert len(box.progress.bars) > 1
+    assert all(b.value == b.max for b in box.progress.bars.values())
+
+
+@pytest.mark.parametrize("ref, shown", [
+    ("{registry}/library/debian:jessi", "manifest unknown"),
+    ("Not A Reference", "Error: "),
+])
+def test_a_mistake_is_one_line_in_the_output_area(lab, lab_registry, ref, shown):
+    box = wd.pull_widget(lab, initial=ref.format(registry=lab_registry.address))
+    box.button.click()
+    assert shown in box.output.value and "Traceback" not in box.output.value
+    assert box.result is None and not box.button.disabled
+    assert box.progress.lines[-1].startswith("Error: ")
+
+
+def test_empty_reference_asks_for_one(lab):
+    box = wd.pull_widget(lab, initial=" ")
+    box.button.click()
+    assert "Type an image reference first" in box.output.value and box.progress is None
