@@ -4,9 +4,10 @@ and stores the same outputs every run.
 What setup gives a notebook:
 - its own fresh labkit home (`<home>/notebooks/<name>`), so no notebook sees another's images or containers;
 - the clock pinned to the lab's "now" (LABKIT_NOW = labimages.LAB_NOW), so CREATED columns never drift;
-- a lab registry on 127.0.0.1:5000 set as the docker.io mirror: the one `labkit lab up` runs when it is
-  there (students keep what they pushed), else one started inside the kernel on a freshly seeded root
-  (stopped with the kernel);
+- a lab registry on 127.0.0.1:5000 set as the docker.io mirror: the one `labkit lab up` runs, started
+  now (for the user's own home) when it is not running yet. It runs in the background and outlives the
+  kernel, so notebooks open side by side share it and none of them pulls it from under another. Only when
+  port 5000 belongs to another program does a kernel serve its own registry, on a free port;
 - the `%docker` magic, loaded when running under IPython.
 """
 
@@ -40,7 +41,7 @@ def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | No
         os.environ["LABKIT_NOW"] = now
     else:
         os.environ.pop("LABKIT_NOW", None)
-    url = _ensure_registry(home)
+    url = _ensure_registry(base, home)
     save_settings(home, {"registry-mirrors": [url]})
     _load_magic()
     lab = Lab(home)
@@ -54,23 +55,25 @@ def registry_url() -> str:
     return f"http://{LAB_ADDR}"
 
 
-def _ensure_registry(home: Path) -> str:
-    """Return the URL of a lab registry: the shared one on 127.0.0.1:5000, or one started in this kernel."""
+def _ensure_registry(base: Path, home: Path) -> str:
+    """Return the URL of the lab registry: the shared one on 127.0.0.1:5000 (started for `base` when
+    nothing answers there), or, when another program holds the port, one served by this kernel."""
     global _registry
-    from .labctl import _is_lab_registry, seed
+    from .errors import LabkitError
+    from .labctl import _is_lab_registry, lab_up, seed
     from .registry.server import LabRegistry
 
     host, port = LAB_ADDR.split(":")
     if _is_lab_registry(host, int(port)):
         return registry_url()
-    root = home / "lab-registry"
-    seed(root, fresh=True)
     try:
-        _registry = LabRegistry(root, LAB_ADDR).start()
-    except OSError:
-        # port 5000 is taken by another program: serve on a free port instead (outputs may then differ)
+        lab_up(base, addr=LAB_ADDR)
+        return registry_url()
+    except LabkitError:
+        root = home / "lab-registry"
+        seed(root, fresh=True)
         _registry = LabRegistry(root, f"{host}:0").start()
-    return _registry.url
+        return _registry.url
 
 
 def _stop_own_registry() -> None:

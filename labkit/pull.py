@@ -127,6 +127,16 @@ def resolve(client, ref, platform=None, *, what: str):
     return top, indexes, doc
 
 
+def _most_telling(errors: "list[LabkitError]") -> LabkitError:
+    """Return the error to report when every endpoint failed: a registry's own answer (a mirror's
+    "manifest unknown") tells a student more than a later "cannot reach docker.io" (offline), so an answer
+    with an HTTP status wins over a connection failure; otherwise the last error."""
+    answered = [e for e in errors if getattr(e, "status", 0)]
+    if answered and not getattr(errors[-1], "status", 0):
+        return answered[-1]
+    return errors[-1]
+
+
 def pull(store, reference, platform=None, *, extract=None, progress: Callable | None = None,
          mirrors=None, settings: dict | None = None, credentials=None, trace=None,
          client_options: dict | None = None, max_workers: int = 3) -> PullResult:
@@ -158,7 +168,7 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
     if trace is not None:
         options["trace"] = trace
     endpoints = endpoints_for(ref, settings, mirrors)
-    last_error: Exception | None = None
+    errors: list[LabkitError] = []
     for i, ep in enumerate(endpoints):
         kw = dict(options)
         if not ep.mirror and credentials is not None:
@@ -171,11 +181,11 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
             break
         except LabkitError as e:
             client.close()
-            last_error = e
+            errors.append(e)
             if i == len(endpoints) - 1:
-                raise
+                raise _most_telling(errors) from None
     else:  # pragma: no cover - the loop either breaks or raises
-        raise last_error  # type: ignore[misc]
+        raise errors[-1]
 
     try:
         return _fetch_and_record(store, client, ep, ref, top, indexes, manifest, extract=_extract_fn(extract),
@@ -205,10 +215,6 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
     emit(MessageEvent(f"Source: {ep.name}{' (mirror)' if ep.mirror else ''}", "source"))
     downloaded: list[Digest] = []
     stop = threading.Event()
-    # Without extraction nobody else learns the layers' uncompressed sizes, and recording the image reads
-    # them (docker's SIZE): measure each fresh layer in its download thread, while other layers still arrive,
-    # instead of one after another once all are here.
-    measure = extract is None and callable(getattr(store, "set_layer_info", None))
     diff_ids_ready = threading.Event()
     diff_ids: dict[Digest, Digest] = {}  # layer digest -> the diff ID the config gives it
     fetched: dict[Digest, Future] = {}  # layer digest -> done when the blob is stored (result: fetched or not)
@@ -248,8 +254,6 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                 raise
             emit(LayerEvent(lid, DOWNLOAD_COMPLETE, desc.size, desc.size, final=extract is None))
             done.set_result(got)
-            if got and measure:
-                _measure_layer(store, layout, desc.digest, diff_ids_ready, diff_ids, stop)
             if parallel_apply:
                 diff_ids_ready.wait()
                 diff_id = diff_ids.get(desc.digest)
@@ -271,9 +275,7 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                         raise LabkitError(f"{what}: the config lists {len(config.diff_ids)} diff IDs for "
                                           f"{len(layers)} layers")
                     if parallel_apply:
-                        diff_ids.update(_diff_ids_by_layer(layout, manifest))
-                elif measure:
-                    diff_ids.update(_diff_ids_by_layer(layout, manifest))
+                        diff_ids.update(_diff_ids_by_layer(layers, config.diff_ids))
                 diff_ids_ready.set()
                 extracted = set()
                 for i, desc in enumerate(layers):
@@ -282,8 +284,6 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                         if desc.digest not in downloaded:
                             downloaded.append(desc.digest)
                     if extract is None:
-                        if fut is not None:
-                            fut.result()
                         continue
                     lid = desc.digest.short
                     fresh = desc.digest not in present and desc.digest not in extracted
@@ -317,43 +317,12 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
     return PullResult(ref, record, top, manifest.digest, index_digest, ep.name, status, tuple(downloaded))
 
 
-def _diff_ids_by_layer(layout, manifest) -> dict:
-    """Return {layer digest: diff ID} from the stored config; empty when the config is unusable or ambiguous."""
-    from .oci import ImageConfig
-
-    try:
-        config = ImageConfig.from_bytes(layout.read_blob(manifest.config.digest))
-    except (LabkitError, ValueError):
-        return {}
-    if len(config.diff_ids) != len(manifest.layers):
-        return {}
+def _diff_ids_by_layer(layers, diff_ids) -> dict:
+    """Return {layer digest: diff ID}; empty when one blob is given two diff IDs (then extraction stays in
+    manifest order, where the layer store reports the mismatch as before)."""
     out: dict = {}
-    for desc, diff_id in zip(manifest.layers, config.diff_ids):
+    for desc, diff_id in zip(layers, diff_ids):
         if out.setdefault(desc.digest, diff_id) != diff_id:
-            return {}  # one blob given two diff IDs: leave it to the store to sort out
+            return {}
     return out
 
-
-def _measure_layer(store, layout, digest: Digest, ready: threading.Event, diff_ids: dict,
-                   stop: threading.Event) -> None:
-    """Cache a fresh layer's uncompressed size (Store.set_layer_info) when its content matches its diff ID.
-
-    Anything unexpected (no config yet, a corrupt or unknown compression, a diff ID mismatch) caches nothing:
-    the store then measures the layer itself when it needs the size, exactly as without this shortcut.
-    """
-    from .store import measure_layer
-
-    ready.wait()
-    diff_id = diff_ids.get(digest)
-    if diff_id is None or stop.is_set():
-        return
-    try:
-        info = store.layer_info(diff_id)
-        if info and isinstance(info.get("size"), int):
-            return
-        with layout.open_blob(digest) as f:
-            size, actual = measure_layer(f)
-        if actual == diff_id:
-            store.set_layer_info(diff_id, {"size": size})
-    except (OSError, EOFError, LabkitError, ValueError):
-        return

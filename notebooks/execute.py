@@ -3,7 +3,8 @@
     .venv/bin/python notebooks/execute.py                 # every notebook
     .venv/bin/python notebooks/execute.py 05-showing-images.ipynb
 
-Each run uses a fresh temporary LABKIT_HOME, so stored outputs never depend on the machine's own lab.
+Each run uses a fresh temporary LABKIT_HOME (and the lab registry the first notebook starts for it, stopped
+at the end), so stored outputs never depend on the machine's own lab.
 Timing metadata and saved widget state are stripped: nbval compares what remains.
 """
 
@@ -24,7 +25,8 @@ def execute(path: Path, home: Path) -> None:
     """Execute one notebook in place with `home` as LABKIT_HOME."""
     nb = nbformat.read(path, as_version=4)
     os.environ["LABKIT_HOME"] = str(home)
-    os.environ.pop(("LABKIT_NOTEBOOK_BASE"), None)
+    os.environ.pop("LABKIT_NOTEBOOK_BASE", None)
+    os.environ["LABKIT_OFFLINE"] = "1"  # store the offline outputs: the same on every machine
     client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(HERE)}},
                             record_timing=False, store_widget_state=False)
     client.execute()
@@ -35,11 +37,16 @@ def execute(path: Path, home: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    from labkit.labctl import lab_down
+
     names = argv or sorted(p.name for p in HERE.glob("[0-9][0-9]-*.ipynb"))
-    for name in names:
-        with tempfile.TemporaryDirectory(prefix="labkit-nb-") as tmp:
-            print(f"executing {name}", flush=True)
-            execute(HERE / Path(name).name, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="labkit-nb-") as tmp:
+        try:
+            for name in names:
+                print(f"executing {name}", flush=True)
+                execute(HERE / Path(name).name, Path(tmp))
+        finally:
+            lab_down(Path(tmp))
     return 0
 
 

@@ -633,3 +633,17 @@ def test_real_registry_proxy_mirror(tmp_path, store):
             mirror_stop()
     finally:
         up_stop()
+
+
+def test_a_mirrors_answer_beats_a_later_connection_failure():
+    from labkit.errors import RegistryError
+    from labkit.pull import _most_telling
+    from labkit.registry.client import RegistryNotFound
+
+    unknown = RegistryNotFound("pull debian:jessi: manifest unknown (127.0.0.1:5000, 404 MANIFEST_UNKNOWN)",
+                               status=404, codes=("MANIFEST_UNKNOWN",))
+    offline = RegistryError("pull debian:jessi: cannot reach docker.io (name or service not known, 3 tries)")
+    assert _most_telling([unknown, offline]) is unknown
+    refused = RegistryError("pull x: unauthorized (docker.io, 401 UNAUTHORIZED)", status=401)
+    assert _most_telling([unknown, refused]) is refused  # the registry itself answered last: its word stands
+    assert _most_telling([offline]) is offline

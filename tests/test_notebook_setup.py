@@ -1,0 +1,67 @@
+"""labkit.notebook.setup: what every lab notebook runs first (fresh home, pinned clock, the lab registry)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+import labkit.notebook as nb
+from labkit import labctl
+from labkit.home import load_settings
+from labkit.labimages import LAB_NOW
+
+
+def _free_addr() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.fixture
+def base(labkit_home, monkeypatch):
+    """The user's home; the lab registry address moved to a free port; everything stopped afterwards."""
+    monkeypatch.setattr(nb, "LAB_ADDR", _free_addr())
+    monkeypatch.delenv("LABKIT_NOTEBOOK_BASE", raising=False)
+    for var in ("LABKIT_HOME", "LABKIT_NOW"):
+        monkeypatch.setenv(var, os.environ.get(var, ""))  # restored after the test: setup changes both
+    yield labkit_home
+    nb._stop_own_registry()
+    labctl.lab_down(labkit_home)
+
+
+def test_setup_gives_a_fresh_home_with_the_lab_mirror_and_pinned_clock(base):
+    lab = nb.setup("05", pull=["busybox"])
+    assert lab.home == base / "notebooks" / "05"
+    assert os.environ["LABKIT_HOME"] == str(lab.home) and os.environ["LABKIT_NOW"] == LAB_NOW
+    assert load_settings(lab.home)["registry-mirrors"] == [nb.registry_url()]
+    assert [r.repository for r in lab.images()] == ["busybox"]
+    again = nb.setup("05")
+    assert again.images() == []  # a rerun starts from a clean home
+
+
+def test_notebooks_share_one_background_registry(base):
+    first = nb.setup("01")
+    pid = labctl.running(base)["pid"]
+    second = nb.setup("02", pull=["debian:jessie"])
+    assert labctl.running(base)["pid"] == pid
+    assert first.home != second.home and [r.tag for r in second.images()] == ["jessie"]
+
+
+def test_a_port_held_by_another_program_falls_back_to_a_registry_in_this_process(base):
+    host, port = nb.LAB_ADDR.split(":")
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind((host, int(port)))
+        squatter.listen(1)
+        lab = nb.setup("03", pull=["busybox"])
+        mirror = load_settings(lab.home)["registry-mirrors"][0]
+        assert mirror != nb.registry_url() and nb._registry is not None
+        assert [r.repository for r in lab.images()] == ["busybox"]
+
+
+def test_versions_names_every_package():
+    line = nb.versions()
+    for name in ("labkit", "Python", "graphviz", "ipywidgets", "jupyterlab"):
+        assert name in line
