@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import posixpath
-import re
 import shlex
 import stat as stat_mod
 import tempfile
@@ -279,15 +278,19 @@ def commit(lab, container, ref=None, message: str = "", author: str = "", change
     docker = media_type == DOCKER_MANIFEST
     layer_type = DOCKER_LAYER_GZIP if docker else OCI_LAYER_GZIP
 
-    entries = layer_entries(container)
+    from .fsutil import file_lock
+
     claims = []
     new_layers, new_ids = [], []
-    if entries:
-        clamp = _clamp()
-        desc, diff_id, _usize, claim = _store_layer(
-            store, layer_store, lambda f: write_layer(entries, f, "gzip", clamp), layer_type)
-        claims.append(claim)
-        new_layers, new_ids = [desc], [diff_id]
+    with file_lock(container.root / "lock"):     # docker pauses the container; we hold its file ops off
+        container._changes = None
+        entries = layer_entries(container)
+        if entries:
+            clamp = _clamp()
+            desc, diff_id, _usize, claim = _store_layer(
+                store, layer_store, lambda f: write_layer(entries, f, "gzip", clamp), layer_type)
+            claims.append(claim)
+            new_layers, new_ids = [desc], [diff_id]
     config = dict(parent_cfg.config)
     if container.config.get("cmd_given"):
         config["Cmd"] = container.cmd         # docker commit keeps the container's command as the image's Cmd
@@ -359,6 +362,7 @@ def history(lab, record) -> list[dict]:
     """Return `docker history` rows, newest first: {"id": image ID or "<missing>", "created", "created_by",
     "size", "comment", "empty_layer"}. A row shows an image ID when a local image has that step as its top
     (same layers, same number of history steps): the image itself, and parents it was committed from."""
+    from .clock import parse_time
     from .oci import chain_ids
 
     store, _ls = _parts(lab)
@@ -386,8 +390,6 @@ def history(lab, record) -> list[dict]:
         chain = str(chains[layers_so_far - 1]) if layers_so_far else ""
         image_id = tops.get((chain, n + 1))
         created = item.entry.get("created")
-        from .clock import parse_time
-
         try:
             when = parse_time(created) if isinstance(created, str) else None
         except ValueError:

@@ -31,6 +31,7 @@ import posixpath
 import random
 import shutil
 import stat as stat_mod
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +64,8 @@ class Op:
 
         k, p, d = self.kind, self.path, self.detail
         if k == "copy-up":
+            if d in ("dir", "symlink"):
+                return f"copied up {p} ({'directory' if d == 'dir' else 'symlink'})"
             return f"copied up {p} ({human_size(self.size)})"
         if k == "whiteout":
             return f"whiteout {p}"
@@ -312,8 +315,8 @@ class Container:
             try:
                 yield ops
             finally:
+                self._save_changes()
                 if ops:
-                    self._save_changes()
                     with open(self.root / "history.jsonl", "a", encoding="utf-8") as f:
                         for op in ops:
                             f.write(json.dumps(op.to_json(), sort_keys=True) + "\n")
@@ -510,6 +513,8 @@ class Container:
         n = self.stat(path)
         if n.type == "dir":
             raise _err(errno.EISDIR, path)
+        if n.type != "file":
+            return b""                      # a device node or fifo: nothing to read in a container at rest
         if n.layer_index == CONTAINER_LAYER:
             return Path(n.disk_path).read_bytes()
         if n.disk_path is not None:
@@ -540,6 +545,8 @@ class Container:
 
     def _copy_up(self, p: str, n: Node, ops: list) -> None:
         """Copy the image's node `n` (file, symlink or bare dir) to `p` in upper/ (whole file); record an Op."""
+        if n.type not in ("file", "dir", "symlink"):
+            raise _err(errno.EPERM, p)      # device nodes are image metadata only (layers/apply.py)
         self._ensure_upper_dir(_parent(p))
         dest = self._upath(p)
         if n.type == "symlink":
@@ -901,7 +908,8 @@ def diff(container: Container) -> list[str]:
         base = "/" if rel == "." else "/" + rel.replace(os.sep, "/")
         for name in dirnames + filenames:
             p = posixpath.join(base, name)
-            kinds[p] = "C" if lower.lookup(p) is not None else "A"
+            n = lower.lookup(p)
+            kinds[p] = "C" if n is not None and n.path == p.lstrip("/") else "A"
     for p in c["whiteouts"]:
         kinds[p] = "D"
     for p, k in list(kinds.items()):
@@ -1014,7 +1022,8 @@ class Containers:
         (tmp / "upper").mkdir(parents=True)
         config = {"id": cid, "name": name or self._new_name(), "image": image, "image_id": image_id,
                   "created": rfc3339(now()), "state": STATE_CREATED, "exit_code": None,
-                  "cmd": list(cmd) if cmd else image_cmd, "cmd_given": bool(cmd)}
+                  "cmd": list(cmd) if cmd else image_cmd, "cmd_given": bool(cmd),
+                  "order": time.time_ns()}       # ps order when the clock is pinned (LABKIT_NOW)
         (tmp / "config.json").write_bytes(json.dumps(config, indent=1, sort_keys=True).encode())
         (tmp / "changes.json").write_bytes(b'{"meta":{},"opaque":[],"whiteouts":[]}')
         os.rename(tmp, root)
@@ -1078,7 +1087,7 @@ class Containers:
                     c = Container(self, p)
                     if all or c.running:
                         out.append(c)
-        out.sort(key=lambda c: (c._config["created"], c.id), reverse=True)
+        out.sort(key=lambda c: (c.created, c._config.get("order", 0), c.id), reverse=True)
         return out
 
     def get(self, ref: "str | Container") -> Container:

@@ -33,6 +33,7 @@ class ShellResult:
     ops: list = field(default_factory=list)
 
     def __iter__(self):
+        """Return an iterator over (output, status, ops), so a result unpacks like a tuple."""
         return iter((self.output, self.status, self.ops))
 
 
@@ -241,12 +242,15 @@ class Shell:
     # -- commands (each returns the status; stdout/stderr are lists of text)
 
     def cmd_true(self, args, stdout, stderr) -> int:
+        """Return 0."""
         return 0
 
     def cmd_false(self, args, stdout, stderr) -> int:
+        """Return 1."""
         return 1
 
     def cmd_exit(self, args, stdout, stderr) -> int:
+        """End the command line with a status (raises _Exit)."""
         try:
             code = int(args[0]) if args else 0
         except ValueError:
@@ -254,10 +258,12 @@ class Shell:
         raise _Exit(code & 0xFF)
 
     def cmd_pwd(self, args, stdout, stderr) -> int:
+        """Print the working directory; return 0."""
         stdout.append(self.cwd + "\n")
         return 0
 
     def cmd_cd(self, args, stdout, stderr) -> int:
+        """Change the working directory; return 0 or 1."""
         target = args[0] if args else "/"
         try:
             p = self.c.resolve(self._path(target))
@@ -270,6 +276,7 @@ class Shell:
         return 0
 
     def cmd_echo(self, args, stdout, stderr) -> int:
+        """Print the arguments (-n: no newline); return 0."""
         newline = True
         if args and args[0] == "-n":
             newline, args = False, args[1:]
@@ -277,6 +284,7 @@ class Shell:
         return 0
 
     def cmd_cat(self, args, stdout, stderr) -> int:
+        """Print files; return 1 if one is unreadable."""
         status = 0
         for a in args:
             try:
@@ -287,6 +295,7 @@ class Shell:
         return status
 
     def cmd_touch(self, args, stdout, stderr) -> int:
+        """Create files or update their mtime; return 0 or 1."""
         if not args:
             raise _Fail("touch: missing file operand")
         status = 0
@@ -299,6 +308,7 @@ class Shell:
         return status
 
     def cmd_mkdir(self, args, stdout, stderr) -> int:
+        """Create directories (-p: parents); return 0 or 1."""
         flags, names = self._flags(args, "p", "mkdir")
         if not names:
             raise _Fail("mkdir: missing operand")
@@ -312,6 +322,7 @@ class Shell:
         return status
 
     def cmd_rm(self, args, stdout, stderr) -> int:
+        """Remove files (-r: trees, -f: no complaints); return 0 or 1."""
         flags, names = self._flags(args, "rRfdv", "rm")
         recursive = bool(flags & {"r", "R"})
         if not names:
@@ -367,6 +378,7 @@ class Shell:
         return srcs, dst
 
     def cmd_mv(self, args, stdout, stderr) -> int:
+        """Move or rename; return 0 or 1."""
         flags, names = self._flags(args, "fv", "mv")
         srcs, dst = self._targets(names, "mv")
         status = 0
@@ -420,6 +432,7 @@ class Shell:
             raise OSError(errno.EPERM, f"cannot copy a {n.type} in labkit's shell", src)
 
     def cmd_cp(self, args, stdout, stderr) -> int:
+        """Copy files (-r: trees, symlinks kept); return 0 or 1."""
         flags, names = self._flags(args, "rRafpv", "cp")
         recursive = bool(flags & {"r", "R", "a"})
         srcs, dst = self._targets(names, "cp")
@@ -448,6 +461,7 @@ class Shell:
         return status
 
     def cmd_chmod(self, args, stdout, stderr) -> int:
+        """Change modes (octal or u+x style, -R); return 0 or 1."""
         flags, rest = self._flags([a for a in args if not re.fullmatch(r"-[rwxXst]+", a)] , "Rv", "chmod")
         # "-x" is a mode, not an option (chmod -x file)
         modes = [a for a in args if re.fullmatch(r"-[rwxXst]+", a)]
@@ -474,6 +488,7 @@ class Shell:
         return status
 
     def cmd_ln(self, args, stdout, stderr) -> int:
+        """Make hard links (-s: symbolic, -f: replace); return 0 or 1."""
         flags, names = self._flags(args, "sfv", "ln")
         srcs, dst = self._targets(names, "ln")
         status = 0
@@ -512,19 +527,15 @@ class Shell:
             return False
 
     def cmd_ls(self, args, stdout, stderr) -> int:
+        """List directories ([-l] [-a] [-d]); return 0, or 2 on a missing path."""
         flags, names = self._flags(args, "laA1dF", "ls")
         names = names or ["."]
         status = 0
         files, dirs = [], []
         for a in names:
             try:
-                n = self.c.stat(self._path(a)) if "l" not in flags else self.c.lstat(self._path(a))
-                if n.type == "symlink" and "d" not in flags:
-                    try:
-                        if self.c.stat(self._path(a)).type == "dir":
-                            n = self.c.stat(self._path(a))
-                    except OSError:
-                        pass
+                # like GNU ls: a symlink operand is followed, except with -l or -d (then the link is shown)
+                n = self.c.lstat(self._path(a)) if flags & {"l", "d"} else self.c.stat(self._path(a))
             except OSError as e:
                 stderr.append(f"ls: cannot access '{a}': {_why(e)}\n")
                 status = 2

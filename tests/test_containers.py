@@ -340,3 +340,9 @@ def test_scratch_container(lab):
     c.mkdir("/bin")
     assert c.listdir("/") == ["bin"]
 
+
+
+def test_ps_order_is_newest_first_with_a_pinned_clock(lab, monkeypatch):
+    monkeypatch.setenv("LABKIT_NOW", "2026-01-01T00:00:00Z")
+    made = [lab.create("base:1") for _ in range(4)]
+    assert [c.id for c in lab.list(all=True)] == [c.id for c in reversed(made)]

@@ -15,6 +15,7 @@ IMAGE = [
     Entry("etc", "dir"), Entry("etc/hosts", data=b"h"), Entry("etc/apt", "dir"), Entry("etc/apt/sources", data=b"s"),
     Entry("usr", "dir"), Entry("usr/share", "dir"), Entry("usr/share/doc", "dir"), Entry("usr/share/doc/a", data=b"a"),
     Entry("usr/share/doc/b", data=b"b"), Entry("a", "dir"), Entry("a/b", data=b""), Entry("a-c", data=b""),
+    Entry("lnk", "symlink", linkname="etc"),
 ]
 
 
@@ -40,6 +41,8 @@ CASES = [
      ["C /a", "C /a/b", "A /a/c", "C /a-c"]),
     ("chmod", [("chmod", "/etc/apt/sources", 0o600)], ["C /etc", "C /etc/apt", "C /etc/apt/sources"]),
     ("symlink", [("symlink", "hosts", "/etc/h")], ["C /etc", "A /etc/h"]),
+    ("dir over image symlink", [("remove", "/lnk"), ("mkdir", "/lnk"), ("write", "/lnk/hosts", b"1")],
+     ["C /lnk", "A /lnk/hosts"]),
 ]
 
 

@@ -43,6 +43,8 @@ CASES = [
                    "lrwxrwxrwx 1 root root 2 1970-01-01 00:00 sh -> ls\n", 0),
     ("ls -l /home", "drwxr-xr-x 2 1000 1000 4096 1970-01-01 00:00 u\n", 0),
     ("ls -z", "ls: invalid option -- 'z'\n", 2),
+    ("ln -s /etc /le && ls /le && ls -l /le", "hosts\nlrwxrwxrwx 1 root root 4 2020-02-02 20:20 /le -> /etc\n", 0),
+    ("ls /etc /bin", "/bin:\nls\nsh\n\n/etc:\nhosts\n", 0),
     ("pwd", "/\n", 0),
     ("cd /etc && pwd && ls", "/etc\nhosts\n", 0),
     ("cd /nope", "sh: cd: /nope: No such file or directory\n", 1),
