@@ -57,6 +57,21 @@ class Context:
         self.out.write(text + "\n")
         self.out.flush()
 
+    def each(self, items, action) -> int:
+        """Run `action(item)` for every item like docker's multi-argument verbs: print the line(s) it returns,
+        report a failure in one line and go on; return 1 if any failed, else 0."""
+        status = 0
+        for item in items:
+            try:
+                result = action(item)
+            except LabkitError as e:
+                self.err.write(f"Error: {_one_line(e)}\n")
+                status = 1
+                continue
+            for line in ([result] if isinstance(result, str) else result or []):
+                self.print(line)
+        return status
+
     def json_lines(self, rows) -> None:
         for row in rows:
             self.print(json.dumps(row, sort_keys=True))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -48,3 +49,19 @@ def file_lock(path: "str | os.PathLike", shared: bool = False):
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def read_json_object(path: "str | os.PathLike", what: str) -> dict:
+    """Return the JSON object in `path` ({} when the file is missing or empty); LabkitError naming `what`
+    when it cannot be read or is not an object."""
+    from .errors import LabkitError
+
+    try:
+        data = json.loads(Path(path).read_bytes() or b"{}")
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise LabkitError(f"read {what} {path}: {e}") from None
+    if not isinstance(data, dict):
+        raise LabkitError(f"read {what} {path}: expected a JSON object")
+    return data

@@ -6,8 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import LabkitError
-from .fsutil import atomic_write_bytes
+from .fsutil import atomic_write_bytes, read_json_object
 
 ENV_HOME = "LABKIT_HOME"
 
@@ -31,16 +30,7 @@ def settings_path(home: Path) -> Path:
 
 def load_settings(home: Path) -> dict:
     """Return the settings in daemon.json, or {} when there is none."""
-    path = settings_path(home)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        raise LabkitError(f"read settings {path}: {e}") from None
-    if not isinstance(data, dict):
-        raise LabkitError(f"read settings {path}: expected a JSON object")
-    return data
+    return read_json_object(settings_path(home), "settings")
 
 
 def save_settings(home: Path, settings: dict) -> None:

@@ -479,8 +479,24 @@ def _check_build_type(media_type: str, allowed: frozenset, what: str) -> None:
 
 # --- Manifests and indexes (manifest.md, image-index.md) ---------------------------------------------
 
+class _RawDocument:
+    """Mixin for documents kept as the exact bytes they came from: their digest and size come from `raw`."""
+
+    raw: bytes
+
+    @cached_property
+    def digest(self) -> Digest:
+        """Return the sha256 digest of the exact bytes."""
+        return Digest.of(self.raw)
+
+    @property
+    def size(self) -> int:
+        """Return the length of the bytes."""
+        return len(self.raw)
+
+
 @dataclass(frozen=True)
-class Manifest:
+class Manifest(_RawDocument):
     """An image manifest (OCI or Docker v2 schema 2) with the exact bytes it was read from."""
 
     raw: bytes = field(repr=False)
@@ -529,15 +545,6 @@ class Manifest:
             doc["annotations"] = dict(sorted(_string_map(annotations, "manifest annotations").items()))
         return cls.from_bytes(canonical_json(doc))
 
-    @cached_property
-    def digest(self) -> Digest:
-        """Return the sha256 digest of the exact manifest bytes."""
-        return Digest.of(self.raw)
-
-    @property
-    def size(self) -> int:
-        """Return the length of the manifest bytes."""
-        return len(self.raw)
 
     def descriptor(self, platform: "Platform | None" = None,
                    annotations: "Mapping[str, str] | None" = None) -> Descriptor:
@@ -561,7 +568,7 @@ class Manifest:
 
 
 @dataclass(frozen=True)
-class Index:
+class Index(_RawDocument):
     """An image index / Docker manifest list with the exact bytes it was read from."""
 
     raw: bytes = field(repr=False)
@@ -604,15 +611,6 @@ class Index:
             doc["annotations"] = dict(sorted(_string_map(annotations, "index annotations").items()))
         return cls.from_bytes(canonical_json(doc))
 
-    @cached_property
-    def digest(self) -> Digest:
-        """Return the sha256 digest of the exact index bytes."""
-        return Digest.of(self.raw)
-
-    @property
-    def size(self) -> int:
-        """Return the length of the index bytes."""
-        return len(self.raw)
 
     def descriptor(self, annotations: "Mapping[str, str] | None" = None) -> Descriptor:
         """Return the Descriptor that points at this index."""
@@ -681,7 +679,7 @@ class HistoryItem:
 
 
 @dataclass(frozen=True)
-class ImageConfig:
+class ImageConfig(_RawDocument):
     """An image configuration with the exact bytes it was read from; its digest is the image ID."""
 
     raw: bytes = field(repr=False)
@@ -748,20 +746,10 @@ class ImageConfig:
         return cls(raw, arch, os_name, variant, os_version, tuple(features), created, author, config,
                    diff_ids, tuple(history), doc)
 
-    @cached_property
-    def digest(self) -> Digest:
-        """Return the sha256 of the exact config bytes (the image ID)."""
-        return Digest.of(self.raw)
-
     @property
     def image_id(self) -> Digest:
         """Return the image ID, which is the config digest (config.md#imageid)."""
         return self.digest
-
-    @property
-    def size(self) -> int:
-        """Return the length of the config bytes."""
-        return len(self.raw)
 
     @property
     def platform(self) -> Platform:

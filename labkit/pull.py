@@ -75,12 +75,6 @@ def _extract_fn(extract) -> Callable | None:
     return ensure if callable(ensure) else extract
 
 
-def _is_layer_store(extract) -> bool:
-    """Return True for a layer store (an object with .ensure): it applies each layer into its own tree, so
-    layers may be applied in any order and at the same time; a plain callable is called in manifest order."""
-    return extract is not None and callable(getattr(extract, "ensure", None))
-
-
 def _locked(progress):
     if progress is None:
         return lambda event: None
@@ -189,20 +183,15 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
 
     try:
         return _fetch_and_record(store, client, ep, ref, top, indexes, manifest, extract=_extract_fn(extract),
-                                 emit=emit, what=what, max_workers=max_workers,
-                                 parallel_apply=_is_layer_store(extract))
+                                 emit=emit, what=what, max_workers=max_workers)
     finally:
         client.close()
 
 
 def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract, emit, what,
-                      max_workers, parallel_apply: bool = False) -> PullResult:
-    """Fetch config and layers (in parallel), extract in order, store the manifest chain, record the image.
-
-    With `parallel_apply` (a layer store), each download thread also applies its layer as soon as it is
-    verified; the events still say "Extracting" and "Pull complete" layer by layer in manifest order.
-    """
-    from concurrent.futures import Future, ThreadPoolExecutor  # late: `labkit pull` start-up time is benchmarked
+                      max_workers) -> PullResult:
+    """Fetch config and layers (in parallel), extract in order, store the manifest chain, record the image."""
+    from concurrent.futures import ThreadPoolExecutor  # late: `labkit pull` start-up time is benchmarked
 
     from .oci import ImageConfig
 
@@ -215,10 +204,6 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
     emit(MessageEvent(f"Source: {ep.name}{' (mirror)' if ep.mirror else ''}", "source"))
     downloaded: list[Digest] = []
     stop = threading.Event()
-    diff_ids_ready = threading.Event()
-    diff_ids: dict[Digest, Digest] = {}  # layer digest -> the diff ID the config gives it
-    fetched: dict[Digest, Future] = {}  # layer digest -> done when the blob is stored (result: fetched or not)
-    applied: set[Digest] = set()  # layers a download thread applied
 
     with layout.claim(all_digests):  # GC keeps every blob of this image until it is recorded
         # Layer IDs in manifest order, each once (a manifest may repeat a layer).
@@ -245,25 +230,11 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                 if total is not None and current >= total:
                     emit(LayerEvent(lid, VERIFYING, current, total))
 
-            done = fetched[desc.digest]
-            try:
-                got = client.fetch_blob(ref.path, desc.digest, desc.size, layout, what=what,
-                                        on_progress=on_progress)
-            except BaseException as e:
-                done.set_exception(e)
-                raise
+            got = client.fetch_blob(ref.path, desc.digest, desc.size, layout, what=what, on_progress=on_progress)
             emit(LayerEvent(lid, DOWNLOAD_COMPLETE, desc.size, desc.size, final=extract is None))
-            done.set_result(got)
-            if parallel_apply:
-                diff_ids_ready.wait()
-                diff_id = diff_ids.get(desc.digest)
-                if diff_id is not None and not stop.is_set():
-                    extract(diff_id, layout.blob_path(desc.digest), desc.media_type)
-                    applied.add(desc.digest)
             return got
 
         with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="labkit-pull") as pool:
-            fetched.update({d.digest: Future() for d in order if d.digest not in present})
             futures = {d.digest: pool.submit(fetch_layer, d) for d in order if d.digest not in present}
             try:
                 if client.fetch_blob(ref.path, manifest.config.digest, manifest.config.size, layout, what=what):
@@ -274,13 +245,10 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                     if len(config.diff_ids) != len(layers):
                         raise LabkitError(f"{what}: the config lists {len(config.diff_ids)} diff IDs for "
                                           f"{len(layers)} layers")
-                    if parallel_apply:
-                        diff_ids.update(_diff_ids_by_layer(layers, config.diff_ids))
-                diff_ids_ready.set()
                 extracted = set()
                 for i, desc in enumerate(layers):
                     fut = futures.get(desc.digest)
-                    if fut is not None and fetched[desc.digest].result():
+                    if fut is not None and fut.result():
                         if desc.digest not in downloaded:
                             downloaded.append(desc.digest)
                     if extract is None:
@@ -289,16 +257,12 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                     fresh = desc.digest not in present and desc.digest not in extracted
                     if fresh:
                         emit(LayerEvent(lid, EXTRACTING, 0, desc.size))
-                    if fut is not None:
-                        fut.result()  # the download thread's work, the layer's application included
-                    if desc.digest not in applied:
-                        extract(config.diff_ids[i], layout.blob_path(desc.digest), desc.media_type)
+                    extract(config.diff_ids[i], layout.blob_path(desc.digest), desc.media_type)
                     if fresh:
                         extracted.add(desc.digest)
                         emit(LayerEvent(lid, PULL_COMPLETE, desc.size, desc.size, final=True))
             except BaseException:
                 stop.set()
-                diff_ids_ready.set()
                 for f in futures.values():
                     f.cancel()
                 raise
@@ -315,14 +279,3 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
     emit(MessageEvent(f"Status: {status} for {ref.familiar}", "status"))
     emit(MessageEvent(ref.canonical, "reference"))
     return PullResult(ref, record, top, manifest.digest, index_digest, ep.name, status, tuple(downloaded))
-
-
-def _diff_ids_by_layer(layers, diff_ids) -> dict:
-    """Return {layer digest: diff ID}; empty when one blob is given two diff IDs (then extraction stays in
-    manifest order, where the layer store reports the mismatch as before)."""
-    out: dict = {}
-    for desc, diff_id in zip(layers, diff_ids):
-        if out.setdefault(desc.digest, diff_id) != diff_id:
-            return {}
-    return out
-

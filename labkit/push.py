@@ -419,4 +419,4 @@ def _layer_ids(store, rec, manifest) -> list[tuple[str, object]]:
 
 
 __all__ = ["push", "PushResult", "BlobPush", "PushRenderer", "TerminalPushRenderer", "push_renderer_for",
-           "render_push_lines", "mount_candidates", "send", "PREPARING", "PUSHED", "LAYER_EXISTS", "MOUNTED_FROM", "SKIPPED_FOREIGN"]
+           "render_push_lines", "mount_candidates", "PREPARING", "PUSHED", "LAYER_EXISTS", "MOUNTED_FROM", "SKIPPED_FOREIGN"]

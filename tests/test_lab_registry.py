@@ -7,7 +7,6 @@ import hashlib
 from http.client import HTTPConnection
 import io
 import json
-import os
 import stat
 import subprocess
 import tarfile

@@ -38,9 +38,11 @@ def _start(p):
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
 
     def run(ctx):
-        for ref in ctx.args.containers:
+        def start(ref):
             ctx.lab.containers.start(ref)
-            ctx.print(ref)
+            return ref  # docker prints each container as it was named
+
+        return ctx.each(ctx.args.containers, start)
     return run, False
 
 
@@ -49,9 +51,11 @@ def _stop(p):
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
 
     def run(ctx):
-        for ref in ctx.args.containers:
+        def stop(ref):
             ctx.lab.containers.stop(ref)
-            ctx.print(ref)
+            return ref  # docker prints each container as it was named
+
+        return ctx.each(ctx.args.containers, stop)
     return run, False
 
 
@@ -151,16 +155,7 @@ def _rm(p):
     p.add_argument("containers", nargs="+", metavar="CONTAINER")
 
     def run(ctx):
-        from ..errors import LabkitError
-
-        status = 0
-        for ref in ctx.args.containers:
-            try:
-                ctx.print(ctx.lab.containers.rm(ref, force=ctx.args.force))
-            except LabkitError as e:
-                ctx.err.write(f"Error: {' '.join(str(e).split())}\n")
-                status = 1
-        return status
+        return ctx.each(ctx.args.containers, lambda ref: ctx.lab.containers.rm(ref, force=ctx.args.force))
     return run, False
 
 

@@ -90,17 +90,7 @@ def _rmi(p):
     p.add_argument("images", nargs="+", metavar="IMAGE")
 
     def run(ctx):
-        from ..errors import LabkitError
-
-        status = 0
-        for name in ctx.args.images:
-            try:
-                for line in ctx.lab.rmi(name, force=ctx.args.force):
-                    ctx.print(line)
-            except LabkitError as e:
-                ctx.err.write(f"Error: {' '.join(str(e).split())}\n")
-                status = 1
-        return status
+        return ctx.each(ctx.args.images, lambda name: ctx.lab.rmi(name, force=ctx.args.force))
     return run, False
 
 

@@ -472,7 +472,7 @@ def debian_rootfs(codename: str, version: str, point: str, seed: str, scale: int
         F("bin/bzip2", elf(f"{seed}:bzip2", 31 * KB), 0o755),
         H("bin/bunzip2", "bin/bzip2"), H("bin/bzcat", "bin/bzip2"),
         F("usr/bin/perl", elf(f"{seed}:perl", 1800 * KB), 0o755),
-        H(f"usr/bin/perl5.20.2", "usr/bin/perl"),
+        H("usr/bin/perl5.20.2", "usr/bin/perl"),
         F("usr/bin/passwd", elf(f"{seed}:passwd", 53 * KB), 0o4755),
         F("usr/share/zoneinfo/UTC", b"TZif2" + b"\x00" * 39 + b"UTC0\n"),
         L("etc/localtime", "/usr/share/zoneinfo/UTC"),

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import AuthRequired, LabkitError, UsageError
+from ..errors import AuthRequired, UsageError
 from .auth import DOCKER_HUB_CONFIG_KEY, Credentials, config_key_host
 
 LOGIN_SUCCEEDED = "Login Succeeded"
@@ -43,15 +43,9 @@ def config_key(host: str) -> str:
 
 def read_config(path: Path) -> dict:
     """Return docker's config.json as a dict ({} when the file does not exist)."""
-    try:
-        data = json.loads(Path(path).read_bytes() or b"{}")
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        raise LabkitError(f"read docker config {path}: {type(e).__name__}") from None
-    if not isinstance(data, dict):
-        raise LabkitError(f"read docker config {path}: expected a JSON object")
-    return data
+    from ..fsutil import read_json_object
+
+    return read_json_object(path, "docker config")
 
 
 def write_config(path: Path, data: dict) -> None:
