@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Mapping, Sequence
 
 from .digest import Digest, Verifier, as_digest
 from .errors import Conflict, DigestMismatch, InvalidReference, LabkitError, NotFound, UsageError
@@ -481,9 +481,21 @@ class ImageRecord:
     index_digest: "Digest | None"
     image_id: Digest
     created: "datetime | None"
-    size: int  # uncompressed bytes of all layers; -1 when a layer is missing or corrupt
     digests: tuple[Digest, ...] = ()  # repo digests of this repository (docker's RepoDigests)
     ref_names: tuple[str, ...] = field(default=(), compare=False)  # every full reference of the image
+    # the size, or a function computing it: measuring a layer never applied means decompressing it, which
+    # `pull --no-extract` must not pay for (it only records the image); `images` asks for it
+    _size: "int | Callable[[], int]" = field(default=-1, compare=False, repr=False)
+
+    @property
+    def size(self) -> int:
+        """Return the uncompressed bytes of all layers (measured on first use); -1 when a layer is missing
+        or corrupt."""
+        value = self._size
+        if callable(value):
+            value = value()
+            object.__setattr__(self, "_size", value)
+        return value
 
     @property
     def digest(self) -> "Digest | None":
@@ -638,10 +650,7 @@ class Store:
             by_image.setdefault(e.image_id, []).append(e)
         records: list[ImageRecord] = []
         for image_id, group in by_image.items():
-            try:
-                size = self._size_of(group[0].manifest_desc)
-            except LabkitError:  # a missing or corrupt layer: list the image anyway, size unknown (-1)
-                size = -1
+            size = self._size_once(group[0].manifest_desc)
             named = [e for e in group if e.ref is not None]
             ref_names = tuple(sorted({str(e.ref) for e in named}))
             repo_digests: dict[str, list[Digest]] = {}
@@ -668,10 +677,23 @@ class Store:
                 records.append(self._record(group[0], None, NONE, NONE, size, (), ()))
         return _sorted_records(records)
 
+    def _size_once(self, manifest_desc: "Descriptor") -> "Callable[[], int]":
+        """Return a function giving the image's size, measured once and shared by the image's records."""
+        measured: list[int] = []
+
+        def size() -> int:
+            if not measured:
+                try:
+                    measured.append(self._size_of(manifest_desc))
+                except LabkitError:  # a missing or corrupt layer: list the image anyway, size unknown (-1)
+                    measured.append(-1)
+            return measured[0]
+        return size
+
     def _record(self, e: _Entry, name, repository, tag, size, digests, ref_names) -> ImageRecord:
         return ImageRecord(name=name, repository=repository, tag=tag, manifest=e.manifest_desc,
-                           index_digest=e.index_digest, image_id=e.image_id, created=e.created, size=size,
-                           digests=digests, ref_names=ref_names)
+                           index_digest=e.index_digest, image_id=e.image_id, created=e.created,
+                           digests=digests, ref_names=ref_names, _size=size)
 
     # -- resolving names
 

@@ -42,7 +42,7 @@ def record(name: "str | None", id_prefix: str, age_days: float, size: int, diges
     return ImageRecord(name=ref, repository=ref.familiar_name if ref else "<none>",
                        tag=ref.tag if ref else "<none>", manifest=manifest, index_digest=None,
                        image_id=Digest("sha256", id_prefix.ljust(64, "0")),
-                       created=now - timedelta(days=age_days), size=size, digests=tuple(digests))
+                       created=now - timedelta(days=age_days), digests=tuple(digests), _size=size)
 
 
 @pytest.fixture

@@ -1,0 +1,86 @@
+"""Benchmark `labkit pull --no-extract` against `skopeo copy` from a real registry on 127.0.0.1.
+
+    .venv/bin/python bench/pull.py [--runs 5]
+
+Both tools fetch the same 5-layer, ~65 MB (gzip) image into fresh directories, alternating, as whole
+processes (start-up included). labkit runs with every check in place: digest and size verification, an
+fsync per blob, the store's index.json. Prints each tool's median, the median ratio labkit/skopeo (target
+<= 1.5) and labkit's peak RSS (target <= 150 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c  # noqa: E402
+
+TARGET_RATIO = 1.5
+TARGET_RSS = 150e6
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5, help="timed runs of each tool (default 5, at least 5)")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dirs (for debugging)")
+    a = ap.parse_args()
+    runs = max(5, a.runs)
+
+    layout, summary = c.bench_image()
+    print(f"image: {summary['layers']} layers, {summary['files']} files, {c.mb(summary['uncompressed'])} "
+          f"uncompressed, {c.mb(summary['compressed'])} gzip")
+    work = Path(tempfile.mkdtemp(prefix="labkit-bench-pull-"))
+    stop = None
+    try:
+        host, stop = c.start_registry(work)
+        ref = f"{host}/bench/image:v1"
+        c.push(layout, ref)
+        labkit_t, skopeo_t, rss, labkit_cpu, skopeo_cpu = [], [], [], [], []
+        # one untimed warm-up of each (page cache, byte-code cache, the registry's own caches), then alternate
+        for i in range(runs + 1):
+            home = work / f"labkit-{i}"
+            dt, peak, cpu = c.run_rss([c.LABKIT, "pull", "--no-extract", ref], env=c.labkit_env(home))
+            oci = work / f"skopeo-{i}"
+            ds, scpu = c.run_cpu(["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{ref}", f"oci:{oci}:v1"])
+            if i == 0:
+                continue
+            labkit_t.append(dt)
+            labkit_cpu.append(cpu)
+            rss.append(peak)
+            skopeo_t.append(ds)
+            skopeo_cpu.append(scpu)
+            print(f"  run {i}: labkit {dt:.3f} s ({cpu:.2f} s CPU, {c.mb(peak)} peak RSS), "
+                  f"skopeo {ds:.3f} s ({scpu:.2f} s CPU)", flush=True)
+        lm, sm = c.median(labkit_t), c.median(skopeo_t)
+        ratio = lm / sm
+        peak = max(rss)
+        print(f"labkit pull --no-extract: median {lm:.3f} s (min {min(labkit_t):.3f}, max {max(labkit_t):.3f}); "
+              f"CPU median {c.median(labkit_cpu):.2f} s")
+        print(f"skopeo copy:              median {sm:.3f} s (min {min(skopeo_t):.3f}, max {max(skopeo_t):.3f}); "
+              f"CPU median {c.median(skopeo_cpu):.2f} s")
+        print(f"median ratio labkit/skopeo: {ratio:.2f} (target <= {TARGET_RATIO}) "
+              f"{'OK' if ratio <= TARGET_RATIO else 'MISSED'}")
+        print(f"labkit peak RSS: {c.mb(peak)} (median {c.mb(int(c.median(rss)))}; target <= {c.mb(int(TARGET_RSS))}) "
+              f"{'OK' if peak <= TARGET_RSS else 'MISSED'}")
+        load = os.getloadavg()[0]
+        if load > 1.0:
+            print(f"note: load average {load:.2f} on {os.cpu_count()} CPUs while measuring: other work shared "
+                  f"the machine, so wall times are noisy (CPU times less so)")
+        return 0 if ratio <= TARGET_RATIO and peak <= TARGET_RSS else 1
+    finally:
+        if stop is not None:
+            stop()
+        if a.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
