@@ -865,6 +865,12 @@ class Container:
         """Return `docker diff` lines for this container (see diff())."""
         return diff(self)
 
+    def sh(self, script: str, cwd: str = "/"):
+        """Run `script` in labkit's built-in shell on this container's files; return (output, status, ops)."""
+        from .shell import run
+
+        return run(self, script, cwd)
+
     def size_rw(self) -> int:
         """Return the bytes in the read-write layer (docker's SIZE): files and symlinks, hard links once."""
         total = 0
@@ -1113,7 +1119,8 @@ class Containers:
         raise NotFound(f"No such container: {ref}")
 
     def in_use(self) -> dict:
-        """Return {image ID Digest: [{"id", "name", "size", "running"}]} for Store.rmi and system_df."""
+        """Return {image ID Digest: [{"id", "name", "size", "running", "image", "command", "created",
+        "status"}]} for Store.rmi and system_df."""
         from .digest import Digest
 
         out: dict = {}
@@ -1121,7 +1128,8 @@ class Containers:
             if c.image_id is None:
                 continue
             out.setdefault(Digest.parse(c.image_id), []).append(
-                {"id": c.id, "name": c.name, "size": c.size_rw(), "running": c.running})
+                {"id": c.id, "name": c.name, "size": c.size_rw(), "running": c.running, "image": c.image,
+                 "command": " ".join(c.cmd), "created": c.created, "status": c.status()})
         return out
 
     def sizes(self, ref: "str | Container") -> tuple[int, int]:

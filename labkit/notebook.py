@@ -3,7 +3,8 @@ and stores the same outputs every run.
 
 What setup gives a notebook:
 - its own fresh labkit home (`<home>/notebooks/<name>`), so no notebook sees another's images or containers;
-- the clock pinned to the lab's "now" (LABKIT_NOW = labimages.LAB_NOW), so CREATED columns never drift;
+- the clock pinned to the lab's "now" (LABKIT_NOW = labimages.LAB_NOW), so CREATED columns never drift,
+  and LABKIT_SEED set, so container IDs and names are the same every run;
 - a lab registry on 127.0.0.1:5000 set as the docker.io mirror: the one `labkit lab up` runs, started
   now (for the user's own home) when it is not running yet. It runs in the background and outlives the
   kernel, so notebooks open side by side share it and none of them pulls it from under another. Only when
@@ -41,6 +42,7 @@ def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | No
         os.environ["LABKIT_NOW"] = now
     else:
         os.environ.pop("LABKIT_NOW", None)
+    os.environ["LABKIT_SEED"] = name  # container IDs and names come out the same every run
     url = _ensure_registry(base, home)
     save_settings(home, {"registry-mirrors": [url]})
     _load_magic()

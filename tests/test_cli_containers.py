@@ -128,3 +128,19 @@ def test_unpack_writes_a_standalone_tree(lab, tmp_path):
 def test_unknown_container_is_one_line_error(lab):
     status, _, err = run("diff", "nosuch")
     assert status == 1 and err == "Error: No such container: nosuch\n"
+
+
+def test_system_df_verbose_lists_containers_with_their_image_and_command(lab):
+    run("run", "--name", "counted", "busybox", "sh", "-c", "echo 1 > /n")
+    out = run("system", "df", "-v")[1]
+    section = out.split("Containers space usage:")[1].splitlines()
+    row = next(line for line in section if line.rstrip().endswith("counted"))
+    assert "busybox" in row and '"sh -c echo 1 > /n"' in row and "Exited (0)" in row and "2 B" in row
+
+
+def test_container_sh_runs_the_built_in_shell(lab):
+    from labkit.lab import Lab
+
+    c = Lab().create("busybox", name="shelly")
+    output, status, ops = c.sh("echo hi > /greeting && cat /greeting")
+    assert (output, status) == ("hi\n", 0) and [op.kind for op in ops][:1] == ["create"]
