@@ -1037,7 +1037,11 @@ def test_serve_forever_prints_its_url_and_stops_on_ctrl_c(tmp_path):
     import signal
     import sys
 
-    code = ("import sys; from labkit.registry.server import serve_forever; "
+    # A shell starts background commands with SIGINT ignored, and Python then installs no KeyboardInterrupt
+    # handler: under `make test &` or CI the child would ignore our Ctrl-C. Be the foreground process a
+    # terminal's Ctrl-C reaches.
+    code = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from labkit.registry.server import serve_forever; "
             "serve_forever(sys.argv[1], '127.0.0.1:0', 'token', on_ready=lambda u: print(u, flush=True))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "r")], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -1048,5 +1052,10 @@ def test_serve_forever_prints_its_url_and_stops_on_ctrl_c(tmp_path):
         assert r.status_code == 401 and f'realm="{url}/token"' in r.headers["WWW-Authenticate"]
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        try:
+            out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()         # never leave a server behind
+            proc.communicate()
+            raise
     assert proc.returncode == 0 and out == "" and err == ""
