@@ -46,6 +46,47 @@ def inspect_image(store, record) -> dict:
     }
 
 
+_ZERO_TIME = "0001-01-01T00:00:00Z"  # what docker shows for a time that never happened
+
+
+def inspect_container(manager, container) -> dict:
+    """Return `docker container inspect`'s object for one container (docker's keys; GraphDriver names the
+    read-write directory and the image's layer directories, as overlay2 does)."""
+    config = container.config
+    image_config = {}
+    lower_dirs = []
+    if container.image_id is not None:
+        try:
+            record = manager.store.resolve(container.image_id)
+            image_config = dict(manager.store.config(record).config or {})
+            lower_dirs = [str(manager.layer_store.tree(d).diff)
+                          for d in reversed(manager.store.config(record).diff_ids) if manager.layer_store.has(d)]
+        except NotFound:
+            pass
+    cmd = container.cmd
+    state = container.state
+    return {
+        "Id": container.id,
+        "Created": config["created"],
+        "Path": cmd[0] if cmd else "",
+        "Args": cmd[1:],
+        "State": {
+            "Status": state, "Running": container.running, "Paused": False, "Restarting": False,
+            "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": container.exit_code or 0, "Error": "",
+            "StartedAt": config.get("started_at", _ZERO_TIME), "FinishedAt": config.get("finished_at", _ZERO_TIME),
+        },
+        "Image": container.image_id or "",
+        "Name": "/" + container.name,
+        "RestartCount": 0,
+        "Driver": "labkit-overlay",
+        "Platform": "linux",
+        "SizeRw": container.size_rw(),
+        "GraphDriver": {"Name": "labkit-overlay",
+                        "Data": {"UpperDir": str(container.upper), "LowerDir": ":".join(lower_dirs)}},
+        "Config": {**image_config, "Cmd": cmd, "Image": container.image},
+    }
+
+
 def inspect_any(lab, name: str) -> dict:
     """Return the inspect object for a container (tried first, like docker) or an image."""
     containers = getattr(lab, "containers", None)
@@ -55,7 +96,7 @@ def inspect_any(lab, name: str) -> dict:
         except NotFound:
             container = None
         if container is not None:
-            return container.inspect()
+            return inspect_container(containers, container)
     try:
         record = lab.store.resolve(name)
     except NotFound:

@@ -144,3 +144,14 @@ def test_container_sh_runs_the_built_in_shell(lab):
     c = Lab().create("busybox", name="shelly")
     output, status, ops = c.sh("echo hi > /greeting && cat /greeting")
     assert (output, status) == ("hi\n", 0) and [op.kind for op in ops][:1] == ["create"]
+
+
+def test_inspect_a_container_with_docker_keys(lab):
+    run("run", "--name", "looked-at", "busybox", "echo", "hi")
+    status, out, _ = run("inspect", "looked-at")
+    (data,) = json.loads(out)
+    assert status == 0 and data["Name"] == "/looked-at" and data["Path"] == "echo" and data["Args"] == ["hi"]
+    assert data["State"]["Status"] == "exited" and data["State"]["ExitCode"] == 0
+    assert data["Image"].startswith("sha256:") and data["Config"]["Image"] == "busybox"
+    assert data["GraphDriver"]["Data"]["UpperDir"].endswith("/upper")
+    assert data["GraphDriver"]["Data"]["LowerDir"]  # the image's layer directories, top first
