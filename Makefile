@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LAB_APT := graphviz
-TEST_APT := graphviz docker-registry skopeo umoci apache2-utils chromium
+TEST_APT := graphviz docker-registry skopeo umoci apache2-utils chromium libatomic1
 PYTEST_ARGS ?=
 
 .PHONY: lab test setup-lab setup-test system-lab system-test clean

@@ -12,5 +12,7 @@ def labkit_home(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("LABKIT_HOME", str(home))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
-    monkeypatch.delenv("LABKIT_NOW", raising=False)
+    for var in ("LABKIT_NOW", "LABKIT_SEED", "LABKIT_OFFLINE", "LABKIT_NOTEBOOK_BASE"):
+        # also set for the notebook kernels by notebooks/conftest.py when one pytest run collects both
+        monkeypatch.delenv(var, raising=False)
     return home

@@ -331,7 +331,8 @@ def test_ps_sizes(lab, labkit_home):
     assert size_text(rw, virtual) == "1.54 kB (virtual 12.3 kB)"
     use = lab.in_use()
     (info,) = next(iter(use.values()))
-    assert info == {"id": c.id, "name": c.name, "size": rw, "running": False}
+    assert info == {"id": c.id, "name": c.name, "size": rw, "running": False, "image": "base:1",
+                    "command": " ".join(c.cmd), "created": c.created, "status": "Created"}
 
 
 def test_scratch_container(lab):
