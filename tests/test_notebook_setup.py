@@ -22,10 +22,7 @@ def _free_addr() -> str:
 @pytest.fixture
 def base(labkit_home, monkeypatch):
     """The user's home; the lab registry address moved to a free port; everything stopped afterwards."""
-    monkeypatch.setattr(nb, "LAB_ADDR", _free_addr())
-    monkeypatch.delenv("LABKIT_NOTEBOOK_BASE", raising=False)
-    for var in ("LABKIT_HOME", "LABKIT_NOW"):
-        monkeypatch.setenv(var, os.environ.get(var, ""))  # restored after the test: setup changes both
+    monkeypatch.setattr(nb, "LAB_ADDR", _free_addr())  # the environment setup changes is restored by conftest
     yield labkit_home
     nb._stop_own_registry()
     labctl.lab_down(labkit_home)
