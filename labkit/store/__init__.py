@@ -1,0 +1,19 @@
+"""The content store: an OCI image layout on disk (blobs + index.json), image records, tags, GC, disk usage.
+
+- `layout`: `OciLayout`, any OCI image layout directory (image-spec `image-layout.md`): verified atomic blob
+  writes (`BlobWriter`), claims that keep blobs safe from GC (`Claim`), index.json updates under an
+  inter-process lock, GC. The lab registry server uses it too.
+- `images`: `Store`, labkit's image store at <home>/store: docker's view (tags, image IDs, `images`, `tag`,
+  `rmi`) over the layout's index.json, and `ImageRecord`.
+- `sizes`: layer measurement, the per-diff-ID layer cache and `system df` (mixed into `Store`).
+"""
+
+from .images import NONE, ImageRecord, Store, full_reference
+from .layout import INDEX_DIGEST, LAYOUT_VERSION, OCI_INDEX_MEDIA_TYPE, REF_NAME, BlobWriter, Claim, OciLayout
+from .sizes import ImageSizes, measure_layer, open_uncompressed
+
+__all__ = [
+    "BlobWriter", "Claim", "INDEX_DIGEST", "ImageRecord", "ImageSizes", "LAYOUT_VERSION", "NONE",
+    "OCI_INDEX_MEDIA_TYPE", "OciLayout", "REF_NAME", "Store", "full_reference", "measure_layer",
+    "open_uncompressed",
+]
