@@ -21,7 +21,7 @@ from ..layers.writer import build_layer, write_tar
 from ..oci import OCI_CONFIG, OCI_INDEX, Descriptor, ImageConfig, Index, Manifest, Platform
 from . import LAYOUT_DIR, recipes
 
-ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"   # as labkit/registry/server.py keeps tags
+ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"   # as labkit/registry/server/repositories.py keeps tags
 ANNOTATION_REPOSITORY = "io.labkit.repository"
 
 

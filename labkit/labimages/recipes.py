@@ -20,7 +20,7 @@ from typing import Iterable, Mapping
 
 from ..layers.writer import Entry
 
-# Labels the lab registry reads for /v1/search (labkit/registry/server.py LABEL_*).
+# Labels the lab registry reads for /v1/search (labkit/registry/server/search.py LABEL_*).
 LABEL_STAND_IN = "io.labkit.stand-in"
 LABEL_DESCRIPTION = "io.labkit.description"
 LABEL_STARS = "io.labkit.stars"
