@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.request
 
 import pytest
@@ -12,15 +11,9 @@ import imagefactory as f
 from labkit.oci import MANIFEST_ACCEPT
 from labkit.store import Store
 from registries import start_distribution_registry
+from peers import run
 
 pytestmark = pytest.mark.interop
-
-
-def run(*cmd: str) -> str:
-    """Run a peer tool; fail the test with its output when it fails."""
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}"
-    return p.stdout
 
 
 @pytest.fixture

@@ -13,35 +13,12 @@ from labkit.imageview import ImageView, Node
 from labkit.layers import Entry, build_layer
 from labkit.store import Store
 from labkit.unpack import unpack, unpack_view
+from peers import scan
 
 
 @pytest.fixture
 def store(labkit_home) -> Store:
     return Store(labkit_home)
-
-
-def scan(root) -> dict:
-    """Return path -> (type, permission bits, content or link target) for everything below `root`."""
-    out = {}
-    root = str(root)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            p = os.path.join(dirpath, name)
-            rel = os.path.relpath(p, root)
-            st = os.lstat(p)
-            perm = stat.S_IMODE(st.st_mode)
-            if stat.S_ISLNK(st.st_mode):
-                out[rel] = ("symlink", os.readlink(p))
-            elif stat.S_ISDIR(st.st_mode):
-                out[rel] = ("dir", oct(perm))
-            elif stat.S_ISREG(st.st_mode):
-                with open(p, "rb") as fh:
-                    out[rel] = ("file", oct(perm), fh.read())
-            elif stat.S_ISFIFO(st.st_mode):
-                out[rel] = ("fifo", oct(perm))
-            else:
-                out[rel] = ("other", oct(st.st_mode))
-    return out
 
 
 SMALL = [
