@@ -183,13 +183,36 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
 
     try:
         return _fetch_and_record(store, client, ep, ref, top, indexes, manifest, extract=_extract_fn(extract),
-                                 emit=emit, what=what, max_workers=max_workers)
+                                 emit=emit, what=what, max_workers=max_workers, extract_owner=extract)
     finally:
         client.close()
 
 
+PARALLEL_APPLY_MIN_BYTES = 32 * 1024 * 1024  # compressed bytes of new layers worth worker processes
+
+
+def _apply_in_background(layer_store, layers, present, config, fetches, layout) -> dict:
+    """Return {diff_id: Future} for new layers applied by worker processes once all are downloaded, when
+    the pull is big enough to pay for starting them (about 0.1 s each); {} otherwise."""
+    start = getattr(layer_store, "ensure_in_background", None)
+    if start is None or config is None:
+        return {}
+    fresh = [(config.diff_ids[i], d) for i, d in enumerate(layers) if d.digest not in present]
+    unique = {diff_id: d for diff_id, d in fresh}
+    if len(unique) < 2 or sum(d.size for d in unique.values()) < PARALLEL_APPLY_MIN_BYTES:
+        return {}
+    for d in unique.values():
+        fut = fetches.get(d.digest)
+        if fut is not None:
+            fut.result()  # all blobs first: a download error stops the pull before any worker starts
+    try:
+        return start([(diff_id, str(layout.blob_path(d.digest)), d.media_type) for diff_id, d in unique.items()])
+    except OSError:  # no way to start processes here: apply in this process, as for small pulls
+        return {}
+
+
 def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract, emit, what,
-                      max_workers) -> PullResult:
+                      max_workers, extract_owner=None) -> PullResult:
     """Fetch config and layers (in parallel), extract in order, store the manifest chain, record the image."""
     from concurrent.futures import ThreadPoolExecutor  # late: `labkit pull` start-up time is benchmarked
 
@@ -246,6 +269,7 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                         raise LabkitError(f"{what}: the config lists {len(config.diff_ids)} diff IDs for "
                                           f"{len(layers)} layers")
                 extracted = set()
+                background = _apply_in_background(extract_owner, layers, present, config, futures, layout)
                 for i, desc in enumerate(layers):
                     fut = futures.get(desc.digest)
                     if fut is not None and fut.result():
@@ -257,6 +281,8 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                     fresh = desc.digest not in present and desc.digest not in extracted
                     if fresh:
                         emit(LayerEvent(lid, EXTRACTING, 0, desc.size))
+                    if config.diff_ids[i] in background:
+                        background[config.diff_ids[i]].result()  # then ensure() below finds it applied
                     extract(config.diff_ids[i], layout.blob_path(desc.digest), desc.media_type)
                     if fresh:
                         extracted.add(desc.digest)

@@ -311,6 +311,40 @@ def test_extract_into_the_real_layer_store(server, store):
     assert (layers.tree(img.diff_ids[1]).diff / "hello.txt").read_bytes() == b"hi\n"
 
 
+def test_big_pulls_apply_layers_in_worker_processes(server, store, monkeypatch):
+    import labkit.pull as pull_module
+    from labkit.layers.store import LayerStore
+
+    monkeypatch.setattr(pull_module, "PARALLEL_APPLY_MIN_BYTES", 0)  # every multi-layer pull counts as big
+    img = factory.make_image([{"etc/os-release": b"ID=lab\n"}, {"hello.txt": b"hi\n"}, {"c": b"c"}])
+    serve_image(server, "x", "v1", img)
+    layers = LayerStore(store.home, store=store)
+    started = []
+    real = layers.ensure_in_background
+    monkeypatch.setattr(layers, "ensure_in_background", lambda items: started.append(len(items)) or real(items))
+    rec = Recorder()
+    pull(store, f"{server.host}/x:v1", extract=layers, progress=rec)
+    assert started == [3]
+    assert rec.lines()[1:7] == [line for i in layer_ids(img) for line in (f"{i}: Pulling fs layer",
+                                                                          f"{i}: Pull complete")]
+    assert (layers.tree(img.diff_ids[1]).diff / "hello.txt").read_bytes() == b"hi\n"
+    assert store.images()[0].size == img.size
+
+
+def test_a_layer_a_worker_refuses_raises_the_real_error_in_the_pull(server, store, monkeypatch):
+    import labkit.pull as pull_module
+    from labkit.errors import UnsafeLayer
+    from labkit.layers.store import LayerStore
+
+    monkeypatch.setattr(pull_module, "PARALLEL_APPLY_MIN_BYTES", 0)
+    hostile = factory.tar_layer([{"name": "../escape", "type": "file", "data": b"x"}])
+    img = factory.make_image([{"ok": b"ok"}, hostile])
+    serve_image(server, "x", "v1", img)
+    with pytest.raises(UnsafeLayer, match="escapes"):
+        pull(store, f"{server.host}/x:v1", extract=LayerStore(store.home, store=store))
+    assert store.images() == []
+
+
 def test_second_pull_is_up_to_date_and_downloads_nothing(server, store):
     img = factory.make_image([{"a": b"a"}, {"b": b"b"}])
     top = serve_image(server, "x", "v1", img)

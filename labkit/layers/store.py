@@ -137,6 +137,25 @@ class LayerStore:
 
     __call__ = ensure
 
+    def ensure_in_background(self, items: "list[tuple[Digest, str, str | None]]"):
+        """Start applying several layers in worker processes; return {diff_id: Future} (result: True when
+        the worker applied it, False when it failed: the caller's own ensure() then reports the real error).
+
+        Worth it only for big multi-layer pulls: applying a layer is CPU-bound Python (tar parsing), so
+        threads do not help, while separate processes use every core (each layer has its own tree and
+        its own lock, so they are independent)."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = max(1, min(len(items), os.cpu_count() or 1, 4))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            futures = {as_digest(d): pool.submit(_ensure_in_worker, str(self.home), self.limits, str(d), str(path), mt)
+                       for d, path, mt in items}
+        finally:
+            pool.shutdown(wait=False)
+        return futures
+
     def remove(self, diff_id: "Digest | str") -> bool:
         """Delete an applied layer; return True if there was one."""
         d = as_digest(diff_id)
@@ -149,3 +168,13 @@ class LayerStore:
             os.rename(final, trash)                   # gone at once for readers; then delete at leisure
             _rmtree(trash)
             return True
+
+
+def _ensure_in_worker(home: str, limits: Limits, diff_id: str, blob_path: str, media_type: "str | None") -> bool:
+    """Apply one layer in a worker process; return False on any failure (the parent retries it itself, which
+    raises the real error with its real type: labkit's exceptions do not all survive pickling)."""
+    try:
+        LayerStore(home, limits=limits).ensure(diff_id, blob_path, media_type)
+        return True
+    except Exception:  # noqa: BLE001 - reported by the parent's own ensure()
+        return False
