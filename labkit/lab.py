@@ -38,12 +38,26 @@ class Lab:
         return load_settings(self.home)
 
     # --- registries -------------------------------------------------------------------------------
-    def pull(self, ref: str, platform: "str | None" = None, extract: bool = True, progress=None, trace=None):
-        """Pull an image like `docker pull`; return a PullResult (progress: a callable taking events)."""
+    def pull(self, ref: str, platform: "str | None" = None, extract: bool = True, progress=None, trace=None,
+             mirrors=None):
+        """Pull an image like `docker pull`; return a PullResult (progress: a callable taking events;
+        mirrors: None for daemon.json's registry-mirrors, [] to go straight to the registry)."""
         from .pull import pull
 
         return pull(self.store, ref, platform, extract=self.layers if extract else None, progress=progress,
-                    settings=self.settings(), trace=trace)
+                    settings=self.settings(), trace=trace, mirrors=mirrors)
+
+    def push(self, ref: str, progress=None, trace=None):
+        """Push a stored image like `docker push`; return a PushResult."""
+        from .push import push
+
+        return push(self.store, ref, progress=progress, settings=self.settings(), trace=trace)
+
+    def search(self, term: str, limit: int = 25, filters=()):
+        """Search the mirrors, then Docker Hub (or the registry named in `term`); return SearchResults."""
+        from .registry.search import search
+
+        return search(term, limit=limit, filters=filters, settings=self.settings())
 
     # --- images -------------------------------------------------------------------------------
     def images(self):

@@ -155,3 +155,15 @@ def test_inspect_a_container_with_docker_keys(lab):
     assert data["Image"].startswith("sha256:") and data["Config"]["Image"] == "busybox"
     assert data["GraphDriver"]["Data"]["UpperDir"].endswith("/upper")
     assert data["GraphDriver"]["Data"]["LowerDir"]  # the image's layer directories, top first
+
+
+def test_the_facade_reads_like_the_lesson(lab):
+    import labkit
+
+    student = labkit.Lab()
+    assert student.pull("debian:jessie").status == "Downloaded newer image"
+    assert [r.name for r in student.search("zookeeper", limit=3)][:1] == ["jplock/zookeeper"]
+    container, output, status, _ops = student.run("debian:jessie", ["cat", "/etc/os-release"])
+    assert status == 0 and "jessie" in output
+    student.tag("debian:jessie", "localhost:1/never-pushed:1")
+    assert "localhost:1/never-pushed" in [r.repository for r in student.images()]
