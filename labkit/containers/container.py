@@ -1,25 +1,4 @@
-"""Copy-on-write containers over an image, persisted under home/containers/<64-hex id>/.
-
-    config.json    id, name, image (as the user named it), image_id, created, state, exit code, cmd
-    upper/         the read-write layer as a real directory (like overlay2's upper dir)
-    changes.json   what the directory cannot hold: whiteouts, opaque dirs, and each upper entry's metadata
-                   (mode, uid, gid, mtime); upper/ itself keeps owner-writable permissions so labkit can
-                   always edit and remove it, whatever mode the container gave a path
-    history.jsonl  one Op per line: what each file operation did (copy-up, whiteout, opaque, ...)
-
-The merged view is the container's upper layer over the image's read-only view (labkit.imageview), with
-overlayfs semantics (kernel Documentation/filesystems/overlayfs.rst, without redirect_dir/metacopy):
-- nothing of the image is copied when a container is created or read;
-- the first write or metadata change of an image file copies the whole file up (its parents as dirs);
-- deleting an image path leaves a whiteout; a directory recreated over a deleted image directory is opaque;
-- renaming an image directory copies its subtree up and whites out the old name (overlayfs without
-  redirect_dir answers EXDEV and `mv` copies, which is what this does).
-
-File operations raise the OSError subclasses a real file system raises (FileNotFoundError, IsADirectoryError,
-...), with errno and filename set, so the same code can drive a real directory (the property test does) and
-the shell can word its errors like a shell. Paths are container paths ("/etc/hosts"); a symlink inside a
-path is followed through the merged view, never out of the container.
-"""
+"""Container: one container's config and state, its merged view over the image, its copy-on-write file operations."""
 
 from __future__ import annotations
 
@@ -28,134 +7,18 @@ import errno
 import json
 import os
 import posixpath
-import random
 import shutil
 import stat as stat_mod
-import time
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from .errors import Conflict, LabkitError, NotFound, UsageError
+from .changes import diff
+from .ops import (CONTAINER_LAYER, MAX_SYMLINKS, STATE_EXITED, STATE_RUNNING, Node, Op, _ancestors, _err, _now,
+                  _parent, _under, norm)
 
-SCRATCH = "scratch"          # docker's reserved name for the empty image (no layers)
-MAX_SYMLINKS = 40            # Linux's MAXSYMLINKS for path resolution
-CONTAINER_LAYER = -1         # Node.layer_index of a path that lives in the container's read-write layer
-
-STATE_CREATED, STATE_RUNNING, STATE_EXITED = "created", "running", "exited"
-
-
-# --- what happened: the data a diagram draws ------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Op:
-    """One step of a file operation: kind is copy-up, whiteout, opaque, create, write, mkdir, remove, rename,
-    chmod or link; `path` the container path; `size` bytes involved; `detail` the rest (rename target,
-    link target, mode)."""
-
-    kind: str
-    path: str
-    size: int = 0
-    detail: str = ""
-
-    def __str__(self) -> str:
-        from .formatting import human_size
-
-        k, p, d = self.kind, self.path, self.detail
-        if k == "copy-up":
-            if d in ("dir", "symlink"):
-                return f"copied up {p} ({'directory' if d == 'dir' else 'symlink'})"
-            return f"copied up {p} ({human_size(self.size)})"
-        if k == "whiteout":
-            return f"whiteout {p}"
-        if k == "opaque":
-            return f"opaque {p} (hides the image's {p})"
-        if k == "create":
-            return f"created {p} ({human_size(self.size)})"
-        if k == "write":
-            return f"wrote {human_size(self.size)} to {p}" + (f" ({d})" if d else "")
-        if k == "mkdir":
-            return f"mkdir {p}"
-        if k == "remove":
-            return f"removed {p}" + (f" ({d})" if d else "")
-        if k == "rename":
-            return f"renamed {p} -> {d}"
-        if k == "chmod":
-            return f"chmod {d} {p}"
-        if k == "link":
-            return f"linked {p} -> {d}"
-        return f"{k} {p} {d}".strip()
-
-    def to_json(self) -> dict:
-        """Return the op as a JSON-ready dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Op":
-        """Return the Op a to_json() dict describes."""
-        return cls(str(data["kind"]), str(data["path"]), int(data.get("size", 0)), str(data.get("detail", "")))
-
-
-@dataclass(frozen=True)
-class Node:
-    """One path of the merged view: like imageview.Node; layer_index is CONTAINER_LAYER (-1) for the
-    container's read-write layer, else the image layer the path comes from."""
-
-    path: str
-    type: str            # "file", "dir", "symlink" (or whatever the image view reports for specials)
-    mode: int            # permission bits (0o7777)
-    uid: int
-    gid: int
-    size: int
-    mtime: int
-    linkname: str
-    layer_index: int
-    disk_path: "Path | None"
-
-
-# --- paths --------------------------------------------------------------------------------------------
-
-def norm(path: str, cwd: str = "/") -> str:
-    """Return `path` as a clean absolute container path ("/etc/hosts"), lexically ('..' stops at '/')."""
-    if not isinstance(path, str) or path == "":
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-    if "\x00" in path:
-        raise ValueError(f"container path {path!r} contains a NUL byte")
-    full = path if path.startswith("/") else posixpath.join(cwd or "/", path)
-    out = posixpath.normpath(full)
-    return "/" + out.lstrip("/") if out != "/" else "/"
-
-
-def _parent(p: str) -> str:
-    return posixpath.dirname(p) or "/"
-
-
-def _ancestors(p: str) -> list[str]:
-    """Return the proper ancestors of an absolute path, root first ("/a/b/c" -> ["/", "/a", "/a/b"])."""
-    out = ["/"]
-    parts = [x for x in p.split("/") if x]
-    for i in range(1, len(parts)):
-        out.append("/" + "/".join(parts[:i]))
-    return out if p != "/" else []
-
-
-def _under(p: str, top: str) -> bool:
-    return p == top or top == "/" or p.startswith(top + "/")
-
-
-def _err(code: int, path: str, path2: "str | None" = None) -> OSError:
-    cls = {errno.ENOENT: FileNotFoundError, errno.EEXIST: FileExistsError, errno.EISDIR: IsADirectoryError,
-           errno.ENOTDIR: NotADirectoryError, errno.EACCES: PermissionError}.get(code, OSError)
-    if path2 is not None:
-        return cls(code, os.strerror(code), path, None, path2)
-    return cls(code, os.strerror(code), path)
-
-
-def _now() -> int:
-    from .clock import now
-
-    return int(now().timestamp())
+if TYPE_CHECKING:
+    from .manager import Containers
 
 
 # --- the container --------------------------------------------------------------------------------------
@@ -214,7 +77,7 @@ class Container:
     @property
     def created(self) -> datetime:
         """Return when the container was created."""
-        from .clock import parse_time
+        from ..clock import parse_time
 
         return parse_time(self._config["created"])
 
@@ -235,8 +98,8 @@ class Container:
 
     def status(self, now: "datetime | None" = None) -> str:
         """Return docker's STATUS column: "Created", "Up 5 minutes", "Exited (0) 2 minutes ago"."""
-        from .clock import now as clock_now, parse_time
-        from .formatting import human_duration
+        from ..clock import now as clock_now, parse_time
+        from ..formatting import human_duration
 
         now = now or clock_now()
         if self.state == STATE_RUNNING:
@@ -248,12 +111,12 @@ class Container:
         return "Created"
 
     def _save_config(self) -> None:
-        from .fsutil import atomic_write_bytes
+        from ..fsutil import atomic_write_bytes
 
         atomic_write_bytes(self.root / "config.json", json.dumps(self._config, indent=1, sort_keys=True).encode())
 
     def _set_state(self, state: str, exit_code: "int | None" = None) -> None:
-        from .clock import now, rfc3339
+        from ..clock import now, rfc3339
 
         self._config["state"] = state
         if state == STATE_RUNNING:
@@ -297,7 +160,7 @@ class Container:
         return sorted(self.changes["opaque"])
 
     def _save_changes(self) -> None:
-        from .fsutil import atomic_write_bytes
+        from ..fsutil import atomic_write_bytes
 
         c = self.changes
         doc = {"whiteouts": sorted(c["whiteouts"]), "opaque": sorted(c["opaque"]),
@@ -307,7 +170,7 @@ class Container:
     @contextlib.contextmanager
     def _mutation(self) -> Iterator[list]:
         """Hold the container's lock, reload its state, collect Ops; save changes and history on the way out."""
-        from .fsutil import file_lock
+        from ..fsutil import file_lock
 
         ops: list[Op] = []
         with file_lock(self.root / "lock"):
@@ -867,7 +730,7 @@ class Container:
 
     def sh(self, script: str, cwd: str = "/"):
         """Run `script` in labkit's built-in shell on this container's files; return (output, status, ops)."""
-        from .shell import run
+        from ..shell import run
 
         return run(self, script, cwd)
 
@@ -897,251 +760,3 @@ class Container:
             out["size"] = rw
             out["virtual_size"] = rw + self.manager.image_size(self.image_id)
         return out
-
-
-def diff(container: Container) -> list[str]:
-    """Return `docker diff` lines ("A /path", "C /path", "D /path").
-
-    moby archive.changes(): a walk of the read-write layer in name order (depth first); a path the image has
-    is C, a new one A; a whiteout is one D (nothing listed below a deleted directory); the parents of every
-    A and D are C; an upper directory that exists in the image is C. The order is that walk order.
-    """
-    c = container.changes
-    lower = container.lower
-    kinds: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(container.upper):
-        rel = os.path.relpath(dirpath, container.upper)
-        base = "/" if rel == "." else "/" + rel.replace(os.sep, "/")
-        for name in dirnames + filenames:
-            p = posixpath.join(base, name)
-            n = lower.lookup(p)
-            kinds[p] = "C" if n is not None and n.path == p.lstrip("/") else "A"
-    for p in c["whiteouts"]:
-        kinds[p] = "D"
-    for p, k in list(kinds.items()):
-        if k in ("A", "D"):
-            for a in _ancestors(p)[1:]:
-                kinds.setdefault(a, "C")
-    return [f"{kinds[p]} {p}" for p in sorted(kinds, key=_walk_key)]
-
-
-def _walk_key(p: str) -> tuple:
-    return tuple(x.encode("utf-8", "surrogateescape") for x in p.split("/") if x)
-
-
-# --- the manager ----------------------------------------------------------------------------------------
-
-class Containers:
-    """The containers of one labkit home: create, start, stop, run, rm, list, and their use of images."""
-
-    def __init__(self, home: "str | os.PathLike | None" = None, store=None, layer_store=None,
-                 rng: "random.Random | None" = None):
-        from .home import resolve_home
-
-        self.home = Path(home).absolute() if home is not None else resolve_home()
-        self.root = self.home / "containers"
-        self._store = store
-        self._layer_store = layer_store
-        self.rng = rng or random.Random()
-
-    def __repr__(self) -> str:
-        return f"Containers({str(self.home)!r})"
-
-    @property
-    def store(self):
-        """Return the content Store of this home."""
-        if self._store is None:
-            from .store import Store
-
-            self._store = Store(self.home)
-        return self._store
-
-    @property
-    def layer_store(self):
-        """Return the LayerStore of this home."""
-        if self._layer_store is None:
-            from .layers.store import LayerStore
-
-            self._layer_store = LayerStore(self.home, store=self.store)
-        return self._layer_store
-
-    def image_view(self, image_id: "str | None"):
-        """Return the read-only ImageView of an image ID (None: the empty scratch image)."""
-        from .imageview import ImageView
-
-        if image_id is None:
-            return ImageView([])
-        return ImageView.open(self, self.store.resolve(image_id))
-
-    def image_size(self, image_id: "str | None") -> int:
-        """Return an image's size (0 for scratch or an image no longer stored)."""
-        if image_id is None:
-            return 0
-        try:
-            return max(self.store.image_size(self.store.resolve(image_id)), 0)
-        except LabkitError:
-            return 0
-
-    # -- lifecycle
-
-    def _new_id(self) -> str:
-        while True:
-            cid = f"{self.rng.getrandbits(256):064x}"
-            if not cid[:12].isdigit() and not (self.root / cid).exists():  # docker: an ID never looks numeric
-                return cid
-
-    def _new_name(self) -> str:
-        from .names import random_name
-
-        taken = {c.name for c in self.list(all=True)}
-        for retry in range(20):
-            name = random_name(self.rng, retry)
-            if name not in taken:
-                return name
-        raise LabkitError("create container: could not find a free random name")
-
-    def create(self, image: str, name: "str | None" = None, cmd: "list[str] | None" = None) -> Container:
-        """Create a container (state Created) over a stored image ("scratch": the empty image); the caller
-        pulls a missing image first. Returns the Container; nothing of the image is copied."""
-        import re
-
-        from .clock import now, rfc3339
-
-        if image == SCRATCH:
-            image_id, image_cmd = None, []
-        else:
-            rec = self.store.resolve(image)
-            image_id = str(rec.image_id)
-            image_cmd = list(self.store.config(rec).cmd or [])
-        if name is not None:
-            if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
-                raise UsageError(f'create container: invalid container name "{name}", only '
-                                 f"[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-            for c in self.list(all=True):
-                if c.name == name:
-                    raise Conflict(f'Conflict. The container name "/{name}" is already in use by container '
-                                   f'"{c.id}". You have to remove (or rename) that container to be able to '
-                                   f"reuse that name.")
-        cid = self._new_id()
-        root = self.root / cid
-        tmp = self.root / f".{cid}.partial"
-        (tmp / "upper").mkdir(parents=True)
-        config = {"id": cid, "name": name or self._new_name(), "image": image, "image_id": image_id,
-                  "created": rfc3339(now()), "state": STATE_CREATED, "exit_code": None,
-                  "cmd": list(cmd) if cmd else image_cmd, "cmd_given": bool(cmd),
-                  "order": time.time_ns()}       # ps order when the clock is pinned (LABKIT_NOW)
-        (tmp / "config.json").write_bytes(json.dumps(config, indent=1, sort_keys=True).encode())
-        (tmp / "changes.json").write_bytes(b'{"meta":{},"opaque":[],"whiteouts":[]}')
-        os.rename(tmp, root)
-        return Container(self, root)
-
-    def start(self, ref: "str | Container") -> Container:
-        """Start a container (Up until stopped; nothing runs: the file system is live)."""
-        c = self.get(ref)
-        if not c.running:
-            c._set_state(STATE_RUNNING)
-        return c
-
-    def stop(self, ref: "str | Container", exit_code: int = 0) -> Container:
-        """Stop a running container (Exited); a stopped one is left as it is."""
-        c = self.get(ref)
-        if c.running:
-            c._set_state(STATE_EXITED, exit_code)
-        return c
-
-    def run(self, image: str, cmd: "list[str] | None" = None, detach: bool = False, name: "str | None" = None):
-        """Create and start a container; unless `detach`, run its command in the built-in shell and leave it
-        Exited with the command's status. Returns (container, output text, exit status, ops)."""
-        c = self.create(image, name=name, cmd=cmd)
-        self.start(c)
-        if detach:
-            return c, "", 0, []
-        from .shell import run_argv
-
-        output, status, ops = run_argv(c, c.cmd)
-        self.stop(c, exit_code=status)
-        return c, output, status, ops
-
-    def exec(self, ref: "str | Container", cmd: list[str]):
-        """Run `cmd` in an Up container's file system; return (output text, exit status, ops)."""
-        c = self.get(ref)
-        if not c.running:
-            raise Conflict(f"container {c.id} is not running")
-        from .shell import run_argv
-
-        return run_argv(c, cmd)
-
-    def rm(self, ref: "str | Container", force: bool = False) -> str:
-        """Remove a container (force: even when Up); return the name or ID as given, like docker."""
-        c = self.get(ref)
-        if c.running and not force:
-            raise Conflict(f'cannot remove container "/{c.name}": container is running: stop the container '
-                           f"before removing or force remove")
-        trash = self.root / f".{c.id}.removing"
-        os.rename(c.root, trash)
-        shutil.rmtree(trash)
-        return ref if isinstance(ref, str) else c.id
-
-    # -- finding
-
-    def list(self, all: bool = False) -> list[Container]:
-        """Return the containers, newest first (`ps`: only Up ones unless `all`)."""
-        out = []
-        if self.root.is_dir():
-            for p in self.root.iterdir():
-                if len(p.name) == 64 and (p / "config.json").is_file():
-                    c = Container(self, p)
-                    if all or c.running:
-                        out.append(c)
-        out.sort(key=lambda c: (c.created, c._config.get("order", 0), c.id), reverse=True)
-        return out
-
-    def get(self, ref: "str | Container") -> Container:
-        """Return the container with this full ID, name, or unique ID prefix; NotFound otherwise."""
-        if isinstance(ref, Container):
-            if not (ref.root / "config.json").is_file():
-                raise NotFound(f"No such container: {ref.id}")
-            ref._config = json.loads((ref.root / "config.json").read_bytes())
-            ref._changes = None
-            return ref
-        text = ref.strip().lstrip("/")
-        if len(text) == 64 and (self.root / text / "config.json").is_file():
-            return Container(self, self.root / text)
-        every = self.list(all=True)
-        for c in every:
-            if c.name == text:
-                return c
-        matches = [c for c in every if text and c.id.startswith(text)]
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise NotFound(f"No such container: {ref} (the prefix matches {len(matches)} containers)")
-        raise NotFound(f"No such container: {ref}")
-
-    def in_use(self) -> dict:
-        """Return {image ID Digest: [{"id", "name", "size", "running", "image", "command", "created",
-        "status"}]} for Store.rmi and system_df."""
-        from .digest import Digest
-
-        out: dict = {}
-        for c in self.list(all=True):
-            if c.image_id is None:
-                continue
-            out.setdefault(Digest.parse(c.image_id), []).append(
-                {"id": c.id, "name": c.name, "size": c.size_rw(), "running": c.running, "image": c.image,
-                 "command": " ".join(c.cmd), "created": c.created, "status": c.status()})
-        return out
-
-    def sizes(self, ref: "str | Container") -> tuple[int, int]:
-        """Return (read-write bytes, virtual bytes = read-write + image size) for `ps -s`."""
-        c = self.get(ref)
-        rw = c.size_rw()
-        return rw, rw + self.image_size(c.image_id)
-
-
-def size_text(rw: int, virtual: int) -> str:
-    """Return docker's `ps -s` SIZE cell: "1.2 kB (virtual 130 MB)"."""
-    from .formatting import human_size
-
-    return f"{human_size(rw)} (virtual {human_size(virtual)})"
-

@@ -1,0 +1,33 @@
+"""Copy-on-write containers over an image, persisted under home/containers/<64-hex id>/.
+
+    config.json    id, name, image (as the user named it), image_id, created, state, exit code, cmd
+    upper/         the read-write layer as a real directory (like overlay2's upper dir)
+    changes.json   what the directory cannot hold: whiteouts, opaque dirs, and each upper entry's metadata
+                   (mode, uid, gid, mtime); upper/ itself keeps owner-writable permissions so labkit can
+                   always edit and remove it, whatever mode the container gave a path
+    history.jsonl  one Op per line: what each file operation did (copy-up, whiteout, opaque, ...)
+
+The merged view is the container's upper layer over the image's read-only view (labkit.imageview), with
+overlayfs semantics (kernel Documentation/filesystems/overlayfs.rst, without redirect_dir/metacopy):
+- nothing of the image is copied when a container is created or read;
+- the first write or metadata change of an image file copies the whole file up (its parents as dirs);
+- deleting an image path leaves a whiteout; a directory recreated over a deleted image directory is opaque;
+- renaming an image directory copies its subtree up and whites out the old name (overlayfs without
+  redirect_dir answers EXDEV and `mv` copies, which is what this does).
+
+File operations raise the OSError subclasses a real file system raises (FileNotFoundError, IsADirectoryError,
+...), with errno and filename set, so the same code can drive a real directory (the property test does) and
+the shell can word its errors like a shell. Paths are container paths ("/etc/hosts"); a symlink inside a
+path is followed through the merged view, never out of the container.
+"""
+
+from __future__ import annotations
+
+from .ops import (CONTAINER_LAYER, MAX_SYMLINKS, SCRATCH, STATE_CREATED, STATE_EXITED, STATE_RUNNING, Node, Op,
+                  norm)
+from .container import Container
+from .manager import Containers, size_text
+from .changes import diff
+
+__all__ = ["CONTAINER_LAYER", "MAX_SYMLINKS", "SCRATCH", "STATE_CREATED", "STATE_EXITED", "STATE_RUNNING", "Node",
+           "Op", "norm", "Container", "Containers", "size_text", "diff"]
