@@ -84,8 +84,12 @@ def test_hostile_corpus(case, tmp_path):
         if case.expect == "unsafe":
             assert isinstance(info.value, UnsafeLayer), info.value
             assert case.rule in info.value.rule
+        elif case.expect == "truncated":
+            assert isinstance(info.value, TruncatedLayer), info.value
+            assert case.rule in str(info.value)
         else:
-            assert not isinstance(info.value, UnsafeLayer), info.value
+            assert case.expect == "error", case.expect
+            assert not isinstance(info.value, (UnsafeLayer, TruncatedLayer)), info.value
             assert case.rule in str(info.value)
         assert snapshot(tmp_path) == before, "something outside (or a partial layer) was left behind"
 
@@ -95,6 +99,9 @@ def test_index_refuses_what_apply_refuses():
         if case.expect == "unsafe" and "symlink" not in case.name and "hardlink" not in case.name \
                 and case.name not in ("root-is-symlink", "root-slash-is-symlink", "entry-below-file"):
             with pytest.raises(LabkitError):
+                index_layer(io.BytesIO(case.data), limits=Limits(**case.limits))
+        if case.expect == "truncated":
+            with pytest.raises(TruncatedLayer):
                 index_layer(io.BytesIO(case.data), limits=Limits(**case.limits))
 
 
@@ -112,6 +119,64 @@ def test_sparse_file_keeps_holes(tmp_path):
     st = os.stat(tmp_path / "l" / "s")
     assert st.st_size == 64 << 20
     assert st.st_blocks * 512 < 1 << 20
+
+
+# ---- archives made by GNU tar (on every Debian machine) apply to exactly the tree they were made from ----------
+_MIB = 1 << 20
+_GNU_TAR = [("gnu", ()), ("oldgnu", ()), ("pax", ()), ("pax", ("--sparse-version=0.0",)),
+            ("pax", ("--sparse-version=0.1",)), ("pax", ("--sparse-version=1.0",))]
+
+
+def _gnu_source(src: Path) -> None:
+    """Write a tree that needs every GNU/PAX extension: long names and links, hard links, sparse files."""
+    deep = src / ("d" * 60) / ("d" * 60) / ("d" * 60)
+    deep.mkdir(parents=True)
+    (deep / "f").write_bytes(b"deep")
+    (src / ("L" * 150)).write_bytes(b"long")
+    os.link(src / ("L" * 150), src / "hard")
+    os.symlink("x" * 120, src / "longlink")
+    (src / "d").mkdir(mode=0o750)
+    (src / "caf\u00e9").write_bytes(b"utf8")
+    (src / "exe").write_bytes(b"#!/bin/sh\n")
+    os.chmod(src / "exe", 0o755)
+    # 8 data regions in 8 MiB (more than the 4 an old-GNU header holds: needs extension blocks)
+    with open(src / "sparse8", "wb") as f:
+        for i in range(8):
+            f.seek(i * _MIB + 512 * i)
+            f.write(bytes([65 + i]) * (4096 + 100 * i))
+        f.truncate(8 * _MIB)
+    with open(src / "sparse-tail-hole", "wb") as f:     # ends in a hole
+        f.seek(_MIB)
+        f.write(b"mid")
+        f.truncate(4 * _MIB)
+
+
+@pytest.mark.parametrize("fmt, extra", _GNU_TAR, ids=[f + "".join(x) for f, x in _GNU_TAR])
+def test_gnu_tar_archive_applies_to_its_source(fmt, extra, tmp_path):
+    import subprocess
+    import tarfile
+    src, archive, target = tmp_path / "src", tmp_path / "a.tar", tmp_path / "w" / "layer"
+    _gnu_source(src)
+    (tmp_path / "w").mkdir()
+    subprocess.run(["tar", "--create", f"--format={fmt}", *extra, "--sparse", "--hole-detection=raw",
+                    "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner", "--sort=name",
+                    "-f", str(archive), "-C", str(src), "."],
+                   check=True, capture_output=True, env={**os.environ, "LC_ALL": "C.UTF-8"})
+    with tarfile.open(archive) as tf:          # the archive really uses GNU sparse members
+        assert {m.name.lstrip("./") for m in tf if m.issparse()} == {"sparse8", "sparse-tail-hole"}
+    applied = apply_layer(str(archive), target)
+    assert tree(target) == tree(src)
+    for rel in tree(src):
+        a, b = os.lstat(src / rel), os.lstat(target / rel)
+        assert (stat.S_IFMT(a.st_mode), a.st_size) == (stat.S_IFMT(b.st_mode), b.st_size), rel
+        if not stat.S_ISLNK(a.st_mode):
+            assert stat.S_IMODE(a.st_mode) == stat.S_IMODE(b.st_mode), rel
+            assert int(b.st_mtime) == 0, rel
+    assert os.stat(target / "hard").st_ino == os.stat(target / ("L" * 150)).st_ino
+    for name in ("sparse8", "sparse-tail-hole"):            # holes kept (loosely: far fewer blocks than bytes)
+        assert os.stat(target / name).st_blocks * 512 < _MIB, name
+    assert index_layer(str(archive)).entries == applied.index
+    assert list((tmp_path / "w").iterdir()) == [target]
 
 
 def entries():

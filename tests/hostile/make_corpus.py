@@ -1,7 +1,8 @@
 """Build the hostile layer corpus: small tar / tar+gzip files that try to break out of, or blow up, a layer
 apply. Deterministic (fixed mtimes, fixed gzip header). Each case names its expected outcome:
   unsafe  -> UnsafeLayer whose rule contains `rule`
-  error   -> a LabkitError (not UnsafeLayer) whose message contains `rule` (truncated / corrupt streams)
+  truncated -> a TruncatedLayer (truncated / corrupt streams) whose message contains `rule`
+  error   -> another LabkitError (not UnsafeLayer, not TruncatedLayer) whose message contains `rule`
   ok      -> applied; the tree equals `tree` ({path: "d" | "f:<content>" | "l:<target>"}) and `meta` holds
 
 Run `python tests/hostile/make_corpus.py OUTDIR` to write the files and corpus.json for other tools
@@ -57,8 +58,8 @@ def hardlink(name, target, **kw):
     return member(name, tarfile.LNKTYPE, linkname=target, **kw)
 
 
-def global_header(records: dict) -> bytes:
-    """Return a PAX global extended header ('g')."""
+def pax_records(records: dict) -> bytes:
+    """Return `records` encoded as PAX extended-header records ("<len> key=value\\n")."""
     body = b""
     for k, v in records.items():
         rec = f" {k}={v}\n".encode()
@@ -66,7 +67,22 @@ def global_header(records: dict) -> bytes:
         while len(str(n)) + len(rec) != n:
             n = len(str(n)) + len(rec)
         body += str(n).encode() + rec
-    return member("pax_global_header", tarfile.XGLTYPE, body)
+    return body
+
+
+def global_header(records: dict) -> bytes:
+    """Return a PAX global extended header ('g')."""
+    return member("pax_global_header", tarfile.XGLTYPE, pax_records(records))
+
+
+def pax_header(records: dict) -> bytes:
+    """Return a stand-alone PAX extended header ('x') for whatever member follows it."""
+    return member("././@PaxHeader", tarfile.XHDTYPE, pax_records(records))
+
+
+def long_name(name: str) -> bytes:
+    """Return a stand-alone GNU long-name header ('L') for whatever member follows it."""
+    return member("././@LongLink", tarfile.GNUTYPE_LONGNAME, name.encode() + b"\0", fmt=tarfile.GNU_FORMAT)
 
 
 def _checksum(buf: bytearray) -> None:
@@ -112,11 +128,25 @@ def _corrupt_second_header() -> bytes:
     return bytes(data)
 
 
+def _bad_mtime_second_header() -> bytes:
+    data = bytearray(tar(file("a", b"1"), file("b", b"2")))
+    hdr = bytearray(data[2 * BLOCK:3 * BLOCK])
+    hdr[136:148] = b"zzzzzzzzzzz\0"      # not octal; the checksum is recomputed so only the mtime is wrong
+    _checksum(hdr)
+    data[2 * BLOCK:3 * BLOCK] = hdr
+    return bytes(data)
+
+
+def _old_dir(name: str, data: bytes) -> bytes:
+    """Return an old-style (type '\\0', name ending in '/') ustar entry carrying `data`."""
+    return member(name, tarfile.AREGTYPE, data, fmt=tarfile.USTAR_FORMAT)
+
+
 @dataclass
 class Case:
     name: str
     data: bytes
-    expect: str                      # "unsafe" | "error" | "ok"
+    expect: str                      # "unsafe" | "truncated" | "error" | "ok"
     rule: str = ""
     tree: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)      # AppliedLayer attribute -> expected value
@@ -226,13 +256,58 @@ def build_corpus() -> list[Case]:
         C("file-then-dir", tar(file("f", b"1"), dir_("f"), file("f/y", b"2")), "ok", tree={"f": "d", "f/y": "f:2"}),
         C("entry-below-file", tar(file("f", b"1"), file("f/x", b"2")), "unsafe", "not a directory"),
         # --- corrupt streams -----------------------------------------------------------------------
-        C("truncated-tar", tar(file("a", b"x" * 5000))[:2048], "error", "truncated"),
-        C("truncated-gzip", gz(tar(file("a", bytes(range(256)) * 40)))[:300], "error", "truncated", gzip=True),
-        C("missing-end-marker", tar(file("a", b"1"), end=False), "error", "end-of-archive"),
-        C("corrupt-header", _corrupt_second_header(), "error", "invalid tar header"),
+        C("truncated-tar", tar(file("a", b"x" * 5000))[:2048], "truncated", "truncated"),
+        C("truncated-gzip", gz(tar(file("a", bytes(range(256)) * 40)))[:300], "truncated", "truncated", gzip=True),
+        C("missing-end-marker", tar(file("a", b"1"), end=False), "truncated", "end-of-archive"),
+        C("corrupt-header", _corrupt_second_header(), "truncated", "invalid tar header"),
         C("pax-size-disagrees", tar(file("a", b"short", pax={"size": "700"}), file("b", b"2")), "unsafe",
           "PAX size"),
-        C("empty-stream", b"", "error", "end-of-archive"),
+        C("empty-stream", b"", "truncated", "end-of-archive"),
+        # --- header grammar (found by hand against tarfile on 3.10-3.13, kept here) ------------------
+        C("two-pax-headers", tar(pax_header({"comment": "one"}), file("a", b"1", pax={"comment": "two"}),
+                                 file("b", b"2")), "unsafe", "two PAX headers for one member"),
+        C("two-pax-headers-path", tar(pax_header({"path": "evil"}), file("a", b"1", pax={"path": "good"})),
+          "unsafe", "two PAX headers for one member"),
+        C("two-gnu-long-names", tar(long_name("x"), long_name("y"), file("a", b"1")), "unsafe",
+          "two GNU long-name headers"),
+        C("pax-size-on-sparse", tar(file("s", b"data", pax={"GNU.sparse.map": "0,4", "GNU.sparse.size": "10",
+                                                            "size": "4"})), "unsafe",
+          "PAX size record on a sparse member"),
+        C("pax-size-invalid", tar(file("a", b"1", pax={"size": "1_0"})), "unsafe", "invalid PAX size record"),
+        C("pax-size-on-dir", tar(dir_("d", pax={"size": "700"}), file("d/f", b"1")), "ok",
+          tree={"d": "d", "d/f": "f:1"}),
+        C("pax-realsize-on-regular", tar(file("a", b"hello", pax={"GNU.sparse.realsize": "3"}), file("b", b"2")),
+          "unsafe", "ambiguously"),
+        C("old-dir-entry-empty", tar(_old_dir("d/", b""), file("d/f", b"1")), "ok",
+          tree={"d": "d", "d/f": "f:1"}),
+        C("old-dir-entry-with-data", tar(_old_dir("x/", b"hidden"), file("x/f", b"1")), "unsafe",
+          "old-style directory entry with data"),
+        C("global-between-pax-and-member", tar(pax_header({"comment": "x"}), global_header({"comment": "c"}),
+                                               file("a", b"1")), "unsafe",
+          "PAX global header between a member's extension headers"),
+        C("global-between-longname-and-member", tar(long_name("n" * 120), global_header({"comment": "c"}),
+                                                    file("a", b"1")), "unsafe",
+          "PAX global header between a member's extension headers"),
+        C("bad-mtime-field", _bad_mtime_second_header(), "truncated",
+          "invalid tar header at offset 1024 (tarfile could not parse it)"),
+        C("malformed-pax-records", tar(member("pax", tarfile.XHDTYPE, b"12 path=abc\n7 x\n"), file("a", b"1")),
+          "truncated", "malformed PAX records"),
+        C("huge-gnu-long-name", tar(member("././@LongLink", tarfile.GNUTYPE_LONGNAME, b"n" * 5000),
+                                    file("a", b"1")), "unsafe", "larger than max_header_bytes=4096",
+          limits={"max_header_bytes": 4096}),
+        # --- stream ends -----------------------------------------------------------------------------
+        C("data-past-end", tar(file("a", b"x" * 5000))[:BLOCK + 1000], "truncated", "ends inside a member"),
+        C("data-swallows-end-marker", tar(file("a", b"1", size=5000)[:2 * BLOCK]), "truncated",
+          "ends inside a member"),
+        C("sparse-data-past-end", tar(gnu_sparse("s", 1 << 16, [(0, b"a" * 600), (1 << 15, b"b" * 600)]),
+                                      end=False)[:3 * BLOCK], "truncated", "ends inside a member"),
+        C("end-inside-header", tar(file("a", b"1"), end=False) + b"x" * 100, "truncated", "ends inside a header"),
+        C("extension-header-then-end", tar(pax_header({"comment": "x"})), "truncated",
+          "extension header not followed by a member"),
+        C("garbage-stream", b"hello world" * 100, "truncated", "bad checksum"),
+        C("one-zero-block-end", tar(file("a", b"1"), end=False) + b"\0" * BLOCK, "ok", tree={"a": "f:1"}),
+        C("junk-after-end-marker", tar(file("a", b"1")) + b"junk" * 300, "ok", tree={"a": "f:1"}),
+        C("only-end-marker", b"\0" * (2 * BLOCK), "ok", tree={}),
     ]
     return cases
 
