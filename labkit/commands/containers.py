@@ -33,30 +33,26 @@ def _create(p):
     return run, False
 
 
-@command("start", "Start one or more stopped containers")
-def _start(p):
-    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+def _state_change(verb: str):
+    """Return the setup of `start` or `stop`: change each named container's state, print its name as given."""
 
-    def run(ctx):
-        def start(ref):
-            ctx.lab.containers.start(ref)
-            return ref  # docker prints each container as it was named
+    def setup(p):
+        p.add_argument("containers", nargs="+", metavar="CONTAINER")
 
-        return ctx.each(ctx.args.containers, start)
-    return run, False
+        def run(ctx):
+            change = getattr(ctx.lab.containers, verb)
+
+            def one(ref):
+                change(ref)
+                return ref  # docker prints each container as it was named
+
+            return ctx.each(ctx.args.containers, one)
+        return run, False
+    return setup
 
 
-@command("stop", "Stop one or more running containers")
-def _stop(p):
-    p.add_argument("containers", nargs="+", metavar="CONTAINER")
-
-    def run(ctx):
-        def stop(ref):
-            ctx.lab.containers.stop(ref)
-            return ref  # docker prints each container as it was named
-
-        return ctx.each(ctx.args.containers, stop)
-    return run, False
+command("start", "Start one or more stopped containers")(_state_change("start"))
+command("stop", "Stop one or more running containers")(_state_change("stop"))
 
 
 @command("run", "Create and run a new container from an image (commands go to labkit's built-in shell)")
