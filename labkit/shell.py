@@ -19,6 +19,8 @@ import stat as stat_mod
 import time
 from dataclasses import dataclass, field
 
+from .paths import norm
+
 SHELLS = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash", "ash", "/bin/ash",
                     "dash", "/bin/dash"})
 UMASK = 0o022
@@ -148,8 +150,6 @@ class Shell:
         self.ops.extend(ops)
 
     def _path(self, p: str) -> str:
-        from .containers import norm
-
         return norm(p, self.cwd)
 
     def _one(self, argv: list[str], redirects: list, out: list) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import command
+from .parser import command
 
 
 def _pull_progress(ctx):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..cli import command
+from .parser import command
 
 
 @command("images", "List images")
@@ -54,7 +54,7 @@ def _inspect(p):
     p.add_argument("names", nargs="+", metavar="NAME")
 
     def run(ctx):
-        from ..inspect import inspect_any
+        from ..inspection import inspect_any
 
         # docker prints whatever it found as a JSON array, then fails for the rest
         found, errors = [], []

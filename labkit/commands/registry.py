@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..cli import command
+from .parser import command
 
 
 @command("registry", "Run the lab registry (a small distribution-API server)")

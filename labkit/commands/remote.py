@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import command
+from .parser import command
 
 
 def _settings(ctx) -> dict:

@@ -23,11 +23,10 @@ path is followed through the merged view, never out of the container.
 
 from __future__ import annotations
 
-from .ops import (CONTAINER_LAYER, MAX_SYMLINKS, SCRATCH, STATE_CREATED, STATE_EXITED, STATE_RUNNING, Node, Op,
-                  norm)
+from .ops import CONTAINER_LAYER, MAX_SYMLINKS, SCRATCH, STATE_CREATED, STATE_EXITED, STATE_RUNNING, Node, Op
 from .container import Container
 from .manager import Containers, size_text
 from .changes import diff
 
 __all__ = ["CONTAINER_LAYER", "MAX_SYMLINKS", "SCRATCH", "STATE_CREATED", "STATE_EXITED", "STATE_RUNNING", "Node",
-           "Op", "norm", "Container", "Containers", "size_text", "diff"]
+           "Op", "Container", "Containers", "size_text", "diff"]

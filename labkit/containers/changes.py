@@ -6,7 +6,7 @@ import os
 import posixpath
 from typing import TYPE_CHECKING
 
-from .ops import _ancestors
+from ..paths import ancestors
 
 if TYPE_CHECKING:
     from .container import Container
@@ -33,7 +33,7 @@ def diff(container: Container) -> list[str]:
         kinds[p] = "D"
     for p, k in list(kinds.items()):
         if k in ("A", "D"):
-            for a in _ancestors(p)[1:]:
+            for a in ancestors(p)[1:]:
                 kinds.setdefault(a, "C")
     return [f"{kinds[p]} {p}" for p in sorted(kinds, key=_walk_key)]
 

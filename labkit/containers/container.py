@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from .changes import diff
-from .ops import (CONTAINER_LAYER, MAX_SYMLINKS, STATE_EXITED, STATE_RUNNING, Node, Op, _ancestors, _err, _now,
-                  _parent, _under, norm)
+from ..paths import ancestors, is_under, norm, parent
+from .ops import CONTAINER_LAYER, MAX_SYMLINKS, STATE_EXITED, STATE_RUNNING, Node, Op, _err, _now
 
 if TYPE_CHECKING:
     from .manager import Containers
@@ -219,7 +219,7 @@ class Container:
     def _lower_hidden(self, p: str) -> bool:
         """Return True when something of this container hides the image's `p` via an ancestor."""
         c = self.changes
-        for a in _ancestors(p):
+        for a in ancestors(p):
             if a in c["opaque"] or a in c["whiteouts"]:
                 return True
             if a != "/":
@@ -259,7 +259,7 @@ class Container:
         while todo:
             name = todo.pop()
             if name == "..":
-                cur = _parent(cur)
+                cur = parent(cur)
                 continue
             if name == ".":
                 continue
@@ -399,7 +399,7 @@ class Container:
             if not stat_mod.S_ISDIR(st.st_mode):
                 raise _err(errno.ENOTDIR, p)
             return
-        self._ensure_upper_dir(_parent(p))
+        self._ensure_upper_dir(parent(p))
         n = self._lookup(p)
         if n is None or n.type != "dir":
             raise _err(errno.ENOENT if n is None else errno.ENOTDIR, p)
@@ -410,7 +410,7 @@ class Container:
         """Copy the image's node `n` (file, symlink or bare dir) to `p` in upper/ (whole file); record an Op."""
         if n.type not in ("file", "dir", "symlink"):
             raise _err(errno.EPERM, p)      # device nodes are image metadata only (layers/apply.py)
-        self._ensure_upper_dir(_parent(p))
+        self._ensure_upper_dir(parent(p))
         dest = self._upath(p)
         if n.type == "symlink":
             os.symlink(n.linkname, dest)
@@ -442,7 +442,7 @@ class Container:
     def _new_entry_slot(self, p: str, kind: str, ops: list) -> None:
         """Prepare upper/ for a new entry at `p` (parent dir copied up; a whiteout there replaced)."""
         c = self.changes
-        self._ensure_upper_dir(_parent(p))
+        self._ensure_upper_dir(parent(p))
         if p in c["whiteouts"]:
             c["whiteouts"].discard(p)
             lower = self._lower_node(p)
@@ -452,10 +452,10 @@ class Container:
                 ops.append(Op("opaque", p))
 
     def _check_parent(self, p: str, path: str) -> None:
-        parent = self._lookup(_parent(p))
-        if parent is None:
+        above = self._lookup(parent(p))
+        if above is None:
             raise _err(errno.ENOENT, path)
-        if parent.type != "dir":
+        if above.type != "dir":
             raise _err(errno.ENOTDIR, path)
 
     def _same_inode_paths(self, p: str) -> list[str]:
@@ -587,7 +587,7 @@ class Container:
         lower = self._lower_node(p)
         ops.append(Op("remove", p, 0, f"{count} entries" if count > 1 else ""))
         if lower is not None:
-            self._ensure_upper_dir(_parent(p))    # the whiteout lives in its parent, as in overlay's upper dir
+            self._ensure_upper_dir(parent(p))    # the whiteout lives in its parent, as in overlay's upper dir
             self.changes["whiteouts"].add(p)
             ops.append(Op("whiteout", p))
 
@@ -660,7 +660,7 @@ class Container:
             self._check_parent(d, dst)
             if s == d:
                 return ops
-            if sn.type == "dir" and _under(d, s):
+            if sn.type == "dir" and is_under(d, s):
                 raise _err(errno.EINVAL, src, dst)
             if s == "/":
                 raise _err(errno.EBUSY, src, dst)
@@ -699,7 +699,7 @@ class Container:
         self._new_entry_slot(d, sn.type, ops)
         if self._pure_upper(s, sn):
             os.rename(self._upath(s), self._upath(d))
-            moved = {q: m for q, m in c["meta"].items() if _under(q, s)}
+            moved = {q: m for q, m in c["meta"].items() if is_under(q, s)}
             for q in moved:
                 del c["meta"][q]
             for q, m in moved.items():
@@ -718,7 +718,7 @@ class Container:
             if sn.layer_index == CONTAINER_LAYER:
                 self._drop_upper(s)
         if top and self._lower_node(s) is not None:
-            self._ensure_upper_dir(_parent(s))
+            self._ensure_upper_dir(parent(s))
             c["whiteouts"].add(s)
             ops.append(Op("whiteout", s))
 

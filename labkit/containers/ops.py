@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import posixpath
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -81,36 +80,6 @@ class Node:
     linkname: str
     layer_index: int
     disk_path: "Path | None"
-
-
-# --- paths --------------------------------------------------------------------------------------------
-
-def norm(path: str, cwd: str = "/") -> str:
-    """Return `path` as a clean absolute container path ("/etc/hosts"), lexically ('..' stops at '/')."""
-    if not isinstance(path, str) or path == "":
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-    if "\x00" in path:
-        raise ValueError(f"container path {path!r} contains a NUL byte")
-    full = path if path.startswith("/") else posixpath.join(cwd or "/", path)
-    out = posixpath.normpath(full)
-    return "/" + out.lstrip("/") if out != "/" else "/"
-
-
-def _parent(p: str) -> str:
-    return posixpath.dirname(p) or "/"
-
-
-def _ancestors(p: str) -> list[str]:
-    """Return the proper ancestors of an absolute path, root first ("/a/b/c" -> ["/", "/a", "/a/b"])."""
-    out = ["/"]
-    parts = [x for x in p.split("/") if x]
-    for i in range(1, len(parts)):
-        out.append("/" + "/".join(parts[:i]))
-    return out if p != "/" else []
-
-
-def _under(p: str, top: str) -> bool:
-    return p == top or top == "/" or p.startswith(top + "/")
 
 
 def _err(code: int, path: str, path2: "str | None" = None) -> OSError:
