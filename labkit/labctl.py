@@ -5,6 +5,13 @@ The registry root is `<home>/lab-registry`, seeded on first start from the shipp
 so it outlives the notebook or command that started it; `<home>/run/lab-registry.pid` and
 `<home>/run/lab-registry.json` (pid, url, root) say where it is, and `<home>/run/lab-registry.log` keeps
 what it printed. Every function returns status lines; the CLI prints them.
+
+Whose registry is it? The port a lab registry listens on (127.0.0.1:5000 by default) may be held by another
+home's lab registry (on a shared host every user has the same loopback) or by one whose home was deleted.
+Each home keeps an identity secret (`<home>/run/lab-registry.secret`); its registry proves it holds it
+(registry/server/identity.py) and exits by itself once its root is gone. `lab up` uses a registry only
+after that proof; when the default port belongs to something else it starts this home's registry on a
+free port and says so in one line (an explicit `--addr` is never replaced: that is an error instead).
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ from pathlib import Path
 from .errors import LabkitError
 
 DEFAULT_ADDR = "127.0.0.1:5000"
+ADDR_ENV = "LABKIT_LAB_ADDR"  # where `lab up` (and the notebooks) put the lab registry when no --addr is given
 ROOT_NAME = "lab-registry"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
+STALE_CHECK_INTERVAL = 1.0  # how often a background lab registry checks that its root still exists
 _SERVE_MARK = "labkit.labctl"  # in the server's command line: how we recognise our own process
 # Servers this process started: kept so they are reaped by poll() (not left as zombies) and so Popen
 # does not warn that a detached server outlived its object.
@@ -52,6 +61,16 @@ def pid_path(home: "str | os.PathLike") -> Path:
 def state_path(home: "str | os.PathLike") -> Path:
     """Return the JSON state file (pid, url, addr, root) of the background lab registry."""
     return _run_dir(home) / "lab-registry.json"
+
+
+def secret_path(home: "str | os.PathLike") -> Path:
+    """Return the file holding the home's lab registry identity secret (mode 0600)."""
+    return _run_dir(home) / "lab-registry.secret"
+
+
+def default_addr() -> str:
+    """Return where the lab registry goes when no address is given: $LABKIT_LAB_ADDR, else 127.0.0.1:5000."""
+    return os.environ.get(ADDR_ENV) or DEFAULT_ADDR
 
 
 def log_path(home: "str | os.PathLike") -> Path:
@@ -135,24 +154,63 @@ def _clear_state(home) -> None:
             p.unlink()
 
 
-def _is_lab_registry(host: str, port: int) -> bool:
-    """Return True if a labkit lab registry answers on host:port (its Server header says so)."""
+def _identity_secret(home, create: bool = False) -> "bytes | None":
+    """Return the home's identity secret, creating it (mode 0600) when asked and missing."""
+    from .registry.server.identity import new_secret
+
+    path = secret_path(home)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        if not create:
+            return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(new_secret())
+    return path.read_bytes()
+
+
+def _ask_identity(host: str, port: int, secret: "bytes | None") -> "tuple[str, dict]":
+    """Ask host:port who it is; return (kind, answer) with kind one of: "free" (nothing answers),
+    "own" (a lab registry proving `secret`), "stale" (a lab registry whose root is gone), "lab" (another
+    home's lab registry), "other" (some other program)."""
     import http.client
 
-    conn = http.client.HTTPConnection(host, port, timeout=1.0)
+    from .registry.server.identity import new_nonce, proof_matches
+
+    nonce = new_nonce()
+    conn = http.client.HTTPConnection(host, port, timeout=2.0)
     try:
-        conn.request("GET", "/v2/")
-        return (conn.getresponse().getheader("Server") or "").startswith("labkit-registry")
+        conn.request("GET", f"/_labkit/identity?nonce={nonce}")
+        resp = conn.getresponse()
+        body = resp.read(4096)
+        server = resp.getheader("Server") or ""
+    except ConnectionRefusedError:
+        return "free", {}
     except (OSError, http.client.HTTPException):
-        return False
+        return "other", {}
     finally:
         conn.close()
+    if not server.startswith("labkit-registry"):
+        return "other", {}
+    try:
+        answer = json.loads(body) if resp.status == 200 else {}
+    except ValueError:
+        answer = {}
+    if not isinstance(answer, dict):
+        answer = {}
+    if answer.get("stale"):
+        return "stale", answer
+    if secret is not None and proof_matches(secret, nonce, answer.get("proof")):
+        return "own", answer
+    return "lab", answer
 
 
-def _check_port_free(host: str, port: int) -> None:
-    """Raise LabkitError when something else already listens on host:port."""
+def _port_free(host: str, port: int) -> bool:
+    """Return True if this process could listen on host:port now."""
     if port == 0:
-        return
+        return True
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no obstacle
@@ -160,11 +218,30 @@ def _check_port_free(host: str, port: int) -> None:
             s.bind((host, port))
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
-                who = ("another lab registry (of another labkit home?)" if _is_lab_registry(host, port)
-                       else "another program")
-                raise LabkitError(f"lab up: port {port} on {host} is already in use by {who}; stop it "
-                                  f"or choose another address (labkit lab up --addr {host}:{port + 1})") from None
+                return False
             raise LabkitError(f"lab up: cannot listen on {host}:{port}: {e.strerror or e}") from None
+    return True
+
+
+_HOLDERS = {"lab": "another lab registry (of another labkit home)", "other": "another program",
+            "stale": "a lab registry whose home was deleted", "own": "this home's lab registry"}
+
+
+def who_holds(host: str, port: int, home: "str | os.PathLike") -> str:
+    """Return who listens on host:port, seen from `home`: "free", "own", "stale", "lab" or "other".
+
+    A stale registry exits by itself within a second or two of its root going (serve's watchdog); this
+    waits for that, so "stale" comes back only when one lingers."""
+    deadline = time.monotonic() + 3 * STALE_CHECK_INTERVAL + 1
+    while True:
+        if _port_free(host, port):
+            return "free"
+        kind, _ = _ask_identity(host, port, _identity_secret(home))
+        if kind == "free":  # it was going away between the two checks
+            continue
+        if kind != "stale" or time.monotonic() > deadline:
+            return kind
+        time.sleep(0.1)
 
 
 # --- seeding ------------------------------------------------------------------------------------------------
@@ -232,32 +309,68 @@ def _control_lock(home: Path):
     return file_lock(_run_dir(home) / "lab-registry.lock")
 
 
-def lab_up(home: "str | os.PathLike", addr: str = DEFAULT_ADDR, mirror: bool = True) -> list[str]:
-    """Start the seeded lab registry in the background (if not running) and set the mirror; return status lines."""
+def lab_up(home: "str | os.PathLike", addr: "str | None" = None, mirror: bool = True) -> list[str]:
+    """Start the home's seeded lab registry in the background (if not running) and set the mirror; return
+    status lines. With no `addr`, it goes to default_addr(), or to a free port when that one is someone else's."""
     home = Path(home)
     with _control_lock(home):
         return _up(home, addr, mirror)
 
 
-def _up(home: Path, addr: str, mirror: bool) -> list[str]:
+def _up(home: Path, addr: "str | None", mirror: bool) -> list[str]:
     from .registry.server import parse_addr
 
     state = running(home)
     if state is not None:
         url = state["url"]
-        _set_mirror(home, url if mirror else None, remove=url)
-        return [f"lab registry already running at {url} (pid {state['pid']}, "
-                f"{repository_count(state['root'])} repositories)", _mirror_line(home, url)]
+        host, port = parse_addr(state["addr"])
+        if _ask_identity(host, port, _identity_secret(home))[0] == "own":
+            _set_mirror(home, url if mirror else None, remove=url)
+            return [f"lab registry already running at {url} (pid {state['pid']}, "
+                    f"{repository_count(state['root'])} repositories)", _mirror_line(home, url)]
+        _terminate(state["pid"])  # our process, but it no longer answers as this home's registry
     _clear_state(home)
-    host, port = parse_addr(addr)
-    _check_port_free(host, port)
+    requested = addr
+    host, port = parse_addr(addr or default_addr())
+    lines = []
+    holder = who_holds(host, port, home)
+    if holder not in ("free", "own"):
+        what = _HOLDERS[holder]
+        if requested is not None:
+            raise LabkitError(f"lab up: port {port} on {host} is already in use by {what}; stop it "
+                              f"or choose another address (labkit lab up --addr {host}:{port + 1})")
+        lines.append(f"{host}:{port} is in use by {what}: this home's lab registry takes a free port instead")
+        port = 0
     root = registry_root(home)
     seeded = seed(root)
-    url, pid = _spawn(home, root, addr)
+    if holder == "own":  # this home's registry, whose state file was lost: adopt it
+        url, pid = _adopt(home, host, port, root)
+    else:
+        url, pid = _spawn(home, root, f"{host}:{port}")
+    _write_state(home, pid, url, root, requested)
     count = repository_count(root)
     _set_mirror(home, url if mirror else None, remove=url)
     what = f"seeded with {count} repositories" if seeded else f"{count} repositories"
-    return [f"lab registry running at {url} ({what})", _mirror_line(home, url)]
+    return lines + [f"lab registry running at {url} ({what})", _mirror_line(home, url)]
+
+
+def _adopt(home: Path, host: str, port: int, root: Path) -> tuple[str, int]:
+    """Return (url, pid) of this home's registry found running on host:port without a state file."""
+    _kind, answer = _ask_identity(host, port, _identity_secret(home))
+    pid = answer.get("pid")
+    if not isinstance(pid, int) or not _alive(pid):
+        raise LabkitError(f"lab up: this home's lab registry answers on {host}:{port} but gives no process id")
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}", pid
+
+
+def _write_state(home: Path, pid: int, url: str, root: Path, requested: "str | None") -> None:
+    from .fsutil import atomic_write_bytes
+
+    state = {"pid": pid, "url": url, "addr": url.removeprefix("http://"), "root": str(root),
+             "requested_addr": requested}
+    atomic_write_bytes(state_path(home), (json.dumps(state, indent=2) + "\n").encode())
+    atomic_write_bytes(pid_path(home), f"{pid}\n".encode())
 
 
 def _spawn(home: Path, root: Path, addr: str) -> tuple[str, int]:
@@ -270,8 +383,9 @@ def _spawn(home: Path, root: Path, addr: str) -> tuple[str, int]:
     env = dict(os.environ)
     package_parent = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+    _identity_secret(home, create=True)
     cmd = [sys.executable, "-m", _SERVE_MARK, "serve", "--root", str(root), "--addr", addr,
-           "--ready-file", str(ready)]
+           "--ready-file", str(ready), "--identity-file", str(secret_path(home))]
     with open(log_path(home), "ab") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=str(home),
                                 start_new_session=True, close_fds=True)
@@ -291,11 +405,6 @@ def _spawn(home: Path, root: Path, addr: str) -> tuple[str, int]:
         _terminate(proc.pid)
         raise LabkitError(f"lab up: the lab registry on {addr} did not answer GET /v2/ within "
                           f"{START_TIMEOUT:.0f} s (log: {log_path(home)})")
-    from .fsutil import atomic_write_bytes
-
-    state = {"pid": proc.pid, "url": url, "addr": url.removeprefix("http://"), "root": str(root)}
-    atomic_write_bytes(state_path(home), (json.dumps(state, indent=2) + "\n").encode())
-    atomic_write_bytes(pid_path(home), f"{proc.pid}\n".encode())
     return url, proc.pid
 
 
@@ -350,7 +459,7 @@ def _down(home: Path) -> list[str]:
 def lab_reset(home: "str | os.PathLike", addr: "str | None" = None, mirror: bool = True) -> list[str]:
     """Stop the lab registry, restore its seeded state, remove local images and containers, start it again.
 
-    `addr` defaults to the address it last ran on (else 127.0.0.1:5000). Returns status lines."""
+    `addr` defaults to the address it was last asked to run on (else as lab_up). Returns status lines."""
     home = Path(home)
     with _control_lock(home):
         return _reset(home, addr, mirror)
@@ -358,8 +467,8 @@ def lab_reset(home: "str | os.PathLike", addr: "str | None" = None, mirror: bool
 
 def _reset(home: Path, addr: "str | None", mirror: bool) -> list[str]:
     state = _read_state(home)
-    if addr is None:
-        addr = state["addr"] if state and state.get("addr") else DEFAULT_ADDR
+    if addr is None and state and state.get("requested_addr", state.get("addr")) is not None:
+        addr = state["addr"]  # the address it ran on when one was asked for; else the default (or a free port)
     lines = [line for line in _down(home) if line.startswith("lab registry stopped")]
     seed(registry_root(home), fresh=True)
     lines.append(f"lab registry restored to the {repository_count(registry_root(home))} seeded repositories")
@@ -392,8 +501,12 @@ def _rmtree(path: Path) -> None:
 
 # --- the background process itself -------------------------------------------------------------------------------
 
-def serve(root: str, addr: str, ready_file: "str | None" = None, auth: str = "none") -> None:
-    """Serve the lab registry in this process until SIGTERM; write the URL to `ready_file` once listening."""
+def serve(root: str, addr: str, ready_file: "str | None" = None, auth: str = "none",
+          identity_file: "str | None" = None) -> None:
+    """Serve the lab registry in this process until SIGTERM, or until its root is deleted (a stale registry
+    would answer 404 for every lab image and hold the port); write the URL to `ready_file` once listening."""
+    import threading
+
     from .fsutil import atomic_write_bytes
     from .registry.server import LabRegistry
 
@@ -401,7 +514,16 @@ def serve(root: str, addr: str, ready_file: "str | None" = None, auth: str = "no
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    registry = LabRegistry(root, addr, auth).bind()
+    identity = Path(identity_file).read_bytes() if identity_file else None
+    registry = LabRegistry(root, addr, auth, identity=identity).bind()
+
+    def watch_root():
+        while not registry.stale:
+            time.sleep(STALE_CHECK_INTERVAL)
+        print(f"lab registry root {root} is gone: stopping", flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch_root, name="labkit-registry-root-watch", daemon=True).start()
     if ready_file:
         atomic_write_bytes(Path(ready_file), (registry.url + "\n").encode())
     print(f"lab registry listening on {registry.url} (root {root})", flush=True)
@@ -421,16 +543,17 @@ def main(argv: "list[str] | None" = None) -> int:
     s.add_argument("--addr", default=DEFAULT_ADDR)
     s.add_argument("--ready-file")
     s.add_argument("--auth", default="none")
+    s.add_argument("--identity-file")
     for name in ("up", "down", "reset"):
         p = sub.add_parser(name)
         p.add_argument("--home")
         if name != "down":
-            p.add_argument("--addr", default=DEFAULT_ADDR if name == "up" else None)
+            p.add_argument("--addr")
             p.add_argument("--no-mirror", action="store_true")
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
-            serve(args.root, args.addr, args.ready_file, args.auth)
+            serve(args.root, args.addr, args.ready_file, args.auth, args.identity_file)
             return 0
         home = resolve_home(args.home)
         if args.command == "up":

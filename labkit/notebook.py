@@ -5,10 +5,11 @@ What setup gives a notebook:
 - its own fresh labkit home (`<home>/notebooks/<name>`), so no notebook sees another's images or containers;
 - the clock pinned to the lab's "now" (LABKIT_NOW = labimages.LAB_NOW), so CREATED columns never drift,
   and LABKIT_SEED set, so container IDs and names are the same every run;
-- a lab registry on 127.0.0.1:5000 set as the docker.io mirror: the one `labkit lab up` runs, started
-  now (for the user's own home) when it is not running yet. It runs in the background and outlives the
-  kernel, so notebooks open side by side share it and none of them pulls it from under another. Only when
-  port 5000 belongs to another program does a kernel serve its own registry, on a free port;
+- the user's own lab registry set as the docker.io mirror: the one `labkit lab up` runs, started now
+  when it is not running yet. It runs in the background and outlives the kernel, so notebooks open side
+  by side share it and none of them pulls it from under another. It is used only once it proves it is
+  this home's (labctl): on a shared host, or after a home was deleted, port 5000 may hold another's,
+  and then this home's registry takes a free port;
 - the `%docker` magic, loaded when running under IPython.
 """
 
@@ -18,9 +19,7 @@ import os
 import shutil
 from pathlib import Path
 
-LAB_ADDR = "127.0.0.1:5000"
 _BASE_ENV = "LABKIT_NOTEBOOK_BASE"  # the user's own home, remembered before setup points LABKIT_HOME elsewhere
-_registry = None  # the LabRegistry this kernel started, if any
 
 
 def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | None" = "lab"):
@@ -32,7 +31,6 @@ def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | No
     base = Path(os.environ.get(_BASE_ENV) or resolve_home())
     os.environ[_BASE_ENV] = str(base)
     home = base / "notebooks" / name
-    _stop_own_registry()
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     os.environ["LABKIT_HOME"] = str(home)
@@ -43,7 +41,7 @@ def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | No
     else:
         os.environ.pop("LABKIT_NOW", None)
     os.environ["LABKIT_SEED"] = name  # container IDs and names come out the same every run
-    url = _ensure_registry(base, home)
+    url = _ensure_registry(base)
     save_settings(home, {"registry-mirrors": [url]})
     _load_magic()
     lab = Lab(home)
@@ -53,36 +51,25 @@ def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | No
 
 
 def registry_url() -> str:
-    """Return the URL of the lab registry the notebooks use."""
-    return f"http://{LAB_ADDR}"
+    """Return the URL of the lab registry the notebooks use: the user's own (see setup)."""
+    from .home import resolve_home
+    from .labctl import default_addr, running
+
+    state = running(Path(os.environ.get(_BASE_ENV) or resolve_home()))
+    return state["url"] if state else f"http://{default_addr()}"
 
 
-def _ensure_registry(base: Path, home: Path) -> str:
-    """Return the URL of the lab registry: the shared one on 127.0.0.1:5000 (started for `base` when
-    nothing answers there), or, when another program holds the port, one served by this kernel."""
-    global _registry
-    from .errors import LabkitError
-    from .labctl import _is_lab_registry, lab_up, seed
-    from .registry.server import LabRegistry
+def _ensure_registry(base: Path) -> str:
+    """Return the URL of `base`'s lab registry, started in the background when it is not running yet (on
+    127.0.0.1:5000, or on a free port when that port is another's: one line on stderr says so)."""
+    import sys
 
-    host, port = LAB_ADDR.split(":")
-    if _is_lab_registry(host, int(port)):
-        return registry_url()
-    try:
-        lab_up(base, addr=LAB_ADDR)
-        return registry_url()
-    except LabkitError:
-        root = home / "lab-registry"
-        seed(root, fresh=True)
-        _registry = LabRegistry(root, f"{host}:0").start()
-        return _registry.url
+    from .labctl import lab_up, running
 
-
-def _stop_own_registry() -> None:
-    global _registry
-    if _registry is not None:
-        _registry.stop()
-        _registry = None
+    for line in lab_up(base):
+        if " is in use by " in line:
+            print(line, file=sys.stderr)
+    return running(base)["url"]
 
 
 def _load_magic() -> None:

@@ -162,3 +162,89 @@ def test_a_port_taken_by_another_homes_lab_registry_says_so(home, tmp_path):
     finally:
         labctl.lab_down(other)
     assert labctl.running(other) is None
+
+
+# --- whose registry: identity, stale registries, a free port when the default is another's -------------------
+
+def _free_addr() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.fixture
+def default_addr(monkeypatch):
+    """Move the default lab address (127.0.0.1:5000) to a free port for the test."""
+    addr = _free_addr()
+    monkeypatch.setenv(labctl.ADDR_ENV, addr)
+    return addr
+
+
+def test_two_homes_at_once_each_get_their_own_registry(home, tmp_path, default_addr):
+    """A shared host (one loopback for every user): the second home does not use the first one's registry."""
+    other = tmp_path / "other-home"
+    try:
+        assert labctl.lab_up(other)[0].startswith(f"lab registry running at http://{default_addr} ")
+        lines = labctl.lab_up(home)
+        url = _url(home)
+        assert lines[0] == (f"{default_addr} is in use by another lab registry (of another labkit home): "
+                            "this home's lab registry takes a free port instead")
+        assert lines[1].startswith(f"lab registry running at {url} ") and url != f"http://{default_addr}"
+        assert load_settings(home)["registry-mirrors"] == [url]
+        host, port = default_addr.split(":")
+        assert labctl.who_holds(host, int(port), other) == "own"
+        assert labctl.who_holds(host, int(port), home) == "lab"
+        # what one home's registry holds, the other's does not
+        assert requests.delete(f"{url}/v2/library/debian/manifests/jessie", timeout=5).status_code == 202
+        assert requests.get(f"http://{default_addr}/v2/library/debian/manifests/jessie", headers={"Accept": ACCEPT},
+                            timeout=5).status_code == 200
+        # asked again, each home finds its own
+        assert labctl.lab_up(home)[0].startswith(f"lab registry already running at {url} ")
+        assert labctl.lab_up(other)[0].startswith(f"lab registry already running at http://{default_addr} ")
+    finally:
+        labctl.lab_down(other)
+
+
+def test_a_registry_whose_home_was_deleted_stops_and_is_replaced(home, tmp_path, default_addr):
+    gone = tmp_path / "deleted-home"
+    labctl.lab_up(gone)
+    pid = labctl.running(gone)["pid"]
+    labctl._rmtree(gone)
+    lines = labctl.lab_up(home)  # waits for the stale one to stop, then takes the default address
+    assert lines[0].startswith(f"lab registry running at http://{default_addr} ")
+    assert not labctl._alive(pid)
+
+
+def test_the_identity_proves_without_revealing_the_secret(home, default_addr):
+    labctl.lab_up(home)
+    secret = labctl.secret_path(home).read_bytes()
+    assert oct(labctl.secret_path(home).stat().st_mode & 0o777) == "0o600"
+    answer = requests.get(f"http://{default_addr}/_labkit/identity", params={"nonce": "n" * 32}, timeout=5).json()
+    assert secret.hex() not in json.dumps(answer) and answer["stale"] is False
+    from labkit.registry.server.identity import proof_matches
+
+    assert proof_matches(secret, "n" * 32, answer["proof"]) and not proof_matches(secret, "m" * 32, answer["proof"])
+    assert requests.get(f"http://{default_addr}/_labkit/identity", params={"nonce": "short"},
+                        timeout=5).status_code == 400
+
+
+def test_a_lost_state_file_adopts_the_running_registry(home, default_addr):
+    labctl.lab_up(home)
+    pid = labctl.running(home)["pid"]
+    labctl.state_path(home).unlink()
+    labctl.pid_path(home).unlink()
+    lines = labctl.lab_up(home)
+    assert lines[0].startswith(f"lab registry running at http://{default_addr} ")
+    assert labctl.running(home)["pid"] == pid
+
+
+def test_reset_keeps_the_default_address_rule(home, tmp_path, default_addr):
+    other = tmp_path / "other-home"
+    try:
+        labctl.lab_up(other)
+        labctl.lab_up(home)  # on a free port: the default is the other home's
+        lines = labctl.lab_reset(home)
+        assert any(" is in use by another lab registry" in line for line in lines)
+        assert _url(home) != f"http://{default_addr}"
+    finally:
+        labctl.lab_down(other)

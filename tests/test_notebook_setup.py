@@ -21,10 +21,9 @@ def _free_addr() -> str:
 
 @pytest.fixture
 def base(labkit_home, monkeypatch):
-    """The user's home; the lab registry address moved to a free port; everything stopped afterwards."""
-    monkeypatch.setattr(nb, "LAB_ADDR", _free_addr())  # the environment setup changes is restored by conftest
+    """The user's home; the lab registry's default address moved to a free port; everything stopped afterwards."""
+    monkeypatch.setenv(labctl.ADDR_ENV, _free_addr())  # the environment setup changes is restored by conftest
     yield labkit_home
-    nb._stop_own_registry()
     labctl.lab_down(labkit_home)
 
 
@@ -46,16 +45,31 @@ def test_notebooks_share_one_background_registry(base):
     assert first.home != second.home and [r.tag for r in second.images()] == ["jessie"]
 
 
-def test_a_port_held_by_another_program_falls_back_to_a_registry_in_this_process(base):
-    host, port = nb.LAB_ADDR.split(":")
+def test_a_port_held_by_another_program_gives_this_home_a_registry_on_a_free_port(base, capsys):
+    host, port = os.environ[labctl.ADDR_ENV].split(":")
     with socket.socket() as squatter:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind((host, int(port)))
         squatter.listen(1)
         lab = nb.setup("03", pull=["busybox"])
         mirror = load_settings(lab.home)["registry-mirrors"][0]
-        assert mirror != nb.registry_url() and nb._registry is not None
+        assert mirror == nb.registry_url() == labctl.running(base)["url"] != f"http://{host}:{port}"
         assert [r.repository for r in lab.images()] == ["busybox"]
+    assert capsys.readouterr().err == (f"{host}:{port} is in use by another program: this home's lab registry "
+                                       "takes a free port instead\n")
+
+
+def test_a_registry_of_another_home_is_not_used(base, tmp_path):
+    """Another user's lab registry on the default port (a shared host): this home's own answers instead."""
+    other = tmp_path / "another-user"
+    try:
+        labctl.lab_up(other)
+        nb.registry_url()
+        lab = nb.setup("04")
+        own = labctl.running(base)["url"]
+        assert load_settings(lab.home)["registry-mirrors"] == [own] and own != labctl.running(other)["url"]
+    finally:
+        labctl.lab_down(other)
 
 
 def test_versions_names_every_package():

@@ -29,7 +29,8 @@ def _lab(p):
     sub = p.add_subparsers(dest="lab_command", metavar="COMMAND", required=True)
     up = sub.add_parser("up", help="start the seeded lab registry in the background and set it as the docker.io mirror")
     up.add_argument("--no-mirror", action="store_true", help="don't set the mirror: docker.io references reach Docker Hub")
-    up.add_argument("--addr", default="127.0.0.1:5000", help="where the lab registry listens (default 127.0.0.1:5000)")
+    up.add_argument("--addr", help="where the lab registry listens (default: $LABKIT_LAB_ADDR, else 127.0.0.1:5000, "
+                                   "else a free port when that one is another's)")
     sub.add_parser("down", help="stop the lab registry and remove the mirror setting")
     sub.add_parser("reset", help="restore the lab: registry reseeded, local images and containers removed")
 

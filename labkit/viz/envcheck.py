@@ -96,7 +96,7 @@ def check_registry(url: "str | None" = None, timeout: float = 2.0) -> Check:
         conn.close()
     if not server.startswith("labkit-registry"):
         return Check("lab registry", False, f"another program answers on {where} (Server: {server or 'none'})",
-                     "stop that program, or run `labkit lab up` once port 5000 is free")
+                     "run the first code cell again: it starts this home's lab registry on a free port")
     return Check("lab registry", True, f"answering on {where} (it stands in for Docker Hub)")
 
 

@@ -73,7 +73,7 @@ class LabRegistry:
                  users: Mapping[str, str] | None = None, *, read_only: bool = False,
                  access_log: "Callable[[str], None] | io.TextIOBase | None" = None,
                  upload_ttl: float = UPLOAD_TTL, token_ttl: int = tokens.TOKEN_TTL,
-                 allow_remote: bool = False):
+                 allow_remote: bool = False, identity: "bytes | None" = None):
         from ...store import OciLayout
 
         if auth not in AUTH_MODES:
@@ -84,6 +84,7 @@ class LabRegistry:
             raise LabkitError(f"start lab registry on {addr}: only loopback addresses unless allow_remote=True")
         self.auth = auth
         self.read_only = read_only
+        self.identity = identity  # the home's secret, proved at /_labkit/identity (server/identity.py)
         self.root.mkdir(parents=True, exist_ok=True)
         self.layout = OciLayout(self.root)
         self.layout.ensure_layout()
@@ -153,6 +154,11 @@ class LabRegistry:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    @property
+    def stale(self) -> bool:
+        """Return True when the registry's root is gone (its home was deleted under it)."""
+        return not (self.root / "index.json").is_file()
 
     @property
     def url(self) -> str:

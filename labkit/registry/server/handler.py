@@ -15,6 +15,7 @@ from ...errors import DigestMismatch, InvalidReference, NotFound
 from .access import authorize, token_answer
 from .manifests import MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST, parse_manifest_reference, referrers, subject_of
 from .names import valid_name
+from .identity import identity_proof
 from .problems import RegistryProblem
 from .ranges import parse_content_range, parse_range, upload_range
 from .routes import WRITES, match_route
@@ -80,6 +81,8 @@ class RegistryHandler(BaseHTTPRequestHandler):
             route, params = match_route(path, method)
             if route == "token":
                 return self._token(method)
+            if route == "identity":
+                return self._identity()
             name = params.get("name")
             if name is not None and not valid_name(name):
                 raise RegistryProblem(400, "NAME_INVALID", detail={"name": name})
@@ -193,6 +196,20 @@ class RegistryHandler(BaseHTTPRequestHandler):
         h = {"Content-Type": "application/json; charset=utf-8"}
         h.update(p.headers)
         self._send(p.status, p.body(), h)
+
+    # identity ---------------------------------------------------------------------------------------
+    def _identity(self) -> None:
+        """Prove, without revealing it, that this server holds a home's identity secret (HMAC of the
+        caller's nonce), and say whether its root still exists: a home checks that the registry on the lab's
+        port is its own, and that one whose home was deleted is stale."""
+        registry = self.registry
+        if registry.identity is None:
+            raise RegistryProblem(404, "NOT_FOUND", "this lab registry has no identity", detail={"path": self.path})
+        nonce = (self.query.get("nonce") or [""])[0]
+        if not 16 <= len(nonce) <= 128:
+            raise RegistryProblem(400, "UNSUPPORTED", "identity: give a nonce of 16 to 128 characters")
+        self._send_json(200, {"proof": identity_proof(registry.identity, nonce), "stale": registry.stale,
+                              "pid": os.getpid()})
 
     # token realm ------------------------------------------------------------------------------------
     def _token(self, method: str) -> None:

@@ -17,6 +17,7 @@ ROUTES = [
     ("referrers", re.compile(r"^/v2/(?P<name>.+)/referrers/(?P<digest>[^/]+)$")),
     ("search", re.compile(r"^/v1/search$")),
     ("token", re.compile(r"^/token$")),
+    ("identity", re.compile(r"^/_labkit/identity$")),  # labkit's own: "are you this home's lab registry?"
 ]
 
 METHODS = {
@@ -30,6 +31,7 @@ METHODS = {
     "referrers": {"GET"},
     "search": {"GET"},
     "token": {"GET", "POST"},
+    "identity": {"GET"},
 }
 
 WRITES = {("manifest", "PUT"), ("manifest", "DELETE"), ("blob", "DELETE"), ("upload_start", "POST"),
