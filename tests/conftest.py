@@ -1,4 +1,10 @@
-"""Shared fixtures: every test gets its own labkit home; nothing touches the user's."""
+"""Shared fixtures and the peer-tool gate.
+
+Every test gets its own labkit home (nothing touches the user's). A test that needs a peer tool says so
+with `@pytest.mark.interop("skopeo", ...)` or `@pytest.mark.browser`; it is skipped with the reason when
+the tool is missing here, and fails instead under LABKIT_REQUIRE_PEERS=1 (CI). Helpers live in
+tests/helpers/ (see its __init__), never in another test module.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,39 @@ import signal
 from pathlib import Path
 
 import pytest
+
+from helpers import peers
+
+
+def _needed_peers(item) -> list[str]:
+    """Return the peer tools `item` declares (interop marker arguments; browser means chromium + playwright)."""
+    needed = [name for mark in item.iter_markers("interop") for name in mark.args]
+    if item.get_closest_marker("browser"):
+        needed += peers.BROWSER
+    return list(dict.fromkeys(needed))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Check every interop marker names known peer tools; mark tests whose peers are missing as skipped.
+
+    Under LABKIT_REQUIRE_PEERS=1 nothing is skipped here: pytest_runtest_setup fails those tests instead."""
+    for item in items:
+        for mark in item.iter_markers("interop"):
+            unknown = [name for name in mark.args if name not in peers.PEERS]
+            if not mark.args or unknown:
+                raise pytest.UsageError(
+                    f"{item.nodeid}: @pytest.mark.interop must name its peer tools from {sorted(peers.PEERS)}"
+                    + (f", not {unknown}" if unknown else ""))
+        reasons = [r for r in map(peers.missing, _needed_peers(item)) if r]
+        if reasons and not peers.strict():
+            item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Fail a test whose peer tools are missing under LABKIT_REQUIRE_PEERS=1, before its fixtures start."""
+    if peers.strict():
+        peers.require(*_needed_peers(item))
 
 
 @pytest.fixture(autouse=True)

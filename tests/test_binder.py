@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+import pytest
+
+from helpers import peers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,9 +32,9 @@ def test_environment_lists_what_the_notebooks_import():
         assert f"- {package}" in env
 
 
+@pytest.mark.interop("repo2docker")
 def test_repo2docker_builds_from_binder_files(tmp_path):
-    r2d = shutil.which("repo2docker") or str(Path(sys.executable).with_name("repo2docker"))
-    proc = subprocess.run([r2d, "--no-build", "--debug", str(ROOT)], capture_output=True, text=True,
+    proc = subprocess.run([peers.executable("repo2docker"), "--no-build", "--debug", str(ROOT)], capture_output=True, text=True,
                           timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     dockerfile = proc.stdout + proc.stderr

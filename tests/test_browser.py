@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,18 +18,14 @@ from pathlib import Path
 import pytest
 import requests
 
+from helpers import peers
+from helpers.net import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "02-images-and-containers.ipynb"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -55,7 +50,7 @@ def jupyterlab(tmp_path):
     }
     (app_settings / "overrides.json").write_text(json.dumps(overrides))
     env["JUPYTERLAB_SETTINGS_DIR"] = str(home / "user-settings")
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
            f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
@@ -108,7 +103,7 @@ def test_copy_on_write_playground_in_a_real_browser(jupyterlab):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
-            str(home / "chromium-profile"), executable_path=CHROMIUM, headless=True,
+            str(home / "chromium-profile"), executable_path=peers.executable("chromium"), headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run"], viewport={"width": 1400, "height": 1000})
         try:

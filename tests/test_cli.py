@@ -12,7 +12,7 @@ import pytest
 from labkit.cli import main
 from labkit.store import Store
 
-from imagefactory import layer, make_image, store_image
+from helpers.imagefactory import layer, make_image, store_image
 
 NOW = "2016-12-01T00:00:00Z"
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from imagefactory import stored_entry_image
+from helpers.imagefactory import stored_entry_image
 from labkit.commit import apply_changes, commit, ellipsis, history, history_table, import_tarball, layer_entries
 from labkit.containers import Containers
 from labkit.errors import UnsafeLayer, UsageError
@@ -127,7 +127,7 @@ def test_commit_from_scratch(lab):
 
 
 def test_commit_keeps_docker_media_types(labkit_home):
-    from imagefactory import entry_image, store_image
+    from helpers.imagefactory import entry_image, store_image
 
     store_image(Store(labkit_home), entry_image([BASE], docker=True), "dock:1")
     lab = Containers(labkit_home)

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from imagefactory import stored_entry_image
+from helpers.imagefactory import stored_entry_image
 from labkit.containers import CONTAINER_LAYER, Containers, Op, size_text
 from labkit.errors import Conflict, NotFound
 from labkit.layers.writer import Entry

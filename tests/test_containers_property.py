@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagefactory import entry_image, store_image
+from helpers.imagefactory import entry_image, store_image
 from labkit.commit import commit
 from labkit.containers import Containers
 from labkit.imageview import ImageView
@@ -229,7 +229,7 @@ SEQUENCES = [
 ]
 
 
-@pytest.mark.interop
+@pytest.mark.interop("umoci")
 @pytest.mark.parametrize("sequence", SEQUENCES)
 def test_umoci_unpacks_the_committed_tree(world, sequence, tmp_path):
     lab, c, real = run_both(world, sequence, tmp_path)
@@ -241,7 +241,7 @@ def test_umoci_unpacks_the_committed_tree(world, sequence, tmp_path):
     lab.rm(c, force=True)
 
 
-@pytest.mark.interop
+@pytest.mark.interop("umoci")
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ops, max_size=15))
 def test_umoci_unpack_matches_real_directory(world, sequence):

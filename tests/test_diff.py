@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from imagefactory import stored_entry_image
+from helpers.imagefactory import stored_entry_image
 from labkit.containers import Containers, diff
 from labkit.layers.writer import Entry
 

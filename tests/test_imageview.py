@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-import imagefactory as f
+from helpers import imagefactory as f
 from labkit.errors import LabkitError, NotFound
 from labkit.imageview import (Change, ImageView, PathWaste, SymlinkLoop, ensure_layers, layer_changes,
                               wasted_space)

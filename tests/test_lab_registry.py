@@ -912,7 +912,7 @@ def source_image(tmp_path) -> tuple[Path, str]:
     return src, write_oci_dir(src, "v1", manifest, blobs)
 
 
-@pytest.mark.interop
+@pytest.mark.interop("skopeo")
 def test_skopeo_push_and_pull_without_auth(tmp_path):
     src, digest = source_image(tmp_path)
     with LabRegistry(tmp_path / "registry", addr="127.0.0.1:0") as reg:
@@ -930,7 +930,7 @@ def test_skopeo_push_and_pull_without_auth(tmp_path):
         assert oci_manifest_digest(direct, "d") == digest
 
 
-@pytest.mark.interop
+@pytest.mark.interop("skopeo")
 def test_skopeo_push_and_pull_with_token_auth(tmp_path):
     src, digest = source_image(tmp_path)
     with LabRegistry(tmp_path / "registry", addr="127.0.0.1:0", auth="token") as reg:
@@ -952,7 +952,7 @@ def test_skopeo_push_and_pull_with_token_auth(tmp_path):
         assert oci_manifest_digest(out2, "back") == digest
 
 
-@pytest.mark.interop
+@pytest.mark.interop("skopeo")
 def test_skopeo_with_basic_auth(tmp_path):
     src, digest = source_image(tmp_path)
     with LabRegistry(tmp_path / "registry", addr="127.0.0.1:0", auth="basic") as reg:
@@ -973,7 +973,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "skopeo")
 def test_real_distribution_registry_trusts_the_lab_realm(tmp_path):
     """The lab's tokens are real ones: docker-registry accepts them through the lab realm's certificate."""
     import time

@@ -405,7 +405,7 @@ def test_filler_is_deterministic_and_sized():
 
 # --- peers ---------------------------------------------------------------------------------------------------
 
-@pytest.mark.interop
+@pytest.mark.interop("skopeo")
 @pytest.mark.parametrize("ref", ["library/debian:jessie", "library/ubuntu:latest", "labkit/webapp:latest",
                                  "library/zookeeper:latest"])
 def test_skopeo_reads_the_shipped_layout(ref):
@@ -417,7 +417,7 @@ def test_skopeo_reads_the_shipped_layout(ref):
     assert info["Labels"]["io.labkit.stand-in"].startswith("labkit lab stand-in")
 
 
-@pytest.mark.interop
+@pytest.mark.interop("skopeo")
 def test_skopeo_reads_both_busybox_platforms():
     for arch in ("amd64", "arm64"):
         out = subprocess.run(["skopeo", "--override-arch", arch, "inspect",
@@ -434,7 +434,7 @@ def test_every_layer_has_exactly_one_history_step():
         assert config.history[-1].get("empty_layer") is True, image.key  # a CMD last, as docker builds end
 
 
-@pytest.mark.interop
+@pytest.mark.interop("umoci")
 def test_umoci_unpacks_whiteouts_and_opaque_directories(tmp_path):
     def unpack(ref: str) -> Path:
         bundle = tmp_path / ref.replace("/", "_").replace(":", "_")

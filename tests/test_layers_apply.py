@@ -282,7 +282,7 @@ def _oci_layout(blob, root: Path) -> Path:
     return lay
 
 
-@pytest.mark.interop
+@pytest.mark.interop("umoci")
 def test_umoci_unpacks_the_same_tree(tmp_path):
     import subprocess
     es = entries()[:-2] + [Entry("c/" + "n" * 150, data=b"long"), Entry("caf\u00e9", data=b"u"),

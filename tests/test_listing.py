@@ -13,9 +13,9 @@ from labkit.registry.auth import Credentials
 from labkit.registry.client import RegistryClient
 from labkit.registry.listing import catalog, list_tags, next_link, parse_link_header
 
-import imagefactory as factory
-from registries import seed_lab_registry, start_lab_registry
-from test_registry_client import Reply, ScriptedServer  # noqa: F401 - the scripted server
+from helpers import imagefactory as factory
+from helpers.registries import seed_lab_registry, start_lab_registry
+from helpers.scriptedserver import Reply, ScriptedServer  # noqa: F401 - the scripted server
 
 BASE = "http://127.0.0.1:5000/v2/_catalog?n=2"
 
@@ -147,11 +147,11 @@ def test_scripted_absolute_links_and_a_loop():
         s.close()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry")
 def test_real_registry_pagination(tmp_path):
     from labkit.push import push
     from labkit.store import Store
-    from registries import start_distribution_registry
+    from helpers.registries import start_distribution_registry
 
     url, stop = start_distribution_registry(tmp_path)
     try:
@@ -174,10 +174,10 @@ def test_real_registry_pagination(tmp_path):
         stop()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "skopeo")
 def test_real_registry_token_catalog(tmp_path):
-    from registries import skopeo_copy_to_registry, start_token_registry
-    from tokenserver import TokenServer
+    from helpers.registries import skopeo_copy_to_registry, start_token_registry
+    from helpers.tokenserver import TokenServer
 
     ts = TokenServer(tmp_path, users={"alice": "s3cret"}).start()
     url, stop = start_token_registry(tmp_path, ts)

@@ -17,8 +17,8 @@ from labkit.errors import AuthRequired, UsageError
 from labkit.registry.auth import load_docker_credentials
 from labkit.registry.login import config_key, login, logout, normalize_host
 
-import imagefactory as factory
-from registries import start_lab_registry
+from helpers import imagefactory as factory
+from helpers.registries import start_lab_registry
 
 SECRET = "labkit-secret-pw"
 
@@ -141,9 +141,9 @@ def test_logout_removes_every_alias_of_the_host(basic_lab):
 # The real distribution registry
 # ---------------------------------------------------------------------------------------------------------
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "htpasswd")
 def test_real_registry_htpasswd(tmp_path):
-    from registries import start_htpasswd_registry
+    from helpers.registries import start_htpasswd_registry
 
     url, stop = start_htpasswd_registry(tmp_path, {"alice": "wonder-land"})
     try:
@@ -157,10 +157,10 @@ def test_real_registry_htpasswd(tmp_path):
         stop()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry")
 def test_real_registry_token(tmp_path):
-    from registries import start_token_registry
-    from tokenserver import TokenServer
+    from helpers.registries import start_token_registry
+    from helpers.tokenserver import TokenServer
 
     ts = TokenServer(tmp_path, users={"alice": "s3cret"}).start()
     url, stop = start_token_registry(tmp_path, ts)

@@ -12,17 +12,13 @@ from labkit import labctl
 from labkit.home import load_settings
 from labkit.labimages import LAB_NOW
 
-
-def _free_addr() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{s.getsockname()[1]}"
+from helpers.net import free_addr
 
 
 @pytest.fixture
 def base(labkit_home, monkeypatch):
     """The user's home; the lab registry's default address moved to a free port; everything stopped afterwards."""
-    monkeypatch.setenv(labctl.ADDR_ENV, _free_addr())  # the environment setup changes is restored by conftest
+    monkeypatch.setenv(labctl.ADDR_ENV, free_addr())  # the environment setup changes is restored by conftest
     yield labkit_home
     labctl.lab_down(labkit_home)
 

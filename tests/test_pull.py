@@ -25,8 +25,8 @@ from labkit.reference import Reference
 from labkit.registry.auth import Credentials
 from labkit.store import Store
 
-import imagefactory as factory
-from test_registry_client import Reply, ScriptedServer, blob, err
+from helpers import imagefactory as factory
+from helpers.scriptedserver import Reply, ScriptedServer, blob, err, serve_image
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -178,27 +178,6 @@ def test_registry_package_exports_lazily():
 # ---------------------------------------------------------------------------------------------------------
 # A scripted registry serving a built image (no external tools)
 # ---------------------------------------------------------------------------------------------------------
-
-def serve_image(server: ScriptedServer, repo: str, tag: str, built, *, corrupt: Digest | None = None, slow=None):
-    """Script `server` to serve `built` (image or index) as repo:tag; `corrupt` serves wrong bytes for a blob."""
-    media = built.media_type
-    raw = built.raw if isinstance(built, factory.BuiltIndex) else built.manifest
-    top = Digest.of(raw)
-    headers = {"Content-Type": media, "Docker-Content-Digest": str(top)}
-    server.route("*", f"/v2/{repo}/manifests/{tag}", Reply(200, headers, raw))
-    for d, data in built.blobs.items():
-        if corrupt == d:
-            data = b"X" + data[1:]
-        try:
-            json.loads(data)
-            mt = json.loads(data).get("mediaType")
-        except (ValueError, UnicodeDecodeError, AttributeError):
-            mt = None
-        if mt:
-            server.route("*", f"/v2/{repo}/manifests/{d}", Reply(200, {"Content-Type": mt}, data))
-        server.route("GET", f"/v2/{repo}/blobs/{d}", slow(data) if slow else blob(data))
-    return top
-
 
 @pytest.fixture
 def server():
@@ -543,7 +522,7 @@ def _host(url: str) -> str:
 
 def skopeo_push(tmp_path, built, dest: str, creds: str | None = None):
     """Copy `built` into docker://dest with skopeo (all platforms of an index)."""
-    from registries import skopeo_copy_to_registry
+    from helpers.registries import skopeo_copy_to_registry
 
     oci = factory.write_oci_dir(tmp_path / f"oci-{Digest.of(dest.encode()).short}", built, "src")
     skopeo_copy_to_registry(f"oci:{oci}:src", dest, creds=creds, all_platforms=isinstance(built, factory.BuiltIndex))
@@ -551,14 +530,14 @@ def skopeo_push(tmp_path, built, dest: str, creds: str | None = None):
 
 @pytest.fixture(scope="module")
 def plain_registry(tmp_path_factory):
-    from registries import start_distribution_registry
+    from helpers.registries import start_distribution_registry
 
     url, stop = start_distribution_registry(tmp_path_factory.mktemp("plain-registry"), {})
     yield _host(url)
     stop()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "skopeo")
 def test_real_registry_pull_lines_up_to_date_and_by_digest(plain_registry, store, tmp_path):
     img = factory.make_image([{"a.txt": b"a" * 10_000}, {"b.txt": b"b" * 20_000}])  # OCI: skopeo 1.9 oci: reads no Docker types
     skopeo_push(tmp_path, img, f"{plain_registry}/plain/x:v1")
@@ -580,7 +559,7 @@ def test_real_registry_pull_lines_up_to_date_and_by_digest(plain_registry, store
     assert pull(store, ref).digest == img.manifest_digest
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "skopeo")
 def test_real_registry_index_platforms(plain_registry, store, tmp_path):
     idx = factory.make_index(files={"os-release": b"lab\n"})
     skopeo_push(tmp_path, idx, f"{plain_registry}/multi:v1")
@@ -590,15 +569,15 @@ def test_real_registry_index_platforms(plain_registry, store, tmp_path):
     assert store.layout.read_blob(idx.digest) == idx.raw
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry")
 def test_real_registry_unknown_tag_error(plain_registry, store):
     with pytest.raises(NotFound, match=rf"pull {plain_registry}/nothing:here: .*\({plain_registry}, 404 "):
         pull(store, f"{plain_registry}/nothing:here")
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "htpasswd", "skopeo")
 def test_real_registry_htpasswd_basic(tmp_path, store):
-    from registries import start_htpasswd_registry
+    from helpers.registries import start_htpasswd_registry
 
     url, stop = start_htpasswd_registry(tmp_path, {"alice": "wonder-land"})
     try:
@@ -620,10 +599,10 @@ def test_real_registry_htpasswd_basic(tmp_path, store):
         stop()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "skopeo")
 def test_real_registry_token_auth_with_insufficient_scope(tmp_path, store):
-    from registries import start_token_registry
-    from tokenserver import TokenServer
+    from helpers.registries import start_token_registry
+    from helpers.tokenserver import TokenServer
 
     ts = TokenServer(tmp_path, users={"alice": "s3cret"}).start()
     url, stop = start_token_registry(tmp_path, ts)
@@ -649,9 +628,9 @@ def test_real_registry_token_auth_with_insufficient_scope(tmp_path, store):
         ts.stop()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "skopeo")
 def test_real_registry_proxy_mirror(tmp_path, store):
-    from registries import start_distribution_registry, start_proxy_registry
+    from helpers.registries import start_distribution_registry, start_proxy_registry
 
     up_url, up_stop = start_distribution_registry(tmp_path / "upstream", {})
     try:

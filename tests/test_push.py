@@ -21,8 +21,8 @@ from labkit.registry.client import RegistryClient
 from labkit.registry.trace import Trace
 from labkit.store import Store
 
-import imagefactory as factory
-from registries import seed_lab_registry, start_lab_registry
+from helpers import imagefactory as factory
+from helpers.registries import seed_lab_registry, start_lab_registry
 
 BIG = random.Random(7).randbytes(6000)  # incompressible: its gzip layer is bigger than the test chunk size
 
@@ -333,9 +333,9 @@ def _oci_blobs(path: Path) -> set[str]:
     return {p.name for p in (path / "blobs" / "sha256").iterdir()}
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "skopeo")
 def test_real_registry_plain_push_read_by_skopeo(tmp_path, store):
-    from registries import skopeo_copy_to_oci, skopeo_inspect_raw, start_distribution_registry
+    from helpers.registries import skopeo_copy_to_oci, skopeo_inspect_raw, start_distribution_registry
 
     url, stop = start_distribution_registry(tmp_path)
     try:
@@ -359,9 +359,9 @@ def test_real_registry_plain_push_read_by_skopeo(tmp_path, store):
         stop()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry")
 def test_real_registry_mounts_from_another_repository(tmp_path, store):
-    from registries import start_distribution_registry
+    from helpers.registries import start_distribution_registry
 
     url, stop = start_distribution_registry(tmp_path)
     try:
@@ -384,10 +384,10 @@ def test_real_registry_mounts_from_another_repository(tmp_path, store):
         stop()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "skopeo")
 def test_labkit_pulls_what_skopeo_pushed_and_pushes_it_back_identical(tmp_path, store):
     from labkit.pull import pull
-    from registries import skopeo_copy_to_registry, skopeo_inspect_raw, start_distribution_registry
+    from helpers.registries import skopeo_copy_to_registry, skopeo_inspect_raw, start_distribution_registry
 
     url, stop = start_distribution_registry(tmp_path)
     try:
@@ -407,9 +407,9 @@ def test_labkit_pulls_what_skopeo_pushed_and_pushes_it_back_identical(tmp_path, 
         stop()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "htpasswd", "skopeo")
 def test_real_registry_htpasswd_basic(tmp_path, store):
-    from registries import skopeo_inspect_raw, start_htpasswd_registry
+    from helpers.registries import skopeo_inspect_raw, start_htpasswd_registry
 
     url, stop = start_htpasswd_registry(tmp_path, {"alice": "wonder-land"})
     try:
@@ -430,10 +430,10 @@ def test_real_registry_htpasswd_basic(tmp_path, store):
         stop()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "skopeo")
 def test_real_registry_token_auth(tmp_path, store):
-    from registries import skopeo_inspect_raw, start_token_registry
-    from tokenserver import TokenServer
+    from helpers.registries import skopeo_inspect_raw, start_token_registry
+    from helpers.tokenserver import TokenServer
 
     ts = TokenServer(tmp_path, users={"alice": "s3cret"}).start()
     url, stop = start_token_registry(tmp_path, ts)
@@ -462,10 +462,10 @@ def test_real_registry_token_auth(tmp_path, store):
         ts.stop()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry")
 def test_real_registry_mount_refused_falls_back_to_an_upload(tmp_path, store):
-    from registries import start_token_registry
-    from tokenserver import TokenServer
+    from helpers.registries import start_token_registry
+    from helpers.tokenserver import TokenServer
 
     deny_secret = lambda user, typ, name, actions: [] if name == "team/secret" else actions  # noqa: E731
     ts = TokenServer(tmp_path, users={"alice": "s3cret"}, policy=deny_secret).start()

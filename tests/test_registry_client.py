@@ -5,9 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import threading
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -20,119 +17,9 @@ from labkit.registry.client import (RegistryClient, RegistryNotFound, endpoint_f
 from labkit.registry.trace import Trace, redact_header, redact_url
 from labkit.store import OciLayout
 
+from helpers.scriptedserver import Reply, ScriptedServer, blob, err
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-# ---------------------------------------------------------------------------------------------------------
-# A scripted HTTP server: each (method, path) answers from a list of steps, one per request (the last repeats).
-# ---------------------------------------------------------------------------------------------------------
-
-@dataclass
-class Reply:
-    """A canned answer; `cut_after` sends only that many body bytes (with the full Content-Length) then drops."""
-
-    status: int = 200
-    headers: dict = field(default_factory=dict)
-    body: bytes = b""
-    cut_after: int | None = None
-
-    def __call__(self, h: "Handler") -> None:
-        h.send_response(self.status)
-        headers = {"Content-Length": str(len(self.body)), **self.headers}
-        for k, v in headers.items():
-            h.send_header(k, v)
-        h.end_headers()
-        if h.command == "HEAD":
-            return
-        if self.cut_after is None:
-            h.wfile.write(self.body)
-        else:
-            h.wfile.write(self.body[: self.cut_after])
-            h.wfile.flush()
-            h.close_connection = True
-            h.connection.shutdown(socket.SHUT_RDWR)
-
-
-def blob(data: bytes, cut_after: int | None = None, honour_range: bool = True, headers=None):
-    """Return a step serving `data` with Range support (206 + Content-Range), optionally cut short."""
-
-    def step(h: "Handler") -> None:
-        rng = h.headers.get("Range")
-        if rng and honour_range:
-            start, _, end = rng.removeprefix("bytes=").partition("-")
-            start, end = int(start), int(end) if end else len(data) - 1
-            part = data[start:end + 1]
-            Reply(206, {"Content-Range": f"bytes {start}-{end}/{len(data)}", **(headers or {})}, part,
-                  cut_after)(h)
-        else:
-            Reply(200, dict(headers or {}), data, cut_after)(h)
-    return step
-
-
-def err(status: int, code: str, message: str, headers=None) -> Reply:
-    """Return a registry error reply with a distribution-style JSON body."""
-    body = json.dumps({"errors": [{"code": code, "message": message, "detail": None}]}).encode()
-    return Reply(status, {"Content-Type": "application/json", **(headers or {})}, body)
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def _serve(self):
-        server: ScriptedServer = self.server.script  # type: ignore[attr-defined]
-        path = self.path.split("?", 1)[0]
-        server.log.append((self.command, self.path, dict(self.headers)))
-        steps = server.routes.get((self.command, path)) or server.routes.get(("*", path))
-        if not steps:
-            return Reply(404, {"Content-Type": "application/json"},
-                         b'{"errors":[{"code":"NOT_FOUND","message":"no script"}]}')(self)
-        key = (self.command, path) if (self.command, path) in server.routes else ("*", path)
-        with server.lock:
-            i = server.hits.get(key, 0)
-            server.hits[key] = i + 1
-        step = steps[min(i, len(steps) - 1)]
-        step(self)
-
-    do_GET = do_HEAD = do_PUT = do_POST = _serve
-
-
-class _Quiet(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass  # the fault steps break connections on purpose
-
-
-class ScriptedServer:
-    """An HTTP server on 127.0.0.1:<free port> answering from `routes`; `log` keeps every request."""
-
-    def __init__(self):
-        self.routes: dict = {}
-        self.hits: dict = {}
-        self.log: list = []
-        self.lock = threading.Lock()
-        self.httpd = _Quiet(("127.0.0.1", 0), Handler)
-        self.httpd.script = self
-        self.port = self.httpd.server_address[1]
-        self.host = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.host}"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-
-    def route(self, method: str, path: str, *steps) -> "ScriptedServer":
-        """Script the answers for `method path` (method "*" for any)."""
-        self.routes[(method, path)] = list(steps)
-        return self
-
-    def requests_to(self, path: str) -> list:
-        """Return the logged requests whose path (without query) is `path`."""
-        return [r for r in self.log if r[1].split("?", 1)[0] == path]
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -627,8 +514,8 @@ def test_trace_is_optional_and_redacted(server):
 
 def _seed(tmp_path, host: str, repo_tag: str, creds: str | None = None):
     """Push a small built image to host/repo_tag with skopeo; return the BuiltImage."""
-    import imagefactory as factory
-    from registries import skopeo_copy_to_registry
+    from helpers import imagefactory as factory
+    from helpers.registries import skopeo_copy_to_registry
 
     img = factory.make_image([{"a.txt": b"client " * 500}, {"b.txt": b"test " * 900}])
     oci = factory.write_oci_dir(tmp_path / f"oci-{repo_tag.replace('/', '_').replace(':', '_')}", img, "src")
@@ -641,9 +528,9 @@ def _netloc(url: str) -> str:
     return urlsplit(url).netloc
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "skopeo")
 def test_real_registry_plain(tmp_path, layout):
-    from registries import start_distribution_registry
+    from helpers.registries import start_distribution_registry
 
     url, stop = start_distribution_registry(tmp_path, {})
     try:
@@ -672,9 +559,9 @@ def test_real_registry_plain(tmp_path, layout):
         stop()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "htpasswd", "skopeo")
 def test_real_registry_htpasswd(tmp_path):
-    from registries import start_htpasswd_registry
+    from helpers.registries import start_htpasswd_registry
 
     url, stop = start_htpasswd_registry(tmp_path, {"alice": "wonder-land"})
     try:
@@ -694,10 +581,10 @@ def test_real_registry_htpasswd(tmp_path):
         stop()
 
 
-@pytest.mark.interop
+@pytest.mark.interop("docker-registry", "skopeo")
 def test_real_registry_token_auth(tmp_path):
-    from registries import start_token_registry
-    from tokenserver import TokenServer
+    from helpers.registries import start_token_registry
+    from helpers.tokenserver import TokenServer
 
     ts = TokenServer(tmp_path, users={"alice": "s3cret"}).start()
     url, stop = start_token_registry(tmp_path, ts)

@@ -13,9 +13,10 @@ from labkit.errors import LabkitError, UsageError
 from labkit.registry.search import (SearchResult, apply_filters, endpoints_for, parse_filters, search, search_json,
                                     search_table, split_term)
 
-import imagefactory as factory
-from registries import free_port, seed_lab_registry, start_lab_registry
-from test_registry_client import Reply, ScriptedServer
+from helpers import imagefactory as factory
+from helpers.net import free_port
+from helpers.registries import seed_lab_registry, start_lab_registry
+from helpers.scriptedserver import Reply, ScriptedServer
 
 DEBIAN_DESC = "Debian is a Linux distribution that's composed entirely of free and open-source software."
 

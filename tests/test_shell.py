@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from imagefactory import stored_entry_image
+from helpers.imagefactory import stored_entry_image
 from labkit.containers import Containers
 from labkit.layers.writer import Entry
 from labkit.shell import Shell, mode_string, parse, parse_mode, run, run_argv

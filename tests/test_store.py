@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import imagefactory as f
+from helpers import imagefactory as f
 from labkit.digest import Digest
 from labkit.errors import Conflict, DigestMismatch, NotFound, UsageError
 from labkit.oci import OCI_INDEX, Descriptor

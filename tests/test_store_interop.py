@@ -7,13 +7,12 @@ import urllib.request
 
 import pytest
 
-import imagefactory as f
 from labkit.oci import MANIFEST_ACCEPT
 from labkit.store import Store
-from registries import start_distribution_registry
-from peers import run
 
-pytestmark = pytest.mark.interop
+from helpers import imagefactory as f
+from helpers.peers import run
+from helpers.registries import start_distribution_registry
 
 
 @pytest.fixture
@@ -21,6 +20,7 @@ def store(labkit_home) -> Store:
     return Store(labkit_home)
 
 
+@pytest.mark.interop("skopeo")
 def test_skopeo_copies_into_the_store(store, tmp_path):
     mine = f.make_image([{"mine": b"1"}], created="2016-01-01T00:00:00Z")
     f.store_image(store, mine, "mine:1")
@@ -37,6 +37,7 @@ def test_skopeo_copies_into_the_store(store, tmp_path):
     assert store.rmi("debian:jessie")[-1] == f"Deleted: {img.config_digest}"
 
 
+@pytest.mark.interop("skopeo")
 def test_skopeo_copy_all_of_an_index_into_the_store(store, tmp_path):
     idx = f.make_index()
     src = f.write_oci_dir(tmp_path / "src", idx, "multi")
@@ -48,6 +49,7 @@ def test_skopeo_copy_all_of_an_index_into_the_store(store, tmp_path):
     assert store.gc() == []
 
 
+@pytest.mark.interop("docker-registry", "skopeo")
 def test_skopeo_pushes_a_stored_image_unchanged(store, tmp_path):
     url, stop = start_distribution_registry(tmp_path)
     try:
@@ -72,6 +74,7 @@ def test_skopeo_pushes_a_stored_image_unchanged(store, tmp_path):
         stop()
 
 
+@pytest.mark.interop("umoci")
 def test_umoci_unpacks_a_stored_image(store, tmp_path):
     base = f.layer({"etc/os-release": b"ID=labkit\n"})
     img = f.make_image([base, {"app/hello.txt": b"hello\n"}])

@@ -7,13 +7,13 @@ import stat
 
 import pytest
 
-import imagefactory as f
+from helpers import imagefactory as f
 from labkit.errors import LabkitError
 from labkit.imageview import ImageView, Node
 from labkit.layers import Entry, build_layer
 from labkit.store import Store
 from labkit.unpack import unpack, unpack_view
-from peers import scan
+from helpers.trees import scan
 
 
 @pytest.fixture

@@ -14,13 +14,14 @@ import os
 
 import pytest
 
-import imagefactory as f
+from helpers import imagefactory as f
 from labkit.layers import Entry, build_layer
 from labkit.store import Store
 from labkit.unpack import unpack
-from peers import run, scan
+from helpers.peers import run
+from helpers.trees import scan
 
-pytestmark = pytest.mark.interop
+pytestmark = pytest.mark.interop("umoci")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from labkit.store import Store
 from labkit.viz import diagrams as d
 from labkit.viz import models as m
 
-import imagefactory as factory
+from helpers import imagefactory as factory
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -360,8 +360,7 @@ def test_pull_sequence_host_alias():
 
 def test_pull_sequence_of_a_real_pull_on_loopback(labkit_home, tmp_path):
     from labkit.pull import pull
-    from test_pull import serve_image
-    from test_registry_client import ScriptedServer
+    from helpers.scriptedserver import ScriptedServer, serve_image
 
     idx = factory.make_index()
     img = idx.image_for("linux/amd64")
@@ -391,24 +390,19 @@ def test_pull_sequence_of_a_real_pull_on_loopback(labkit_home, tmp_path):
 
 
 def test_pull_sequence_of_a_token_auth_pull_from_the_lab_registry(tmp_path):
-    import json
-
-    import requests
-
     from labkit.pull import pull
     from labkit.registry.server import LabRegistry
-    from test_lab_registry import push_image
+    from helpers.registries import seed_lab_registry
 
-    with LabRegistry(tmp_path / "reg", addr="127.0.0.1:0") as reg, requests.Session() as http:
-        _, manifest = push_image(http, reg.url, "library/debian", "jessie")
-    doc = json.loads(manifest)
+    img = factory.make_image([{"hello.txt": b"hello lab\n"}])
     sources = []
     with LabRegistry(tmp_path / "reg", addr="127.0.0.1:0", auth="token") as reg:
+        seed_lab_registry(reg, "library/debian:jessie", img)
         for n in range(2):
             t = Trace()
             pull(Store(tmp_path / f"home{n}"), f"{reg.host}:{reg.port}/library/debian:jessie", trace=t)
-            sources.append(d.pull_sequence(t, host_alias="registry.lab", config_digest=doc["config"]["digest"],
-                                           layer_order=[x["digest"] for x in doc["layers"]]).source)
+            sources.append(d.pull_sequence(t, host_alias="registry.lab", config_digest=img.config_digest,
+                                           layer_order=[lb.digest for lb in img.layers]).source)
         port = str(reg.port)
     assert sources[0] == sources[1]
     src = sources[0]

@@ -184,11 +184,10 @@ def test_pull_progress_fail_shows_one_line():
 
 
 def test_pull_progress_with_a_real_pull(labkit_home):
-    import imagefactory as factory
+    from helpers import imagefactory as factory
     from labkit.pull import pull
     from labkit.store import Store
-    from test_pull import serve_image
-    from test_registry_client import ScriptedServer
+    from helpers.scriptedserver import ScriptedServer, serve_image
 
     img = factory.make_image([{"a.txt": b"a" * 5000}, {"b.txt": b"b" * 7000}])
     server = ScriptedServer()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -13,14 +12,9 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
+from helpers.net import free_port
+
 READY_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _merge(base: dict, extra: dict) -> dict:

@@ -1,17 +1,9 @@
-"""Helpers for tests that compare labkit with its peers: running skopeo/umoci, and scanning a tree."""
+"""Compare directory trees: what labkit unpacked against what a peer tool (umoci) or a reference wrote."""
 
 from __future__ import annotations
 
 import os
 import stat
-import subprocess
-
-
-def run(*cmd: str) -> str:
-    """Run a peer tool and return its stdout; fail the test with its output when it fails."""
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}"
-    return p.stdout
 
 
 def scan(root, setid: bool = True) -> dict:
