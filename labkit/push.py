@@ -192,7 +192,8 @@ def _location(client, resp, base: str, what: str) -> str:
 def mount_candidates(store, ref) -> dict[Digest, list[str]]:
     """Return {blob digest: [repository paths]} of the other repositories on `ref`'s registry that the store
     holds images of (the full references in index.json), in name order: where a mount may succeed."""
-    from .store import REF_NAME, full_reference
+    from .oci.keys import REF_NAME
+    from .store import full_reference
 
     layout = store.layout
     named = []

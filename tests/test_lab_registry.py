@@ -20,14 +20,9 @@ from hypothesis import strategies as st
 from labkit.digest import Digest
 from labkit.errors import LabkitError
 
+from labkit.oci.keys import LABEL_AUTOMATED, LABEL_DESCRIPTION, LABEL_OFFICIAL, LABEL_STARS, REF_NAME, REPOSITORY
 from labkit.registry import tokens
 from labkit.registry.server import (
-    ANNOTATION_REF_NAME,
-    ANNOTATION_REPOSITORY,
-    LABEL_AUTOMATED,
-    LABEL_DESCRIPTION,
-    LABEL_OFFICIAL,
-    LABEL_STARS,
     LabRegistry,
     parse_addr,
     parse_content_range,
@@ -94,7 +89,7 @@ def write_oci_dir(directory: Path, ref: str, manifest: bytes, blobs: dict) -> st
     (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [{
         "mediaType": OCI_MANIFEST, "digest": sha(manifest), "size": len(manifest),
-        "annotations": {ANNOTATION_REF_NAME: ref}}]}
+        "annotations": {REF_NAME: ref}}]}
     (directory / "index.json").write_text(json.dumps(index))
     return sha(manifest)
 
@@ -416,7 +411,7 @@ def test_manifest_stored_in_the_layout_index(reg, http):
     digest, manifest = push_image(http, reg.url, "lab/hello", "v1")
     index = json.loads((reg.root / "index.json").read_text())
     [entry] = [m for m in index["manifests"] if m["digest"] == digest]
-    assert entry["annotations"] == {ANNOTATION_REF_NAME: "lab/hello:v1", ANNOTATION_REPOSITORY: "lab/hello"}
+    assert entry["annotations"] == {REF_NAME: "lab/hello:v1", REPOSITORY: "lab/hello"}
     assert entry["mediaType"] == OCI_MANIFEST and entry["size"] == len(manifest)
     assert json.loads((reg.root / "oci-layout").read_text())["imageLayoutVersion"] == "1.0.0"
 
@@ -901,7 +896,7 @@ def skopeo(*args, timeout=120):
 
 def oci_manifest_digest(directory: Path, ref: str) -> str:
     index = json.loads((directory / "index.json").read_text())
-    [entry] = [m for m in index["manifests"] if m.get("annotations", {}).get(ANNOTATION_REF_NAME) == ref]
+    [entry] = [m for m in index["manifests"] if m.get("annotations", {}).get(REF_NAME) == ref]
     return entry["digest"]
 
 

@@ -18,8 +18,7 @@ from labkit.formatting import time_ago
 from labkit.labimages import LAB_NOW, LAYOUT_DIR, copy_layout, recipes
 from labkit.labimages.build import build, image_config, layer_tar, verify
 from labkit.oci import ImageConfig, Index, Manifest, chain_ids, parse_manifest
-from labkit.registry.server import (ANNOTATION_REF_NAME, ANNOTATION_REPOSITORY, LABEL_AUTOMATED,
-                                    LABEL_DESCRIPTION, LABEL_OFFICIAL, LABEL_STARS)
+from labkit.oci.keys import LABEL_AUTOMATED, LABEL_DESCRIPTION, LABEL_OFFICIAL, LABEL_STARS, REF_NAME, REPOSITORY
 
 # The digests of the shipped manifests (index for busybox). They change only when a recipe changes
 # (a rebuild reuses the shipped gzip bytes for unchanged layers): update this table with the recipe.
@@ -135,8 +134,8 @@ def _index() -> dict:
 
 
 def _tags() -> dict[str, dict]:
-    return {m["annotations"][ANNOTATION_REF_NAME]: m for m in _index()["manifests"]
-            if ANNOTATION_REF_NAME in m.get("annotations", {})}
+    return {m["annotations"][REF_NAME]: m for m in _index()["manifests"]
+            if REF_NAME in m.get("annotations", {})}
 
 
 def _blob(digest) -> bytes:
@@ -248,7 +247,7 @@ def test_copy_layout_seeds_a_registry_root(tmp_path):
 def test_every_image_the_lab_names_is_shipped(familiar, ref):
     entry = _tags()[ref]
     repo = ref.rsplit(":", 1)[0]
-    assert entry["annotations"] == {ANNOTATION_REF_NAME: ref, ANNOTATION_REPOSITORY: repo}
+    assert entry["annotations"] == {REF_NAME: ref, REPOSITORY: repo}
     assert familiar.split(":")[0] == repo.removeprefix("library/")
     assert _config(ref).labels["io.labkit.stand-in"].startswith("labkit lab stand-in for")
 
@@ -260,7 +259,7 @@ def test_busybox_is_an_index_for_amd64_and_arm64():
     assert (amd.architecture, arm.architecture) == ("amd64", "arm64")
     assert amd.diff_ids != arm.diff_ids
     # the registry serves a platform manifest by digest only if index.json records it (untagged)
-    untagged = {m["digest"] for m in _index()["manifests"] if ANNOTATION_REF_NAME not in m["annotations"]}
+    untagged = {m["digest"] for m in _index()["manifests"] if REF_NAME not in m["annotations"]}
     assert {str(d.digest) for d in index.manifests} <= untagged
 
 

@@ -11,8 +11,8 @@ import tarfile
 import pytest
 
 from labkit.digest import Digest
-from labkit.layers.writer import (OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, Entry, build_layer,
-                                  entries_from_dir, normalize_path, sort_key, write_layer, write_tar)
+from labkit.layers.writer import Entry, build_layer, entries_from_dir, normalize_path, sort_key, write_layer, write_tar
+from labkit.oci import OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD
 
 
 def sample_entries():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import platform
 from datetime import datetime, timezone
 
 import pytest
@@ -381,7 +382,7 @@ def test_platform_parse_rejects_non_strings():
 
 
 def test_platform_parse_lone_os_takes_host_architecture(monkeypatch):
-    monkeypatch.setattr(oci._pyplatform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     assert Platform.parse("linux") == Platform("linux", "arm64")
 
 
@@ -430,7 +431,7 @@ def test_platform_normalization_is_idempotent(os_name, arch, variant):
     ("s390x", "linux/s390x"), ("riscv64", "linux/riscv64"),
 ])
 def test_platform_host(monkeypatch, machine, expected):
-    monkeypatch.setattr(oci._pyplatform, "machine", lambda: machine)
+    monkeypatch.setattr(platform, "machine", lambda: machine)
     assert str(Platform.host()) == expected
 
 
@@ -805,7 +806,7 @@ def test_index_select_rules(entries, wanted, expected):
 
 
 def test_index_select_defaults_to_host(monkeypatch):
-    monkeypatch.setattr(oci._pyplatform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     assert str(Index.from_bytes(dockerhub_attested_index()).select().digest) == d("5")
 
 
@@ -960,7 +961,7 @@ def test_config_build_uses_build_time(monkeypatch):
 
 
 def test_config_build_explicit_architecture_does_not_borrow_host_variant(monkeypatch):
-    monkeypatch.setattr(oci._pyplatform, "machine", lambda: "armv7l")
+    monkeypatch.setattr(platform, "machine", lambda: "armv7l")
     cfg = ImageConfig.create(architecture="amd64", created="2020-01-01T00:00:00Z")
     assert cfg.platform == Platform("linux", "amd64")
     assert ImageConfig.create(created="2020-01-01T00:00:00Z").platform == Platform("linux", "arm", "v7")

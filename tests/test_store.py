@@ -16,7 +16,8 @@ from helpers import imagefactory as f
 from labkit.digest import Digest
 from labkit.errors import Conflict, DigestMismatch, NotFound, UsageError
 from labkit.oci import OCI_INDEX, Descriptor
-from labkit.store import INDEX_DIGEST, REF_NAME, OciLayout, Store
+from labkit.oci.keys import INDEX_DIGEST, REF_NAME
+from labkit.store import OciLayout, Store
 
 FORK = multiprocessing.get_context("fork")
 

@@ -19,10 +19,9 @@ from pathlib import Path
 from ..digest import Digest
 from ..layers.writer import build_layer, write_tar
 from ..oci import OCI_CONFIG, OCI_INDEX, Descriptor, ImageConfig, Index, Manifest, Platform
+from ..oci.keys import REF_NAME, REPOSITORY
+from ..oci.layout import LAYOUT_VERSION
 from . import LAYOUT_DIR, recipes
-
-ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"   # as labkit/registry/server/repositories.py keeps tags
-ANNOTATION_REPOSITORY = "io.labkit.repository"
 
 
 @dataclass
@@ -158,7 +157,7 @@ def build(dest: "str | os.PathLike" = LAYOUT_DIR, reuse: bool = True) -> BuildRe
                 # answers GET /v2/<repo>/manifests/<digest> only for manifests index.json records.
                 for child in platforms:
                     untagged = Descriptor(child.media_type, child.digest, child.size,
-                                          annotations={ANNOTATION_REPOSITORY: repo.path}).to_json()
+                                          annotations={REPOSITORY: repo.path}).to_json()
                     if untagged not in entries:
                         entries.append(untagged)
                 top = Index.build(platforms)
@@ -166,7 +165,7 @@ def build(dest: "str | os.PathLike" = LAYOUT_DIR, reuse: bool = True) -> BuildRe
                 desc = top.descriptor()
             else:
                 desc = manifest(target).descriptor()
-            annotations = {ANNOTATION_REF_NAME: f"{repo.path}:{tag}", ANNOTATION_REPOSITORY: repo.path}
+            annotations = {REF_NAME: f"{repo.path}:{tag}", REPOSITORY: repo.path}
             entries.append(Descriptor(desc.media_type, desc.digest, desc.size, annotations=annotations).to_json())
             report.tags.append(f"{repo.path}:{tag}")
 
@@ -184,7 +183,7 @@ def _write_layout(dest: Path, blobs: dict[str, bytes], index_json: bytes) -> Non
     for p in (new, old):
         shutil.rmtree(p, ignore_errors=True)
     (new / "blobs" / "sha256").mkdir(parents=True)
-    (new / "oci-layout").write_bytes(b'{"imageLayoutVersion":"1.0.0"}')
+    (new / "oci-layout").write_bytes(b'{"imageLayoutVersion":"%s"}' % LAYOUT_VERSION.encode())
     for d, data in sorted(blobs.items()):
         alg, _, hexpart = d.partition(":")
         (new / "blobs" / alg / hexpart).write_bytes(data)
@@ -200,8 +199,8 @@ def verify(root: "str | os.PathLike" = LAYOUT_DIR) -> list[str]:
     root = Path(root)
     problems = []
     index = json.loads((root / "index.json").read_bytes())
-    by_ref = {m["annotations"][ANNOTATION_REF_NAME]: m for m in index["manifests"]
-              if ANNOTATION_REF_NAME in m.get("annotations", {})}
+    by_ref = {m["annotations"][REF_NAME]: m for m in index["manifests"]
+              if REF_NAME in m.get("annotations", {})}
     for repo in recipes.repositories():
         for tag, target in repo.tags.items():
             ref = f"{repo.path}:{tag}"

@@ -19,13 +19,7 @@ from datetime import datetime, timezone
 from typing import Iterable, Mapping
 
 from ..layers.writer import Entry
-
-# Labels the lab registry reads for /v1/search (labkit/registry/server/search.py LABEL_*).
-LABEL_STAND_IN = "io.labkit.stand-in"
-LABEL_DESCRIPTION = "io.labkit.description"
-LABEL_STARS = "io.labkit.stars"
-LABEL_OFFICIAL = "io.labkit.official"
-LABEL_AUTOMATED = "io.labkit.automated"
+from ..oci.keys import LABEL_AUTOMATED, LABEL_DESCRIPTION, LABEL_OFFICIAL, LABEL_STAND_IN, LABEL_STARS
 
 
 # --- data model ---------------------------------------------------------------------------------------

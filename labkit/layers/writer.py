@@ -1,6 +1,6 @@
 """Reproducible layer writer: the same entries give the same tar (and, on the same zlib, the same gzip) bytes.
 
-Rules (DESIGN.md 3, "Layers"): entries sorted by path, whiteouts and opaque markers before their siblings,
+Rules: entries sorted by path, whiteouts and opaque markers before their siblings,
 fixed owner (uid/gid as given, default 0, empty uname/gname), mtimes clamped, USTAR headers with PAX
 extended headers only where USTAR cannot hold a value, never a PAX global header (umoci rejects those),
 no atime/ctime.
@@ -21,15 +21,9 @@ from pathlib import Path
 from typing import BinaryIO, Iterable
 
 from ..digest import Digest
+from ..oci.mediatypes import OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD
+from ..oci.whiteouts import OPAQUE_MARKER, WHITEOUT_PREFIX
 
-# OCI image-spec layer.md#whiteouts
-WHITEOUT_PREFIX = ".wh."
-OPAQUE_MARKER = ".wh..wh..opq"
-
-# Media types (image-spec media-types.md); kept here so the writer does not depend on oci.py.
-OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
 MEDIA_TYPES = {None: OCI_LAYER_TAR, "gzip": OCI_LAYER_GZIP, "zstd": OCI_LAYER_ZSTD}
 
 KINDS = ("file", "dir", "symlink", "hardlink", "whiteout", "opaque")
@@ -116,7 +110,7 @@ class Entry:
 
 def _leaf_rank(name: str) -> int:
     # opaque marker, then whiteouts, then everything else: a reader applying entries in order sees
-    # what a layer deletes before what it adds (DESIGN.md 3 "whiteouts before siblings").
+    # what a layer deletes before what it adds, so a reader never creates a path the same layer deletes.
     if name == OPAQUE_MARKER:
         return 0
     if name.startswith(WHITEOUT_PREFIX):

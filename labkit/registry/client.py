@@ -18,14 +18,13 @@ import requests
 
 from ..digest import Digest, Verifier, as_digest
 from ..errors import AuthRequired, DigestMismatch, LabkitError, NotFound, RateLimited, RegistryError
+from ..oci.limits import MAX_MANIFEST_SIZE
+from ..oci.mediatypes import MANIFEST_ACCEPT, SCHEMA1_TYPES
 from .auth import Credentials, RegistryAuth, load_docker_credentials
 from .trace import Trace, redact_url
 
-MAX_MANIFEST_SIZE = 4 << 20  # distribution refuses manifests over 4 MiB; so do we
 MAX_CONFIG_SIZE = 64 << 20
 CHUNK_SIZE = 1 << 20
-_SCHEMA1_TYPES = ("application/vnd.docker.distribution.manifest.v1+json",
-                  "application/vnd.docker.distribution.manifest.v1+prettyjws")
 _FROM_CONFIG = object()
 _LOOPBACK_NAMES = {"localhost"}
 HUB_API_HOST = "registry-1.docker.io"
@@ -319,9 +318,7 @@ class RegistryClient:
                 "api_version": resp.headers.get("Docker-Distribution-Api-Version", "")}
 
     def _accept(self) -> dict:
-        from ..oci import MANIFEST_ACCEPT
-        accept = MANIFEST_ACCEPT if isinstance(MANIFEST_ACCEPT, str) else ", ".join(MANIFEST_ACCEPT)
-        return {"Accept": accept}
+        return {"Accept": ", ".join(MANIFEST_ACCEPT)}
 
     def head_manifest(self, repo: str, ref: "str | Digest", *, what: str | None = None) -> ManifestHead:
         """Return the media type, digest and size a HEAD on the manifest reports."""
@@ -347,7 +344,7 @@ class RegistryClient:
                                 body=raw[:2000].decode("utf-8", "replace")) from None
         if isinstance(doc, dict) and (media_type in ("", "application/json", "text/plain") and doc.get("mediaType")):
             media_type = str(doc["mediaType"])
-        if media_type in _SCHEMA1_TYPES or (isinstance(doc, dict) and doc.get("schemaVersion") == 1):
+        if media_type in SCHEMA1_TYPES or (isinstance(doc, dict) and doc.get("schemaVersion") == 1):
             raise LabkitError(f"{what}: deprecated manifest format (Docker image manifest v2 schema 1) on "
                               f"{self.name}; push the image again with a current tool to upgrade it")
         actual = Digest.of(raw)
@@ -492,4 +489,4 @@ def client_for(host: str, *, settings: dict | None = None, **kw) -> RegistryClie
 
 
 __all__ = ["RegistryClient", "RegistryNotFound", "FetchedManifest", "ManifestHead", "Credentials", "client_for",
-           "endpoint_for", "is_loopback", "is_insecure", "split_host_port", "MAX_MANIFEST_SIZE"]
+           "endpoint_for", "is_loopback", "is_insecure", "split_host_port"]

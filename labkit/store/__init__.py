@@ -9,11 +9,10 @@
 """
 
 from .images import NONE, ImageRecord, Store, full_reference
-from .layout import INDEX_DIGEST, LAYOUT_VERSION, OCI_INDEX_MEDIA_TYPE, REF_NAME, BlobWriter, Claim, OciLayout
+from .layout import BlobWriter, Claim, OciLayout
 from .sizes import ImageSizes, measure_layer, open_uncompressed
 
 __all__ = [
-    "BlobWriter", "Claim", "INDEX_DIGEST", "ImageRecord", "ImageSizes", "LAYOUT_VERSION", "NONE",
-    "OCI_INDEX_MEDIA_TYPE", "OciLayout", "REF_NAME", "Store", "full_reference", "measure_layer",
-    "open_uncompressed",
+    "BlobWriter", "Claim", "ImageRecord", "ImageSizes", "NONE", "OciLayout", "Store", "full_reference",
+    "measure_layer", "open_uncompressed",
 ]

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from ..digest import Digest, as_digest
 from ..errors import Conflict, InvalidReference, LabkitError, NotFound, UsageError
-from .layout import INDEX_DIGEST, REF_NAME, Claim, OciLayout
+from ..oci.keys import INDEX_DIGEST, REF_NAME
+from .layout import Claim, OciLayout
 from .sizes import ImageSizes
 
 if TYPE_CHECKING:  # imported lazily at run time (CLI start-up time)

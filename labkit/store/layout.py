@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, BinaryIO, Iterable
 from ..digest import Digest, Verifier, as_digest
 from ..errors import InvalidReference, LabkitError, NotFound
 from ..fsutil import atomic_write_bytes, file_lock, fsync_dir
+from ..oci.keys import INDEX_DIGEST
+from ..oci.layout import LAYOUT_VERSION
+from ..oci.limits import MAX_MANIFEST_SIZE
+from ..oci.mediatypes import OCI_INDEX
 
-if TYPE_CHECKING:  # imported lazily at run time (CLI start-up time)
+if TYPE_CHECKING:  # the models load lazily at run time (CLI start-up time)
     from ..oci import Descriptor
-
-REF_NAME = "org.opencontainers.image.ref.name"  # image-spec annotations.md
-INDEX_DIGEST = "io.labkit.index.digest"  # the index an image was pulled through (DESIGN 3b)
-LAYOUT_VERSION = "1.0.0"
-OCI_INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
 
 
 # --- locking -------------------------------------------------------------------------------------------
@@ -231,7 +230,7 @@ class OciLayout:
                 atomic_write_bytes(self.root / "oci-layout",
                                    json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode())
             if not self.index_path.is_file():
-                self._write_index_doc({"schemaVersion": 2, "mediaType": OCI_INDEX_MEDIA_TYPE, "manifests": []})
+                self._write_index_doc({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []})
 
     def lock(self, shared: bool = False):
         """Return a context manager holding the layout's inter-process lock (re-entrant within a thread)."""
@@ -308,7 +307,7 @@ class OciLayout:
         try:
             raw = self.index_path.read_bytes()
         except FileNotFoundError:
-            return {"schemaVersion": 2, "mediaType": OCI_INDEX_MEDIA_TYPE, "manifests": []}
+            return {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
         try:
             doc = json.loads(raw)
         except ValueError as e:
@@ -391,7 +390,7 @@ class OciLayout:
             if not top and not _may_reference_blobs(media_type):
                 continue  # configs and layers are leaves: don't read them
             try:
-                doc = json.loads(self.read_blob(d)) if self.blob_size(d) <= 4 << 20 else None
+                doc = json.loads(self.read_blob(d)) if self.blob_size(d) <= MAX_MANIFEST_SIZE else None
             except (NotFound, ValueError, UnicodeDecodeError):
                 continue
             if not isinstance(doc, dict):

@@ -146,7 +146,7 @@ def open_uncompressed(f: BinaryIO):
     f.seek(0)
     if head.startswith(_GZIP_MAGIC):
         try:
-            from isal import igzip  # about 2x zlib's speed (FACTS.md)
+            from isal import igzip  # about 2x zlib's decompression speed
 
             return igzip.GzipFile(fileobj=f, mode="rb")
         except ImportError:

@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 import graphviz
 
 from ..formatting import human_size
+from ..oci.mediatypes import IMAGE_MANIFEST_TYPES, INDEX_TYPES
+from ..oci.whiteouts import OPAQUE_MARKER, WHITEOUT_PREFIX
 from .models import (JAVA_WEB_APP, ContainerOp, ImageLayers, LayerBox, as_image, as_op, image_layers,
                      mark_shared, named_layers, short_command)
 
@@ -184,9 +186,9 @@ def _op_lines(n: int, op: ContainerOp) -> list[str]:
     lines = [f"{n}. {op.kind}", path]
     parent, _, base = path.rstrip("/").rpartition("/")
     if op.kind == "whiteout":
-        lines.append(f"marker {parent}/.wh.{base}")
+        lines.append(f"marker {parent}/{WHITEOUT_PREFIX}{base}")
     elif op.kind == "opaque":
-        lines.append(f"marker {path.rstrip('/')}/.wh..wh..opq")
+        lines.append(f"marker {path.rstrip('/')}/{OPAQUE_MARKER}")
     if op.detail:
         lines.append(op.detail)
     if op.size is not None:
@@ -354,10 +356,6 @@ def namespaces(refs: Iterable[Any] = ("ubuntu", "busybox", "hcscompany/clock",
 
 # --- the HTTP conversation of a pull --------------------------------------------------------------------
 
-_INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
-                "application/vnd.docker.distribution.manifest.list.v2+json")
-_MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json",
-                   "application/vnd.docker.distribution.manifest.v2+json")
 _ROLES = ("client", "registry", "token service", "blob storage")
 _MANIFEST_PATH = re.compile(r"^/v2/(.+)/manifests/([^/]+)$")
 _BLOB_PATH = re.compile(r"^/v2/(.+)/blobs/([a-z0-9]+:[a-f0-9]+)$")
@@ -546,9 +544,9 @@ def _response_label(s: _Step, config_digest: "str | None", layer_rank: Mapping[s
     if s.path.rstrip("/") == "/v2":
         return "ping", f"{head}: API v2 here"
     if _MANIFEST_PATH.match(s.path):
-        if ctype in _INDEX_TYPES:
+        if ctype in INDEX_TYPES:
             return "index", f"{head}: an index (one manifest per platform)"
-        if ctype in _MANIFEST_TYPES:
+        if ctype in IMAGE_MANIFEST_TYPES:
             return "manifest", f"{head}: the image manifest (config + layers)"
         return "manifest", f"{head}: {ctype or 'a manifest'}"
     if s.blob:

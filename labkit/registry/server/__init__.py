@@ -35,18 +35,17 @@ from __future__ import annotations
 from .access import REALM_PATH, required_access
 from .app import AUTH_MODES, STATE_DIR, LabRegistry, parse_addr, serve_forever
 from .handler import API_VERSION
-from .manifests import MAX_MANIFEST_BYTES, manifest_references, parse_manifest_reference, referrers
+from .manifests import manifest_references, parse_manifest_reference, referrers
 from .names import NAME_RE, TAG_RE, valid_name, valid_tag
 from .problems import ERROR_MESSAGES, RegistryProblem
 from .ranges import parse_content_range, parse_range
-from .repositories import ANNOTATION_REF_NAME, ANNOTATION_REPOSITORY, Repositories, record_repository, record_tag
-from .search import LABEL_AUTOMATED, LABEL_DESCRIPTION, LABEL_OFFICIAL, LABEL_STARS, search_entry
+from .repositories import Repositories, record_repository, record_tag
+from .search import search_entry
 from .uploads import UPLOAD_TTL, UploadSession, Uploads
 
 __all__ = [
-    "ANNOTATION_REF_NAME", "ANNOTATION_REPOSITORY", "API_VERSION", "AUTH_MODES", "ERROR_MESSAGES",
-    "LABEL_AUTOMATED", "LABEL_DESCRIPTION", "LABEL_OFFICIAL", "LABEL_STARS", "LabRegistry",
-    "MAX_MANIFEST_BYTES", "NAME_RE", "REALM_PATH", "RegistryProblem", "Repositories", "STATE_DIR", "TAG_RE",
+    "API_VERSION", "AUTH_MODES", "ERROR_MESSAGES", "LabRegistry", "NAME_RE", "REALM_PATH", "RegistryProblem",
+    "Repositories", "STATE_DIR", "TAG_RE",
     "UPLOAD_TTL", "UploadSession", "Uploads", "manifest_references", "parse_addr", "parse_content_range",
     "parse_manifest_reference", "parse_range", "record_repository", "record_tag", "referrers",
     "required_access", "search_entry", "serve_forever", "valid_name", "valid_tag",

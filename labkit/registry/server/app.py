@@ -16,11 +16,12 @@ from typing import Callable, Mapping
 
 from ...digest import Digest
 from ...errors import LabkitError
+from ...oci.mediatypes import OCI_INDEX, OCI_MANIFEST
 from .. import tokens
 from .access import REALM_PATH
 from .handler import RegistryHandler
 from .listener import Listener
-from .manifests import OCI_INDEX, OCI_MANIFEST, manifest_references, parse_manifest_reference
+from .manifests import manifest_references, parse_manifest_reference
 from .names import valid_name
 from .problems import ERROR_MESSAGES, RegistryProblem
 from .repositories import Repositories

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Iterator, Mapping
 
 from ...digest import Digest, Verifier
 from ...errors import DigestMismatch, InvalidReference, NotFound
+from ...oci.limits import MAX_MANIFEST_SIZE
+from ...oci.mediatypes import OCI_INDEX, OCI_MANIFEST
 from .access import authorize, token_answer
-from .manifests import MAX_MANIFEST_BYTES, OCI_INDEX, OCI_MANIFEST, parse_manifest_reference, referrers, subject_of
+from .manifests import parse_manifest_reference, referrers, subject_of
 from .names import valid_name
 from .identity import identity_proof
 from .problems import RegistryProblem
@@ -284,7 +286,7 @@ class RegistryHandler(BaseHTTPRequestHandler):
                               "Docker-Content-Digest": str(digest), "ETag": f'"{digest}"'})
 
     def _put_manifest(self, name: str, tag: str | None, digest: str | None) -> None:
-        raw = self._read_body(MAX_MANIFEST_BYTES)
+        raw = self._read_body(MAX_MANIFEST_SIZE)
         actual = self.registry.put_manifest(name, tag or digest, raw, self.headers.get("Content-Type"))
         headers = {"Location": f"/v2/{name}/manifests/{actual}", "Docker-Content-Digest": str(actual)}
         subject = subject_of(json.loads(raw))

@@ -11,16 +11,13 @@ from typing import TYPE_CHECKING
 
 from ...digest import Digest
 from ...errors import InvalidReference, LabkitError
+from ...oci.limits import MAX_MANIFEST_SIZE
 from .names import valid_tag
 from .problems import RegistryProblem
 from .repositories import record_repository
 
 if TYPE_CHECKING:
     from .app import LabRegistry
-
-MAX_MANIFEST_BYTES = 4 << 20   # distribution's limit for a manifest body
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def parse_manifest_reference(reference: str) -> tuple[str | None, str | None]:
@@ -64,7 +61,7 @@ def referrers(registry: LabRegistry, repo: str, digest: str, artifact_type: str 
     """Return descriptors of `repo`'s manifests whose `subject` is `digest` (spec "Listing Referrers")."""
     out, seen = [], set()
     for rec in registry.repos.records():
-        if record_repository(rec) != repo or rec["digest"] in seen or rec.get("size", 0) > MAX_MANIFEST_BYTES:
+        if record_repository(rec) != repo or rec["digest"] in seen or rec.get("size", 0) > MAX_MANIFEST_SIZE:
             continue
         seen.add(rec["digest"])
         try:

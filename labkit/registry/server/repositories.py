@@ -13,19 +13,17 @@ from typing import Mapping
 
 from ...digest import Digest
 from ...errors import LabkitError
+from ...oci.keys import REF_NAME, REPOSITORY
 from .names import valid_name
-
-ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
-ANNOTATION_REPOSITORY = "io.labkit.repository"
 
 
 def record_repository(rec: Mapping) -> str | None:
     """Return the repository an index.json descriptor belongs to (annotation, else its ref name)."""
     ann = rec.get("annotations") or {}
-    repo = ann.get(ANNOTATION_REPOSITORY)
+    repo = ann.get(REPOSITORY)
     if repo:
         return repo
-    ref = ann.get(ANNOTATION_REF_NAME, "")
+    ref = ann.get(REF_NAME, "")
     head, sep, tail = ref.rpartition(":")
     if sep and "/" not in tail and valid_name(head):
         return head
@@ -35,7 +33,7 @@ def record_repository(rec: Mapping) -> str | None:
 def record_tag(rec: Mapping) -> str | None:
     """Return the tag an index.json descriptor names, or None for an untagged manifest."""
     repo = record_repository(rec)
-    ref = (rec.get("annotations") or {}).get(ANNOTATION_REF_NAME, "")
+    ref = (rec.get("annotations") or {}).get(REF_NAME, "")
     if repo and ref.startswith(repo + ":"):
         return ref[len(repo) + 1:]
     return None
@@ -109,7 +107,7 @@ class Repositories:
             for child in doc.get("manifests") or []:
                 if isinstance(child, dict) and child.get("digest") == digest and self.layout.has_blob(digest):
                     return {"mediaType": child.get("mediaType", ""), "digest": digest, "size": child.get("size", 0),
-                            "annotations": {ANNOTATION_REPOSITORY: repo}}
+                            "annotations": {REPOSITORY: repo}}
         return None
 
     def latest(self, repo: str) -> dict | None:
@@ -122,9 +120,9 @@ class Repositories:
 
     @staticmethod
     def _descriptor(repo: str, tag: str | None, media_type: str, digest: str, size: int) -> dict:
-        ann = {ANNOTATION_REPOSITORY: repo}
+        ann = {REPOSITORY: repo}
         if tag is not None:
-            ann[ANNOTATION_REF_NAME] = f"{repo}:{tag}"
+            ann[REF_NAME] = f"{repo}:{tag}"
         return {"mediaType": media_type, "digest": digest, "size": size, "annotations": ann}
 
     @classmethod

@@ -7,16 +7,11 @@ from typing import TYPE_CHECKING, Mapping
 
 from ...digest import Digest
 from ...errors import LabkitError
+from ...oci.keys import DESCRIPTION, LABEL_AUTOMATED, LABEL_DESCRIPTION, LABEL_OFFICIAL, LABEL_STARS
 from .problems import RegistryProblem
 
 if TYPE_CHECKING:
     from .app import LabRegistry
-
-# Image config labels that feed /v1/search (Docker Hub's result fields).
-LABEL_DESCRIPTION = "io.labkit.description"   # "description"; falls back to org.opencontainers.image.description
-LABEL_STARS = "io.labkit.stars"               # "star_count", an integer in text
-LABEL_OFFICIAL = "io.labkit.official"         # "is_official", "true"/"false"
-LABEL_AUTOMATED = "io.labkit.automated"       # "is_automated", "true"/"false"
 
 
 def search_page(registry: LabRegistry, query: Mapping[str, list[str]]) -> dict:
@@ -62,7 +57,7 @@ def search_entry(registry: LabRegistry, name: str) -> dict:
         stars = 0
     return {
         "name": name[len("library/"):] if name.startswith("library/") else name,  # Docker Hub's familiar names
-        "description": labels.get(LABEL_DESCRIPTION) or labels.get("org.opencontainers.image.description") or "",
+        "description": labels.get(LABEL_DESCRIPTION) or labels.get(DESCRIPTION) or "",
         "star_count": stars,
         "is_official": _truthy(labels.get(LABEL_OFFICIAL)),
         "is_automated": _truthy(labels.get(LABEL_AUTOMATED)),
