@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from labkit.errors import InvalidReference, LabkitError, NotFound
-from labkit.viz.exercises import Exercise, Feedback, error_line, expect_count, expect_reference, expect_text
+from labkit.viz.exercises import Exercise, ExerciseSheet, Feedback, expect_count, expect_reference, expect_text
+from labkit.viz.messages import error_line
 
 
 def layers_exercise() -> Exercise:
@@ -158,5 +159,53 @@ def test_errors_in_the_check_show_one_line_in_the_widget():
 
 def test_prompt_and_title_are_escaped():
     box = Exercise("<script>", "a < b", bool).widget()
-    html_text = box.children[0].value + box.children[1].value
+    html_text = box.widget.children[0].value + box.widget.children[1].value
     assert "<script>" not in html_text and "&lt;script&gt;" in html_text and "a &lt; b" in html_text
+
+
+# --- the exercise is data, the widget its face -------------------------------------------------------------
+
+def test_an_exercise_is_plain_data():
+    ex = layers_exercise()
+    assert (ex.title, ex.question, ex.solution) == ("Add a layer", "Commit a change so that your image has 3 layers.",
+                                                    "labkit commit web1 myimage")
+    assert ex.checker(["a", "b", "c"]) == Feedback(True, "your image has 3 layers.")
+    with pytest.raises(AttributeError):
+        ex.title = "changed"  # frozen: a lesson's exercise is shared by every widget made from it
+    assert ex.check_state(lambda: [1, 2, 3]).ok
+    assert ex.check_state(lambda: {}["missing"]) == Feedback(False, "Error: KeyError: 'missing'")
+
+
+def test_widget_methods_check_and_toggle_like_the_buttons():
+    box = layers_exercise().widget(state=lambda: [1, 2, 3])
+    assert box.check() == Feedback(True, "your image has 3 layers.")
+    assert "Correct" in box.feedback.value
+    box.toggle_solution()
+    assert box.solution_shown and "labkit commit" in box.solution_area.value
+    box.toggle_solution()
+    assert not box.solution_shown and box.solution_area.value == ""
+
+
+def test_a_saved_notebook_shows_the_question_but_never_the_solution():
+    bundle = layers_exercise().widget()._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"] == ("Exercise: Add a layer \u2014 run this cell to use it\n"
+                                    "Commit a change so that your image has 3 layers.")
+    assert "<p>Commit a change so that your image has 3 layers.</p>" in bundle["text/html"]
+    assert "labkit commit" not in bundle["text/plain"] + bundle["text/html"]
+
+
+def test_an_exercise_sheet_shows_several_exercises_in_one_output():
+    quiz = [Exercise("Namespaces (1/2)", "Where is <hcscompany/clock>?", expect_text("user"), solution="user"),
+            layers_exercise()]
+    sheet = ExerciseSheet(quiz)
+    assert [e.exercise for e in sheet.exercises] == quiz
+    assert sheet.widget.children == tuple(e.widget for e in sheet.exercises)
+    sheet.exercises[0].answer.value = "user"
+    sheet.exercises[0].check_button.click()
+    assert "Correct: user is right." in sheet.exercises[0].feedback.value
+    bundle = sheet._repr_mimebundle_()
+    assert bundle["text/plain"] == ("2 exercises \u2014 run this cell to use it\n"
+                                    "Namespaces (1/2): Where is <hcscompany/clock>?\n"
+                                    "Add a layer: Commit a change so that your image has 3 layers.")
+    assert "<li><b>Namespaces (1/2)</b>: Where is &lt;hcscompany/clock&gt;?</li>" in bundle["text/html"]

@@ -68,3 +68,13 @@ def test_widget_follows_the_dropdown_and_shows_errors_in_one_line(lab):
     assert imagerow.image_row_html(lab, "busybox").startswith("<div class='labkit-error'")
     assert "Traceback" not in imagerow.image_row_html(lab, "nothere")
     assert imagerow.image_row_html(lab, "") == "<i>Pick an image.</i>"
+
+
+def test_fallback_explains_the_row_it_showed(lab):
+    box = imagerow.image_row_explainer(lab, image="busybox:latest")
+    bundle = box._repr_mimebundle_()
+    lines = bundle["text/plain"].splitlines()
+    assert lines[0] == "docker images row explainer for busybox:latest \u2014 run this cell to use it"
+    assert lines[1] == "REPOSITORY: busybox (the name you pulled or tagged, short form of docker.io/library/busybox:latest)"
+    assert lines[3].startswith(f"IMAGE ID: {lab.image('busybox').image_id.short} (")
+    assert "<table class='labkit-row'>" in bundle["text/html"]

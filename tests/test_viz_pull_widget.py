@@ -32,7 +32,7 @@ def test_pull_shows_one_bar_per_layer_and_the_status(lab):
     box = wd.pull_widget(lab, initial="debian:jessie")
     box.button.click()
     p = box.progress
-    assert p is not None and box.area.children == (p.box,)
+    assert p is not None and box.area.children == (p.widget,)
     assert len(p.bars) == 1
     (lid, bar), = p.bars.items()
     assert bar.value == bar.max and bar.bar_style == "success" and p.status(lid) == PULL_COMPLETE
@@ -49,7 +49,7 @@ def test_second_pull_of_a_shared_layer_says_already_exists(lab):
     first = box.progress
     box.text.value = "debian:8"
     box.button.click()
-    assert box.progress is not first and box.area.children == (box.progress.box,)
+    assert box.progress is not first and box.area.children == (box.progress.widget,)
     assert [box.progress.status(lid) for lid in box.progress.bars] == [ALREADY_EXISTS]
     assert "Downloaded newer image for debian:8" in box.output.value
 
@@ -79,3 +79,11 @@ def test_empty_reference_asks_for_one(lab):
     box = wd.pull_widget(lab, initial=" ")
     box.button.click()
     assert "Type an image reference first" in box.output.value and box.progress is None
+
+
+def test_fallback_says_what_the_widget_pulls(lab):
+    box = wd.pull_widget(lab, initial="node")
+    assert box._repr_mimebundle_()["text/plain"] == "Pull an image: docker pull node \u2014 run this cell to use it"
+    box.button.click()
+    text = box._repr_mimebundle_()["text/plain"]
+    assert "Status: Downloaded newer image for node:latest" in text and ": Pull complete" in text

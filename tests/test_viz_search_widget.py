@@ -48,7 +48,7 @@ def test_empty_term_asks_for_one():
 @pytest.mark.parametrize("error, shown", [
     (LabkitError("search zoo: no index answered (docker.io: offline)"),
      "Error: search zoo: no index answered (docker.io: offline)"),
-    (RuntimeError("boom\nsecond line"), "Error: RuntimeError: boom"),
+    (ConnectionError("boom\nsecond line"), "Error: ConnectionError: boom"),
 ])
 def test_errors_are_one_line_in_the_output_area(error, shown):
     def failing(term, limit):
@@ -58,6 +58,15 @@ def test_errors_are_one_line_in_the_output_area(error, shown):
     box.text.value = "zoo"
     assert shown in box.output.value and "Traceback" not in box.output.value
     assert "second line" not in box.output.value and box.results.value == ""
+
+
+def test_a_bug_is_not_dressed_up_as_a_students_mistake():
+    def broken(term, limit):
+        raise TypeError("search() got an unexpected keyword argument")
+
+    box = wd.search_widget(search=broken)
+    with pytest.raises(TypeError):
+        box.text.value = "zoo"
 
 
 @pytest.fixture
@@ -86,3 +95,15 @@ def test_unreachable_indexes_give_one_line(tmp_path):
     box = wd.search_widget(mirrors=["http://127.0.0.1:9"], index_url="http://127.0.0.1:9", timeout=(1, 1))
     box.text.value = "zookeeper"
     assert "Error: search zookeeper: no index answered" in box.output.value
+
+
+def test_fallback_shows_dockers_search_table():
+    box = wd.search_widget(term="zookeeper", search=lambda term, limit: HITS)
+    bundle = box._repr_mimebundle_()
+    lines = bundle["text/plain"].splitlines()
+    assert lines[0] == "Image search: docker search zookeeper \u2014 run this cell to use it"
+    assert lines[1].split() == ["NAME", "DESCRIPTION", "STARS", "OFFICIAL", "AUTOMATED"]
+    assert lines[3].split() == ["jplock/zookeeper", "Builds", "a", "docker", "image", "159", "[OK]"]
+    assert "2 results for <code>zookeeper</code>" in bundle["text/html"] and "jplock/zookeeper" in bundle["text/html"]
+    assert wd.search_widget(search=lambda t, n: HITS)._repr_mimebundle_()["text/plain"] == \
+        "Image search \u2014 run this cell to use it"

@@ -210,3 +210,48 @@ def test_widgets_are_displayable():
     pp = wd.PullProgress()
     bundle = pp._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+# --- what a saved notebook shows without a kernel -----------------------------------------------------------
+
+def test_reference_explorer_fallback_shows_the_table_it_showed():
+    bundle = wd.reference_explorer("localhost:5000/wordpress")._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle      # the live view, unchanged
+    text = bundle["text/plain"]
+    assert text.splitlines()[0] == \
+        "Reference explorer: how docker reads localhost:5000/wordpress \u2014 run this cell to use it"
+    assert "canonical: localhost:5000/wordpress:latest" in text and "VBox" not in text
+    assert "<code>localhost:5000/wordpress:latest</code>" in bundle["text/html"]
+    assert bundle["text/html"].startswith("<div class='labkit-widget-fallback'><p><b>Reference explorer")
+    bad = wd.reference_explorer("Ubuntu")._repr_mimebundle_()
+    assert bad["text/plain"].splitlines()[1].startswith('Error: invalid reference "Ubuntu"')
+    assert wd.reference_explorer()._repr_mimebundle_()["text/plain"] == \
+        "Reference explorer \u2014 run this cell to use it"
+
+
+def test_fallbacks_are_the_same_on_every_run():
+    first = wd.tag_scenarios()._repr_mimebundle_()
+    second = wd.tag_scenarios()._repr_mimebundle_()
+    assert first["application/vnd.jupyter.widget-view+json"] != second["application/vnd.jupyter.widget-view+json"]
+    assert (first["text/plain"], first["text/html"]) == (second["text/plain"], second["text/html"])
+    assert first["text/plain"].startswith("Specify a tag or not? 7 situations to decide \u2014 run this cell")
+    assert "- Going to production" in first["text/plain"]
+    assert "leave the tag out" not in first["text/plain"]    # the answers stay in the live widget
+    assert "0x" not in repr(wd.tag_scenarios()) and repr(wd.tag_scenarios()).startswith("<TagScenarios: ")
+
+
+def test_tag_scenarios_methods_answer_without_buttons():
+    box = wd.tag_scenarios()
+    box.scenario.value = "production"
+    assert box.specify().ok and not box.leave_out().ok
+    assert "Not yet: Going to production" in box.feedback.value
+
+
+def test_pull_progress_fallback_lists_dockers_lines():
+    pp = wd.pull_progress("docker pull debian:jessie")
+    pp(LayersEvent(("6d827a3ef358",)))
+    pp(LayerEvent("6d827a3ef358", PULL_COMPLETE, 10, 10, final=True))
+    pp(MessageEvent("Status: Downloaded newer image for debian:jessie", "status"))
+    assert pp._repr_mimebundle_()["text/plain"] == (
+        "Pull progress: docker pull debian:jessie \u2014 run this cell to use it\n"
+        "6d827a3ef358: Pull complete\nStatus: Downloaded newer image for debian:jessie")

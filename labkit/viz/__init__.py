@@ -1,14 +1,16 @@
 """Drawings, widgets and self-check exercises for the notebooks (the faces' end of labkit).
 
 Submodules load when first used (PEP 562), so `import labkit.viz` and `labkit.viz.models` never import
-graphviz or ipywidgets; `diagrams` needs graphviz, `widgets` and `Exercise.widget()` need ipywidgets.
+graphviz or ipywidgets; `diagrams` needs graphviz; the widget classes (widgetbase.NotebookWidget and its
+subclasses in widgets, layerexplorer, playground, imagerow, exercises) import ipywidgets when one is built.
 """
 
 from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = ("models", "diagrams", "widgets", "exercises")
+_SUBMODULES = ("models", "diagrams", "messages", "widgetbase", "widgets", "exercises", "layerexplorer", "playground",
+               "imagerow", "envcheck")
 
 __all__ = list(_SUBMODULES)
 

@@ -19,7 +19,7 @@ from ..formatting import human_size
 from ..oci.mediatypes import IMAGE_MANIFEST_TYPES, INDEX_TYPES
 from ..oci.whiteouts import OPAQUE_MARKER, WHITEOUT_PREFIX
 from .models import (JAVA_WEB_APP, ContainerOp, ImageLayers, LayerBox, as_image, as_op, image_layers,
-                     mark_shared, named_layers, short_command)
+                     image_name, mark_shared, named_layers, short_command)
 
 FONT = "Helvetica"
 # Fill colours; each is paired with words in the label ("read-only", "shared", "copy-up", ...).
@@ -74,8 +74,7 @@ def _image(value: Any, store: Any = None, name: str = "") -> ImageLayers:
     if store is not None and isinstance(value, str):
         return image_layers(store, value)
     if store is not None and hasattr(value, "image_id") and hasattr(value, "repository"):
-        shown = f"{value.repository}:{value.tag}" if value.repository != "<none>" else value.image_id.short
-        return image_layers(store, str(value.image_id), name=shown)
+        return image_layers(store, str(value.image_id), name=image_name(value))
     return as_image(value, name)
 
 
@@ -562,6 +561,10 @@ def _response_label(s: _Step, config_digest: "str | None", layer_rank: Mapping[s
 
 
 # --- rendering at the edge ------------------------------------------------------------------------------
+
+# What rendering raises when Graphviz's `dot` program is missing or fails (notebook 00's check says how to
+# install it); a widget shows these as one line, like a student's mistake.
+RENDER_ERRORS = (graphviz.ExecutableNotFound, graphviz.CalledProcessError)
 
 def svg(dot: "graphviz.Digraph | graphviz.Source | str") -> str:
     """Return the SVG text of a diagram, without graphviz's version comment (stable stored outputs)."""

@@ -1,8 +1,9 @@
-"""Self-check exercises: a task, a check that gives specific feedback, and a solution shown only on request.
+"""Self-check exercises: a question, a checker that gives specific feedback, and a solution shown on request.
 
-`Exercise.check(value)` works in plain Python (text use, tests); `Exercise.widget()` builds the ipywidgets
-face (imported only then). A check function returns Feedback (or a bool, or a message string meaning
-"not yet"); whatever it raises is turned into one line of feedback, never a traceback (DESIGN section 4).
+An `Exercise` is plain data (no widgets): `exercise.check(value)` works in plain Python (text use, tests, a
+lesson's checker tests). `ExerciseWidget` is its notebook face (ipywidgets, imported only then), and
+`ExerciseSheet` shows several in one output. A checker returns Feedback (or a bool, a (bool, message) pair,
+or a message string meaning "not yet"); whatever it raises becomes one line of feedback, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import html
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from ..errors import LabkitError
+from .messages import ERROR_COLOUR, OK_COLOUR, error_text
+from .widgetbase import NotebookWidget
 
 OK_MARK = "Correct"
 NOT_YET_MARK = "Not yet"
-ERROR_MARK = "Error"
 
 
 @dataclass(frozen=True)
@@ -31,16 +32,8 @@ class Feedback:
 
     def html(self) -> str:
         """Return the feedback as a small HTML block (colour plus the words Correct / Not yet)."""
-        colour = "#1b5e20" if self.ok else "#8a1c1c"
+        colour = OK_COLOUR if self.ok else ERROR_COLOUR
         return f'<div class="labkit-feedback" style="color:{colour}">{html.escape(str(self))}</div>'
-
-
-def error_line(exc: BaseException) -> str:
-    """Return an exception as the one line a student sees (labkit errors: their message; others: type and message)."""
-    text = str(exc).strip().splitlines()[0].strip() if str(exc).strip() else ""
-    if isinstance(exc, LabkitError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _as_feedback(result: Any) -> Feedback:
@@ -55,79 +48,126 @@ def _as_feedback(result: Any) -> Feedback:
     raise TypeError(f"a check must return Feedback, a bool or a message, not {type(result).__name__}")
 
 
+@dataclass(frozen=True)
 class Exercise:
-    """A task with a check (value -> Feedback) and a hidden solution; `.widget()` is its notebook face."""
+    """A question, a checker (answer -> Feedback), a solution kept hidden, and a placeholder for the answer field.
 
-    def __init__(self, title: str, prompt: str, check: Callable[[Any], Any], solution: str = "",
-                 placeholder: str = ""):
-        self.title = title
-        self.prompt = prompt
-        self.check_fn = check
-        self.solution = solution
-        self.placeholder = placeholder
+    `checker` receives what the student typed, or what a widget's `state` function returns (the notebook's state,
+    e.g. a container the student changed). `widget()` builds its notebook face.
+    """
 
-    def __repr__(self) -> str:
-        return f"Exercise({self.title!r})"
+    title: str
+    question: str
+    checker: Callable[[Any], Any]
+    solution: str = ""
+    placeholder: str = ""
 
     def check(self, value: Any = None) -> Feedback:
-        """Return the Feedback for `value`; an error in the check becomes Feedback(False, "Error: <one line>")."""
+        """Return the Feedback for `value`."""
+        return self._verdict(lambda: self.checker(value))
+
+    def check_state(self, state: Callable[[], Any]) -> Feedback:
+        """Return the Feedback for what `state()` returns now (an error reading the state is feedback too)."""
+        return self._verdict(lambda: self.checker(state()))
+
+    @staticmethod
+    def _verdict(run: Callable[[], Any]) -> Feedback:
+        # The one place lesson code meets whatever a student made: a checker (or a state function) may
+        # trip over any shape of answer or state (a None, a missing key, a container in a strange state), and
+        # each is news for the student, so every exception becomes Feedback(False, "Error: <one line>").
         try:
-            return _as_feedback(self.check_fn(value))
-        except (LabkitError, Exception) as e:  # noqa: B014 - both named on purpose (DESIGN 4)
-            return Feedback(False, f"{ERROR_MARK}: {error_line(e)}")
+            return _as_feedback(run())
+        except Exception as e:  # noqa: BLE001 - see above: any error of a checker is feedback
+            return Feedback(False, error_text(e))
 
-    def widget(self, state: "Optional[Callable[[], Any]]" = None):
-        """Return an ipywidgets box: the task, an answer field (unless `state` is given), Check and Show solution.
+    def widget(self, state: "Optional[Callable[[], Any]]" = None) -> "ExerciseWidget":
+        """Return the notebook face: the question, an answer field (unless `state` is given), Check, Show solution."""
+        return ExerciseWidget(self, state)
 
-        With `state` (a function the notebook passes, e.g. `lambda: lab.image("myimage")`), Check runs the
-        check on `state()`; otherwise on the text typed in the answer field. Attributes for tests and
-        notebooks: .answer (Text or None), .check_button, .solution_button, .feedback (HTML), .solution_area (HTML).
-        """
+
+class ExerciseWidget(NotebookWidget):
+    """An exercise in a notebook: the question, an answer field, Check and Show solution buttons, the feedback.
+
+    With `state` (a function the notebook passes, e.g. `lambda: lab.container("task")`), Check checks what
+    `state()` returns and there is no answer field; otherwise it checks the text typed in `.answer`.
+    Controls: .answer (Text or None), .check_button, .solution_button, .feedback (HTML), .solution_area (HTML).
+    """
+
+    def __init__(self, exercise: Exercise, state: "Optional[Callable[[], Any]]" = None):
         import ipywidgets as w
 
-        title = w.HTML(f"<b>{html.escape(self.title)}</b>")
-        prompt = w.HTML(f"<div>{html.escape(self.prompt)}</div>")
-        answer = None
+        self.exercise = exercise
+        self.state = state
+        self.solution_shown = False
+        self.answer = None
         if state is None:
-            answer = w.Text(placeholder=self.placeholder, description="Answer:",
-                            layout=w.Layout(width="32em"), continuous_update=False)
-        check_button = w.Button(description="Check", tooltip=f"Check your answer to: {self.title}",
-                                button_style="primary", icon="check")
-        solution_button = w.Button(description="Show solution", tooltip="Reveal the solution",
-                                   icon="eye")
-        feedback = w.HTML("")
-        solution_area = w.HTML("", layout=w.Layout(display="none"))
+            self.answer = w.Text(placeholder=exercise.placeholder, description="Answer:",
+                                 layout=w.Layout(width="32em"), continuous_update=False)
+        self.check_button = w.Button(description="Check", tooltip=f"Check your answer to: {exercise.title}",
+                                     button_style="primary", icon="check")
+        self.solution_button = w.Button(description="Show solution", tooltip="Reveal the solution", icon="eye")
+        self.feedback = w.HTML("")
+        self.solution_area = w.HTML("", layout=w.Layout(display="none"))
+        self.check_button.on_click(self.check)
+        self.solution_button.on_click(self.toggle_solution)
+        rows = [w.HTML(f"<b>{html.escape(exercise.title)}</b>"),
+                w.HTML(f"<div>{html.escape(exercise.question)}</div>")]
+        rows += [self.answer] if self.answer is not None else []
+        rows += [w.HBox([self.check_button, self.solution_button]), self.feedback, self.solution_area]
+        self.widget = w.VBox(rows)
+        self.widget.add_class("labkit-exercise")
 
-        def on_check(_button=None) -> None:
-            try:
-                value = state() if state is not None else answer.value
-            except (LabkitError, Exception) as e:  # noqa: B014
-                feedback.value = Feedback(False, f"{ERROR_MARK}: {error_line(e)}").html()
-                return
-            feedback.value = self.check(value).html()
+    def check(self, _button=None) -> Feedback:
+        """Check the answer (or the notebook's state) and show the Feedback; return it."""
+        if self.state is not None:
+            verdict = self.exercise.check_state(self.state)
+        else:
+            verdict = self.exercise.check(self.answer.value)
+        self.feedback.value = verdict.html()
+        return verdict
 
-        def on_solution(_button=None) -> None:
-            if solution_area.layout.display == "none":
-                solution_area.value = f"<pre>{html.escape(self.solution or '(no solution given)')}</pre>"
-                solution_area.layout.display = None
-                solution_button.description = "Hide solution"
-            else:
-                solution_area.value = ""
-                solution_area.layout.display = "none"
-                solution_button.description = "Show solution"
+    def toggle_solution(self, _button=None) -> None:
+        """Show the solution, or hide it again."""
+        self.solution_shown = not self.solution_shown
+        if self.solution_shown:
+            self.solution_area.value = f"<pre>{html.escape(self.exercise.solution or '(no solution given)')}</pre>"
+            self.solution_area.layout.display = None
+            self.solution_button.description = "Hide solution"
+        else:
+            self.solution_area.value = ""
+            self.solution_area.layout.display = "none"
+            self.solution_button.description = "Show solution"
 
-        check_button.on_click(on_check)
-        solution_button.on_click(on_solution)
-        rows = [title, prompt] + ([answer] if answer is not None else []) + \
-            [w.HBox([check_button, solution_button]), feedback, solution_area]
-        box = w.VBox(rows)
-        box.exercise = self
-        box.answer = answer
-        box.check_button = check_button
-        box.solution_button = solution_button
-        box.feedback = feedback
-        box.solution_area = solution_area
-        return box
+    def describe(self) -> str:
+        return f"Exercise: {self.exercise.title}"
+
+    def details(self) -> str:
+        return self.exercise.question
+
+    def details_html(self) -> str:
+        return f"<p>{html.escape(self.exercise.question)}</p>"
+
+
+class ExerciseSheet(NotebookWidget):
+    """Several exercises in one output, one under the other; `.exercises` holds their ExerciseWidgets."""
+
+    def __init__(self, exercises: Iterable[Exercise]):
+        import ipywidgets as w
+
+        self.exercises = [e if isinstance(e, ExerciseWidget) else e.widget() for e in exercises]
+        self.widget = w.VBox([e.widget for e in self.exercises])
+        self.widget.add_class("labkit-exercise-sheet")
+
+    def describe(self) -> str:
+        return f"{len(self.exercises)} exercises"
+
+    def details(self) -> str:
+        return "\n".join(f"{e.exercise.title}: {e.exercise.question}" for e in self.exercises)
+
+    def details_html(self) -> str:
+        items = "".join(f"<li><b>{html.escape(e.exercise.title)}</b>: {html.escape(e.exercise.question)}</li>"
+                        for e in self.exercises)
+        return f"<ul>{items}</ul>"
 
 
 # --- ready-made checks ---------------------------------------------------------------------------------
@@ -180,7 +220,7 @@ def expect_reference(canonical: str, hint: str = "") -> Callable[[Any], Feedback
         text = "" if value is None else str(value).strip()
         if not text:
             return Feedback(False, "type an image reference first.")
-        got = Reference.parse(text)  # InvalidReference becomes one line of feedback
+        got = Reference.parse(text)  # InvalidReference becomes one line of feedback (Exercise.check)
         if got.canonical == want:
             return Feedback(True, f"{text} means {want}.")
         return Feedback(False, f"{text} means {got.canonical}, not {want}." + (f" Hint: {hint}" if hint else ""))

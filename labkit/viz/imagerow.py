@@ -3,7 +3,7 @@
 `row_facts(lab, ref)` says, column by column, what `docker images` shows and where it comes from (the
 config's digest, its `created` date against the pinned now, the sum of the uncompressed layers);
 `layer_rows(lab, ref)` lists the layers SIZE adds up, with the other images sharing each one (same chain
-ID, as `docker system df` counts them). `image_row_explainer(lab)` is the widget over both.
+ID, as `docker system df` counts them). `ImageRowExplainer` (`image_row_explainer(lab)`) is the widget over both.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from ..errors import LabkitError
-from .exercises import error_line
+from .messages import STUDENT_MISTAKES, error_html, error_text, hint_html
+from .models import image_name
+from .widgetbase import NotebookWidget
 
 
 @dataclass(frozen=True)
@@ -23,10 +24,6 @@ class LayerRow:
     diff_id: str
     size: int
     shared_with: tuple[str, ...]
-
-
-def _name(rec) -> str:
-    return f"{rec.repository}:{rec.tag}" if rec.repository != "<none>" else rec.image_id.short
 
 
 def _chains(lab, rec) -> list:
@@ -47,8 +44,8 @@ def layer_rows(lab, ref: str) -> list[LayerRow]:
             continue
         for chain in _chains(lab, other):
             others.setdefault(chain, [])
-            if _name(other) not in others[chain]:
-                others[chain].append(_name(other))
+            if image_name(other) not in others[chain]:
+                others[chain].append(image_name(other))
     rows = []
     for i, (diff_id, blob) in enumerate(zip(config.diff_ids, manifest.layers)):
         size = lab.store.layer_size(diff_id, blob.digest)
@@ -85,12 +82,12 @@ def image_row_html(lab, ref: str) -> str:
     from ..formatting import human_size
 
     if not ref:
-        return "<i>Pick an image.</i>"
+        return hint_html("Pick an image.")
     try:
         facts = row_facts(lab, ref)
         layers = layer_rows(lab, ref)
-    except (LabkitError, Exception) as e:  # noqa: B014 - a widget shows one line, never a traceback
-        return f"<div class='labkit-error' style='color:#8a1c1c'>Error: {html.escape(error_line(e))}</div>"
+    except STUDENT_MISTAKES as e:   # e.g. an image removed since the list was read
+        return error_html(e)
     cell = "style='text-align:left;padding-right:1em;vertical-align:top'"
     columns = "".join(f"<tr><th {cell}>{html.escape(c)}</th><td {cell}><code>{html.escape(v)}</code></td>"
                       f"<td {cell}>{html.escape(why)}</td></tr>" for c, v, why in facts)
@@ -106,30 +103,58 @@ def image_row_html(lab, ref: str) -> str:
             f"<th {cell}>size</th><th {cell}>also used by</th></tr>{rows}</table>")
 
 
-def image_row_explainer(lab, image: "str | None" = None):
-    """Return a box: a Dropdown of the host's images; .result explains that image's `docker images` row.
+class ImageRowExplainer(NotebookWidget):
+    """A Dropdown of the host's images; .result explains the chosen image's `docker images` row.
 
-    Attributes: .images (Dropdown of "repository:tag" names), .result (HTML), .refresh() (re-read the store).
+    Controls: .images (Dropdown of "repository:tag" names), .result (HTML); .refresh() re-reads the store.
     """
-    import ipywidgets as w
 
-    def names() -> list[str]:
-        return [_name(r) for r in lab.images()]
+    def __init__(self, lab, image: "str | None" = None):
+        import ipywidgets as w
 
-    choices = names()
-    dropdown = w.Dropdown(options=choices, value=image if image in choices else (choices[0] if choices else None),
-                          description="Image:", layout=w.Layout(width="28em"))
-    result = w.HTML(image_row_html(lab, dropdown.value or ""))
-    dropdown.observe(lambda change: setattr(result, "value", image_row_html(lab, change["new"] or "")),
-                     names="value")
+        self.lab = lab
+        choices = self.names()
+        self.images = w.Dropdown(options=choices,
+                                 value=image if image in choices else (choices[0] if choices else None),
+                                 description="Image:", layout=w.Layout(width="28em"))
+        self.result = w.HTML("")
+        self.images.observe(self.show, names="value")
+        self.widget = w.VBox([self.images, self.result])
+        self.show()
 
-    def refresh() -> None:
-        current = dropdown.value
-        dropdown.options = names()
-        if current in dropdown.options:
-            dropdown.value = current
-        result.value = image_row_html(lab, dropdown.value or "")
+    def names(self) -> list[str]:
+        """Return the names of the images on the host, in `docker images` order."""
+        return [image_name(r) for r in self.lab.images()]
 
-    box = w.VBox([dropdown, result])
-    box.images, box.result, box.refresh = dropdown, result, refresh
-    return box
+    def show(self, _change=None) -> None:
+        """Explain the chosen image's row."""
+        self.result.value = image_row_html(self.lab, self.images.value or "")
+
+    def refresh(self) -> None:
+        """Re-read the host's images (keeping the choice when it is still there) and explain the row again."""
+        current = self.images.value
+        self.images.options = self.names()
+        if current in self.images.options:
+            self.images.value = current
+        self.show()
+
+    def describe(self) -> str:
+        image = self.images.value
+        return f"docker images row explainer for {image}" if image else "docker images row explainer"
+
+    def details(self) -> str:
+        if not self.images.value:
+            return ""
+        try:
+            facts = row_facts(self.lab, self.images.value)
+        except STUDENT_MISTAKES as e:
+            return error_text(e)
+        return "\n".join(f"{column}: {shown} ({why})" for column, shown, why in facts)
+
+    def details_html(self) -> str:
+        return self.result.value
+
+
+def image_row_explainer(lab, image: "str | None" = None) -> ImageRowExplainer:
+    """Return an ImageRowExplainer of `lab`'s images, showing `image` first (else the first image)."""
+    return ImageRowExplainer(lab, image)

@@ -89,6 +89,11 @@ def short_id(value: Any) -> str:
 
 # --- adapters from the real models ----------------------------------------------------------------------
 
+def image_name(rec) -> str:
+    """Return how an image record is named in the lab: "repository:tag", or its short ID when it has no name."""
+    return f"{rec.repository}:{rec.tag}" if rec.repository != "<none>" else rec.image_id.short
+
+
 def layers_from_config(config, sizes: "Sequence[int | None] | None" = None) -> tuple[LayerBox, ...]:
     """Return one LayerBox per layer of an ImageConfig (bottom first), labelled from its history."""
     boxes = []
@@ -111,7 +116,7 @@ def image_layers(source, ref: str, name: "str | None" = None) -> ImageLayers:
     for diff_id, desc in zip(config.diff_ids, manifest.layers):
         sizes.append(store.layer_size(diff_id, desc.digest))
     if name is None:
-        name = f"{rec.repository}:{rec.tag}" if rec.repository != "<none>" else rec.image_id.short
+        name = image_name(rec)
     return ImageLayers(name, layers_from_config(config, sizes), rec.image_id.short)
 
 

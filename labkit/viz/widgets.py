@@ -1,9 +1,10 @@
-"""Notebook widgets: a reference explorer, the "tag or no tag?" scenarios, and pull progress bars.
+"""Notebook widgets: a reference explorer, the "tag or no tag?" scenarios, image search, and pulls with progress.
 
-Each builder returns an ipywidgets box whose parts are attributes (.text, .result, .buttons...), so tests
-drive it in Python (set `.value`, call `.click()`) and read the HTML widgets' `.value`. The logic lives in
-plain functions (describe_reference, tag_advice) that need no widgets at all. ipywidgets is imported only
-when a widget is built.
+Each widget is a small class (widgetbase.NotebookWidget): its controls and state are attributes (.text,
+.result, .button...), its event handlers methods, so tests drive it in Python (set `.value`, call `.click()`)
+and read the HTML widgets' `.value`. The logic lives in plain functions (describe_reference, tag_advice,
+search_results_html) that need no widgets at all. ipywidgets is imported only when a widget is built; the
+lower-case functions (reference_explorer, tag_scenarios, search_widget, pull_widget) are what notebooks call.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import threading
 from dataclasses import dataclass
 from typing import Iterable, Optional
 
-from ..errors import LabkitError
+from ..errors import InvalidReference
 from ..progress import (ALREADY_EXISTS, DOWNLOAD_COMPLETE, DOWNLOADING, EXTRACTING, PULL_COMPLETE,
                         PULLING_FS_LAYER, VERIFYING, LayerEvent, LayersEvent, MessageEvent)
-from .exercises import Feedback, error_line
+from .exercises import Feedback
+from .messages import STUDENT_MISTAKES, error_html, error_text, hint_html, ok_html
+from .widgetbase import NotebookWidget
 
 # The text's examples, and a few that trip people up (lab 5, "Images namespaces").
 TRICKY_REFERENCES = (
@@ -93,38 +96,58 @@ def _table(rows: Iterable[tuple[str, str]]) -> str:
 def reference_html(text: str) -> str:
     """Return the explorer's answer for `text` as HTML: the table, or the InvalidReference message."""
     if not text or not text.strip():
-        return "<i>Type an image reference, or pick an example.</i>"
+        return hint_html("Type an image reference, or pick an example.")
     try:
         return _table(describe_reference(text))
-    except (LabkitError, Exception) as e:  # noqa: B014 - a widget shows one line, never a traceback
-        return f"<div class='labkit-error' style='color:#8a1c1c'>{html.escape(error_line(e))}</div>"
+    except InvalidReference as e:
+        return error_html(e)
 
 
-def reference_explorer(initial: str = "", examples: Iterable[str] = TRICKY_REFERENCES):
-    """Return a box: a reference Text field and an examples Dropdown; the .result HTML explains the reference.
+class ReferenceExplorer(NotebookWidget):
+    """Type an image reference (or pick an example) and see how docker reads it, rule by rule.
 
-    Attributes: .text (Text), .examples (Dropdown), .result (HTML).
+    Controls: .text (Text), .examples (Dropdown), .result (HTML).
     """
-    import ipywidgets as w
 
-    examples_dd = w.Dropdown(options=[("(pick an example)", "")] + [(e, e) for e in examples], value="",
-                             description="Examples:", layout=w.Layout(width="40em"))
-    text = w.Text(value=initial, placeholder="e.g. ubuntu, hcscompany/clock, localhost:5000/wordpress",
-                  description="Reference:", continuous_update=True, layout=w.Layout(width="40em"))
-    result = w.HTML(reference_html(initial))
+    def __init__(self, initial: str = "", examples: Iterable[str] = TRICKY_REFERENCES):
+        import ipywidgets as w
 
-    def on_text(change) -> None:
-        result.value = reference_html(change["new"])
+        self.examples = w.Dropdown(options=[("(pick an example)", "")] + [(e, e) for e in examples], value="",
+                                   description="Examples:", layout=w.Layout(width="40em"))
+        self.text = w.Text(value=initial, placeholder="e.g. ubuntu, hcscompany/clock, localhost:5000/wordpress",
+                           description="Reference:", continuous_update=True, layout=w.Layout(width="40em"))
+        self.result = w.HTML(reference_html(initial))
+        self.text.observe(self.on_text, names="value")
+        self.examples.observe(self.on_example, names="value")
+        self.widget = w.VBox([self.examples, self.text, self.result])
 
-    def on_example(change) -> None:
+    def on_text(self, _change=None) -> None:
+        self.result.value = reference_html(self.text.value)
+
+    def on_example(self, change) -> None:
         if change["new"]:
-            text.value = change["new"]
+            self.text.value = change["new"]
 
-    text.observe(on_text, names="value")
-    examples_dd.observe(on_example, names="value")
-    box = w.VBox([examples_dd, text, result])
-    box.text, box.examples, box.result = text, examples_dd, result
-    return box
+    def describe(self) -> str:
+        text = self.text.value.strip()
+        return f"Reference explorer: how docker reads {text}" if text else "Reference explorer"
+
+    def details(self) -> str:
+        text = self.text.value.strip()
+        if not text:
+            return ""
+        try:
+            return "\n".join(f"{field}: {value}" for field, value in describe_reference(text))
+        except InvalidReference as e:
+            return error_text(e)
+
+    def details_html(self) -> str:
+        return self.result.value if self.text.value.strip() else ""
+
+
+def reference_explorer(initial: str = "", examples: Iterable[str] = TRICKY_REFERENCES) -> ReferenceExplorer:
+    """Return a ReferenceExplorer showing `initial` (a reference Text, an examples Dropdown, the .result)."""
+    return ReferenceExplorer(initial, examples)
 
 
 # --- tags: specify one or not? ----------------------------------------------------------------------------
@@ -172,30 +195,53 @@ def tag_advice(key: str, specify: bool) -> Feedback:
     return Feedback(False, f"{scenario.situation}: better to {advice} ({example}); {scenario.why}")
 
 
-def tag_scenarios():
-    """Return a box: pick a situation, then "Leave the tag out" or "Specify a tag"; .feedback explains.
+class TagScenarios(NotebookWidget):
+    """Pick a situation, then "Leave the tag out" or "Specify a tag"; .feedback explains.
 
-    Attributes: .scenario (Dropdown of scenario keys), .leave_out_button, .specify_button, .feedback (HTML).
+    Controls: .scenario (Dropdown of scenario keys), .leave_out_button, .specify_button, .feedback (HTML).
     """
-    import ipywidgets as w
 
-    scenario = w.Dropdown(options=[(s.situation, s.key) for s in TAG_SCENARIOS], value=TAG_SCENARIOS[0].key,
-                          description="Situation:", layout=w.Layout(width="36em"))
-    leave_out = w.Button(description="Leave the tag out", tooltip="docker pull debian")
-    specify = w.Button(description="Specify a tag", tooltip="docker pull debian:jessie")
-    feedback = w.HTML("")
+    def __init__(self, scenarios: Iterable[TagScenario] = TAG_SCENARIOS):
+        import ipywidgets as w
 
-    def answer(choice: bool):
-        def on_click(_button=None) -> None:
-            feedback.value = tag_advice(scenario.value, choice).html()
-        return on_click
+        self.scenarios = tuple(scenarios)
+        self.scenario = w.Dropdown(options=[(s.situation, s.key) for s in self.scenarios],
+                                   value=self.scenarios[0].key, description="Situation:",
+                                   layout=w.Layout(width="36em"))
+        self.leave_out_button = w.Button(description="Leave the tag out", tooltip="docker pull debian")
+        self.specify_button = w.Button(description="Specify a tag", tooltip="docker pull debian:jessie")
+        self.feedback = w.HTML("")
+        self.leave_out_button.on_click(self.leave_out)
+        self.specify_button.on_click(self.specify)
+        self.scenario.observe(self.on_scenario, names="value")
+        self.widget = w.VBox([w.HTML("<b>Specify a tag or not?</b>"), self.scenario,
+                              w.HBox([self.leave_out_button, self.specify_button]), self.feedback])
 
-    leave_out.on_click(answer(False))
-    specify.on_click(answer(True))
-    scenario.observe(lambda change: setattr(feedback, "value", ""), names="value")
-    box = w.VBox([w.HTML("<b>Specify a tag or not?</b>"), scenario, w.HBox([leave_out, specify]), feedback])
-    box.scenario, box.leave_out_button, box.specify_button, box.feedback = scenario, leave_out, specify, feedback
-    return box
+    def answer(self, specify: bool) -> Feedback:
+        """Answer the chosen situation (specify a tag or not) and show the Feedback; return it."""
+        verdict = tag_advice(self.scenario.value, specify)
+        self.feedback.value = verdict.html()
+        return verdict
+
+    def leave_out(self, _button=None) -> Feedback:
+        return self.answer(False)
+
+    def specify(self, _button=None) -> Feedback:
+        return self.answer(True)
+
+    def on_scenario(self, _change=None) -> None:
+        self.feedback.value = ""  # a new situation clears the old answer
+
+    def describe(self) -> str:
+        return f"Specify a tag or not? {len(self.scenarios)} situations to decide"
+
+    def details(self) -> str:
+        return "\n".join(f"- {s.situation}" for s in self.scenarios)
+
+
+def tag_scenarios() -> TagScenarios:
+    """Return the "specify a tag or not?" widget over the text's seven situations."""
+    return TagScenarios()
 
 
 # --- pull progress ----------------------------------------------------------------------------------------
@@ -203,12 +249,12 @@ def tag_scenarios():
 _DONE = (PULL_COMPLETE, ALREADY_EXISTS)
 
 
-class PullProgress:
+class PullProgress(NotebookWidget):
     """A progress callback for labkit.pull that shows one ipywidgets.IntProgress per layer with docker's words.
 
-    Pass it as `progress=` (it is callable with the events of labkit.progress). `.box` is the widget to
-    display (the object displays as it too); `.bars` and `.statuses` map 12-hex layer IDs to the
-    IntProgress and Label of each layer; `.log` shows the other lines (Pulling from..., Digest, Status).
+    Pass it as `progress=` (it is callable with the events of labkit.progress); display it (or its `.widget`).
+    `.bars` and `.statuses` map 12-hex layer IDs to the IntProgress and Label of each layer; `.log` shows the
+    other lines (Pulling from..., Digest, Status). Events may come from worker threads: a lock orders them.
     """
 
     def __init__(self, title: str = ""):
@@ -216,16 +262,14 @@ class PullProgress:
 
         self._w = w
         self._lock = threading.RLock()
+        self.title_text = title
         self.title = w.HTML(f"<b>{html.escape(title)}</b>" if title else "")
         self.rows = w.VBox([])
         self.log = w.HTML("")
-        self.box = w.VBox([self.title, self.rows, self.log])
+        self.widget = w.VBox([self.title, self.rows, self.log])
         self.bars: dict = {}
         self.statuses: dict = {}
         self._lines: list[str] = []
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.box._repr_mimebundle_(**kwargs)
 
     def _row(self, layer_id: str):
         if layer_id not in self.bars:
@@ -270,7 +314,7 @@ class PullProgress:
     def fail(self, error: BaseException) -> None:
         """Show an error that ended the pull as one line in the log."""
         with self._lock:
-            self._say("Error: " + error_line(error))
+            self._say(error_text(error))
 
     def status(self, layer_id: str) -> Optional[str]:
         """Return the last status word shown for a layer (None if the layer is unknown)."""
@@ -281,6 +325,15 @@ class PullProgress:
     def lines(self) -> list[str]:
         """Return the log lines shown so far."""
         return list(self._lines)
+
+    def describe(self) -> str:
+        return f"Pull progress: {self.title_text}" if self.title_text else "Pull progress"
+
+    def details(self) -> str:
+        """Return docker's lines for what is shown: one per layer ("6d827a3ef358: Pull complete"), then the log."""
+        with self._lock:
+            layers = [f"{lid}: {label.value}" for lid, label in self.statuses.items()]
+            return "\n".join(layers + self._lines)
 
 
 def pull_progress(title: str = "") -> PullProgress:
@@ -305,95 +358,131 @@ def search_results_html(results) -> str:
     return f"<table class='labkit-search'><tr>{head}</tr>{body}</table>"
 
 
-def search_widget(lab=None, term: str = "", limit: int = 25, search=None, **search_options):
-    """Return a box: a search Text and a Search button; .results shows docker's columns, .output the errors.
+class SearchWidget(NotebookWidget):
+    """A search Text and a Search button; .results shows docker's columns, .output the count or the error.
 
-    The search runs on the Button, or on Enter in the Text. `lab` (a Lab) supplies the settings (its
-    registry mirrors: the lab registry first); `search` replaces labkit.registry.search.search (tests);
-    `search_options` go to it (index_url, mirrors, timeout). Attributes: .text, .button, .results (HTML),
-    .output (HTML: "N results for TERM" or the error, one line).
+    The search runs on the Button, or on Enter in the Text. `lab` (a Lab) supplies the settings (its registry
+    mirrors: the lab registry first); `search` replaces labkit.registry.search.search (tests); `search_options`
+    go to it (index_url, mirrors, timeout). Controls: .text, .button, .results (HTML), .output (HTML: "N
+    results for TERM" or the error, one line). State: .query and .found (the last search's term and results).
     """
-    import ipywidgets as w
 
-    text = w.Text(value=term, placeholder="e.g. zookeeper", description="Search:", continuous_update=False,
-                  layout=w.Layout(width="28em"))
-    button = w.Button(description="Search", button_style="primary", icon="search",
-                      tooltip="Ask the registry's search endpoint (/v1/search?q=...)")
-    results = w.HTML("")
-    output = w.HTML("")
+    def __init__(self, lab=None, term: str = "", limit: int = 25, search=None, **search_options):
+        import ipywidgets as w
 
-    def run(_=None) -> None:
-        query = text.value.strip()
-        results.value = ""
-        if not query:
-            output.value = "<i>Type a term first, e.g. zookeeper.</i>"
+        self.lab, self.limit, self._search, self.search_options = lab, limit, search, search_options
+        self.query: str = ""
+        self.found: "list | None" = None
+        self.text = w.Text(value=term, placeholder="e.g. zookeeper", description="Search:",
+                           continuous_update=False, layout=w.Layout(width="28em"))
+        self.button = w.Button(description="Search", button_style="primary", icon="search",
+                               tooltip="Ask the registry's search endpoint (/v1/search?q=...)")
+        self.results = w.HTML("")
+        self.output = w.HTML("")
+        self.button.on_click(self.run)
+        self.text.observe(self.run, names="value")  # Enter (or leaving the field) runs the search too
+        self.widget = w.VBox([w.HBox([self.text, self.button]), self.output, self.results])
+        if term.strip():
+            self.run()
+
+    def search(self, query: str) -> list:
+        """Return the results for `query` (the lab's mirrors first, then Docker Hub)."""
+        if self._search is not None:
+            return list(self._search(query, self.limit))
+        from ..registry.search import search
+
+        settings = self.lab.settings() if self.lab is not None else None
+        return list(search(query, limit=self.limit, settings=settings, **self.search_options))
+
+    def run(self, _event=None) -> None:
+        """Search for the term typed and show the results, or what went wrong in one line."""
+        self.query, self.found = self.text.value.strip(), None
+        self.results.value = ""
+        if not self.query:
+            self.output.value = hint_html("Type a term first, e.g. zookeeper.")
             return
         try:
-            if search is not None:
-                found = search(query, limit)
-            else:
-                from ..registry.search import search as registry_search
-
-                settings = lab.settings() if lab is not None else None
-                found = registry_search(query, limit=limit, settings=settings, **search_options)
-        except (LabkitError, Exception) as e:  # noqa: B014 - a widget shows one line, never a traceback
-            output.value = f"<div class='labkit-error' style='color:#8a1c1c'>Error: {html.escape(error_line(e))}</div>"
+            self.found = self.search(self.query)
+        except STUDENT_MISTAKES as e:
+            self.output.value = error_html(e)
             return
-        found = list(found)
-        output.value = f"{len(found)} result{'' if len(found) == 1 else 's'} for <code>{html.escape(query)}</code>"
-        results.value = search_results_html(found)
+        n = len(self.found)
+        self.output.value = f"{n} result{'' if n == 1 else 's'} for <code>{html.escape(self.query)}</code>"
+        self.results.value = search_results_html(self.found)
 
-    button.on_click(run)
-    text.observe(run, names="value")  # Enter (or leaving the field) runs the search too
-    box = w.VBox([w.HBox([text, button]), output, results])
-    box.text, box.button, box.results, box.output = text, button, results, output
-    box.run = run
-    if term.strip():
-        run()
-    return box
+    def describe(self) -> str:
+        return f"Image search: docker search {self.query}" if self.query else "Image search"
+
+    def details(self) -> str:
+        if self.found is None:
+            return ""
+        from ..registry.search import search_table
+
+        return search_table(self.found).rstrip("\n")
+
+    def details_html(self) -> str:
+        return self.output.value + self.results.value if self.query else ""
+
+
+def search_widget(lab=None, term: str = "", limit: int = 25, search=None, **search_options) -> SearchWidget:
+    """Return a SearchWidget (searching for `term` at once when one is given); see SearchWidget."""
+    return SearchWidget(lab, term, limit, search, **search_options)
 
 
 # --- pull -------------------------------------------------------------------------------------------------
 
-def pull_widget(lab, initial: str = "debian:jessie", platform: "str | None" = None):
-    """Return a box: a reference Text and a Pull button; each pull shows a PullProgress (one bar per layer).
+class PullWidget(NotebookWidget):
+    """A reference Text and a Pull button; each pull shows a PullProgress (one bar per layer).
 
-    Pulls with `lab.pull` (its mirrors: the lab registry). Errors show as one line in .output, never a
-    traceback. Attributes: .text, .button, .area (VBox holding the current PullProgress box), .output (HTML),
-    .progress (the last PullProgress, or None) and .result (the last PullResult, or None).
+    Pulls with `lab.pull` (its mirrors: the lab registry). A student's mistake shows as one line in .output,
+    never a traceback. Controls: .text, .button, .area (VBox holding the current PullProgress's widget),
+    .output (HTML). State: .progress (the last PullProgress, or None), .result (the last PullResult, or None).
     """
-    import ipywidgets as w
 
-    text = w.Text(value=initial, placeholder="e.g. debian:jessie, httpd, hcscompany/clock", description="Image:",
-                  continuous_update=False, layout=w.Layout(width="28em"))
-    button = w.Button(description="Pull", button_style="primary", icon="download", tooltip="docker pull IMAGE")
-    area = w.VBox([])
-    output = w.HTML("")
+    def __init__(self, lab, initial: str = "debian:jessie", platform: "str | None" = None):
+        import ipywidgets as w
 
-    def run(_=None) -> None:
-        ref = text.value.strip()
-        box.result = None
+        self.lab, self.platform = lab, platform
+        self.progress: "PullProgress | None" = None
+        self.result = None
+        self.text = w.Text(value=initial, placeholder="e.g. debian:jessie, httpd, hcscompany/clock",
+                           description="Image:", continuous_update=False, layout=w.Layout(width="28em"))
+        self.button = w.Button(description="Pull", button_style="primary", icon="download",
+                               tooltip="docker pull IMAGE")
+        self.area = w.VBox([])
+        self.output = w.HTML("")
+        self.button.on_click(self.run)
+        self.widget = w.VBox([w.HBox([self.text, self.button]), self.area, self.output])
+
+    def run(self, _button=None) -> None:
+        """Pull the image typed, with a new PullProgress; show the status line or the error in one line."""
+        ref = self.text.value.strip()
+        self.result = None
         if not ref:
-            output.value = "<i>Type an image reference first, e.g. debian:jessie.</i>"
+            self.output.value = hint_html("Type an image reference first, e.g. debian:jessie.")
             return
-        progress = PullProgress(f"docker pull {ref}")
-        box.progress = progress
-        area.children = (progress.box,)
-        output.value = ""
-        button.disabled = True
+        self.progress = PullProgress(f"docker pull {ref}")
+        self.area.children = (self.progress.widget,)
+        self.output.value = ""
+        self.button.disabled = True
         try:
-            box.result = lab.pull(ref, platform=platform, progress=progress)
-        except (LabkitError, Exception) as e:  # noqa: B014 - a widget shows one line, never a traceback
-            progress.fail(e)
-            output.value = f"<div class='labkit-error' style='color:#8a1c1c'>Error: {html.escape(error_line(e))}</div>"
+            self.result = self.lab.pull(ref, platform=self.platform, progress=self.progress)
+        except STUDENT_MISTAKES as e:
+            self.progress.fail(e)
+            self.output.value = error_html(e)
         else:
-            output.value = (f"<div style='color:#1b5e20'>{html.escape(box.result.status_line)}; "
-                            f"{len(box.result.downloaded)} blob(s) downloaded</div>")
+            self.output.value = ok_html(f"{self.result.status_line}; "
+                                        f"{len(self.result.downloaded)} blob(s) downloaded")
         finally:
-            button.disabled = False
+            self.button.disabled = False
 
-    button.on_click(run)
-    box = w.VBox([w.HBox([text, button]), area, output])
-    box.text, box.button, box.area, box.output = text, button, area, output
-    box.progress, box.result, box.run = None, None, run
-    return box
+    def describe(self) -> str:
+        return f"Pull an image: docker pull {self.text.value.strip()}"
+
+    def details(self) -> str:
+        return self.progress.details() if self.progress is not None else ""
+
+
+def pull_widget(lab, initial: str = "debian:jessie", platform: "str | None" = None) -> PullWidget:
+    """Return a PullWidget for `lab`, its field holding `initial`; see PullWidget."""
+    return PullWidget(lab, initial, platform)
