@@ -141,5 +141,9 @@ def test_copy_on_write_playground_in_a_real_browser(jupyterlab):
             assert playground.inner_html() != before_svg  # the live diagram changed too
             page.screenshot(path=str(ARTIFACTS / "browser-02-after-click.png"), full_page=False)
             assert page.get_by_text("Error displaying widget").count() == 0
+            # a live kernel shows the widgets themselves, never the text a saved notebook keeps for readers
+            # without one (the display bundle's text/html fallback)
+            expect(panel.locator(".labkit-exercise").first).to_be_visible(timeout=30000)
+            assert panel.locator(".labkit-widget-fallback").count() == 0
         finally:
             context.close()

@@ -75,6 +75,6 @@ def test_fallback_explains_the_row_it_showed(lab):
     bundle = box._repr_mimebundle_()
     lines = bundle["text/plain"].splitlines()
     assert lines[0] == "docker images row explainer for busybox:latest \u2014 run this cell to use it"
-    assert lines[1] == "REPOSITORY: busybox (the name you pulled or tagged, short form of docker.io/library/busybox:latest)"
-    assert lines[3].startswith(f"IMAGE ID: {lab.image('busybox').image_id.short} (")
+    assert lines[1] == "REPOSITORY: busybox \u2014 the name you pulled or tagged, short form of docker.io/library/busybox:latest"
+    assert lines[3].startswith(f"IMAGE ID: {lab.image('busybox').image_id.short} \u2014 the first 12 hex")
     assert "<table class='labkit-row'>" in bundle["text/html"]

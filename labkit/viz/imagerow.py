@@ -149,7 +149,7 @@ class ImageRowExplainer(NotebookWidget):
             facts = row_facts(self.lab, self.images.value)
         except STUDENT_MISTAKES as e:
             return error_text(e)
-        return "\n".join(f"{column}: {shown} ({why})" for column, shown, why in facts)
+        return "\n".join(f"{column}: {shown} \u2014 {why}" for column, shown, why in facts)
 
     def details_html(self) -> str:
         return self.result.value
