@@ -16,7 +16,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "labkit"
 
 LEVELS = {
-    "core": ["errors", "digest", "reference", "oci", "formatting", "clock", "fsutil", "home", "paths", "progress"],
+    "core": ["errors", "digest", "reference", "oci", "formatting", "clock", "fsutil", "home", "paths", "progress",
+             "platform"],
     "disk": ["store", "tables", "layers", "imageview", "unpack", "containers", "shell", "names", "commit",
              "labimages"],
     "network": ["registry"],

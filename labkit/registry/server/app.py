@@ -1,4 +1,5 @@
-"""The lab registry's lifecycle: LabRegistry over an OCI image layout, serving from a thread or the foreground.
+"""The lab registry's lifecycle: LabRegistry over an OCI image layout, serving from a thread or the foreground,
+or, where nothing can listen on a socket (the browser), inside this process (registry.transport).
 
 Its root is one OCI image layout holding every repository; the token signing key lives in
 `ROOT/.labkit-registry/token-key.pem` (mode 0600).
@@ -11,13 +12,15 @@ import json
 import logging
 import os
 import threading
+import types
 from pathlib import Path
 from typing import Callable, Mapping
 
+from ... import platform
 from ...digest import Digest
 from ...errors import LabkitError
 from ...oci.mediatypes import OCI_INDEX, OCI_MANIFEST
-from .. import tokens
+from .. import tokens, transport
 from .access import REALM_PATH
 from .handler import RegistryHandler
 from .listener import Listener
@@ -103,6 +106,7 @@ class LabRegistry:
         self._access_log = access_log
         self._server: Listener | None = None
         self._thread: threading.Thread | None = None
+        self._in_process: list[str] = []  # the addresses served in-process (see start)
 
     # lifecycle ----------------------------------------------------------------------------------
     def bind(self) -> "LabRegistry":
@@ -116,13 +120,37 @@ class LabRegistry:
         return self
 
     def start(self) -> "LabRegistry":
-        """Serve in a background thread; return self (`.url` tells where)."""
+        """Serve in a background thread; return self (`.url` tells where).
+
+        Where nothing can listen (the browser), serve in-process instead: every requests Session of this
+        process reaches the registry's handler at `.url` directly (port 0 picks an unused number).
+        """
+        if not platform.can_listen():
+            return self.serve_in_process()
         self.bind()
         if self._thread is None:
             self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                             name=f"labkit-registry:{self.port}", daemon=True)
             self._thread.start()
         return self
+
+    def serve_in_process(self) -> "LabRegistry":
+        """Answer requests for `.url` inside this process, with no socket (registry.transport); return self."""
+        if not self._in_process:
+            if self.port == 0:
+                self.port = transport.free_port(self.host)
+            server = types.SimpleNamespace(registry=self, server_address=(self.host, self.port))
+            addresses = [self.address]
+            if is_loopback(self.host) and self.host != "localhost":
+                addresses.append(f"localhost:{self.port}")  # as a socket on 127.0.0.1 answers localhost
+            transport.serve(addresses, transport.InProcessAdapter(RegistryHandler, server))
+            self._in_process = addresses
+        return self
+
+    @property
+    def in_process(self) -> bool:
+        """Return True while this registry is served in-process (no socket)."""
+        return bool(self._in_process)
 
     def serve_forever(self) -> None:
         """Serve in this thread until stop() or KeyboardInterrupt."""
@@ -136,6 +164,9 @@ class LabRegistry:
 
     def stop(self) -> None:
         """Stop serving, hang up open connections and close the socket."""
+        if self._in_process:
+            transport.withdraw(self._in_process)
+            self._in_process = []
         if self._server is None:
             return
         if self._thread is not None:
