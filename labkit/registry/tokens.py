@@ -16,12 +16,13 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from .. import platform
 from ..errors import LabkitError
 from ..fsutil import atomic_write_bytes
+from . import der, es256
 
 ISSUER = "labkit-token-issuer"
 SERVICE = "labkit-registry"
@@ -46,8 +47,33 @@ class TokenError(LabkitError):
 def hash_password(password: str, *, salt: bytes | None = None, iterations: int = _PBKDF2_ITERATIONS) -> str:
     """Return a stored hash `pbkdf2_sha256$<iterations>$<salt>$<hash>` (base64) of `password`."""
     salt = salt if salt is not None else secrets.token_bytes(16)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    digest = pbkdf2_sha256(password.encode(), salt, iterations)
     return "$".join(("pbkdf2_sha256", str(iterations), _b64(salt), _b64(digest)))
+
+
+def pbkdf2_sha256(password: bytes, salt: bytes, iterations: int) -> bytes:
+    """Return PBKDF2-HMAC-SHA256 (RFC 8018 section 5.2), 32 bytes: hashlib's, or the same in Python where
+    hashlib has none (Pyodide's hashlib is built without OpenSSL)."""
+    if hasattr(hashlib, "pbkdf2_hmac"):
+        return hashlib.pbkdf2_hmac("sha256", password, salt, iterations)
+    # HMAC (RFC 2104) by hand, as CPython 3.11's pure-Python fallback did: the keyed inner and outer
+    # hashes are made once and copied for every iteration.
+    key = (hashlib.sha256(password).digest() if len(password) > 64 else password).ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+
+    def prf(message: bytes) -> bytes:
+        i, o = inner.copy(), outer.copy()
+        i.update(message)
+        o.update(i.digest())
+        return o.digest()
+
+    block = prf(salt + (1).to_bytes(4, "big"))  # one block: SHA-256 gives the 32 bytes asked for
+    total = int.from_bytes(block, "big")
+    for _ in range(iterations - 1):
+        block = prf(block)
+        total ^= int.from_bytes(block, "big")
+    return total.to_bytes(32, "big")
 
 
 def is_password_hash(value: str) -> bool:
@@ -59,7 +85,7 @@ def check_password(stored: str, password: str) -> bool:
     """Return True when `password` matches `stored` (a hash_password string)."""
     try:
         _scheme, iterations, salt, expected = stored.split("$")
-        digest = hashlib.pbkdf2_hmac("sha256", password.encode(), _unb64(salt), int(iterations))
+        digest = pbkdf2_sha256(password.encode(), _unb64(salt), int(iterations))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(digest, _unb64(expected))
@@ -219,31 +245,22 @@ def b64url_decode(text: str) -> bytes:
 _B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-def libtrust_kid(public_key) -> str:
+def libtrust_kid(public_key: es256.PublicKey) -> str:
     """Return the key ID docker's libtrust derives: sha256 of the DER public key, 30 bytes, base32, 4-groups."""
-    from cryptography.hazmat.primitives import serialization
-
-    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    b32 = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode().rstrip("=")
-    return ":".join(b32[i:i + 4] for i in range(0, len(b32), 4))
+    return es256.libtrust_key_id(public_key)
 
 
-def generate_key():
+def generate_key() -> es256.PrivateKey:
     """Return a new P-256 private key (for ES256)."""
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    return ec.generate_private_key(ec.SECP256R1())
+    return es256.PrivateKey.generate()
 
 
-def load_or_create_key(path: "str | os.PathLike"):
+def load_or_create_key(path: "str | os.PathLike") -> es256.PrivateKey:
     """Return the P-256 key kept in `path` (PEM, mode 0600), creating it on first use."""
-    from cryptography.hazmat.primitives import serialization
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
-        pem = generate_key().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption())
+        pem = generate_key().pem()
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -251,73 +268,50 @@ def load_or_create_key(path: "str | os.PathLike"):
                 f.write(pem)
                 f.flush()
                 os.fsync(f.fileno())
-            try:
-                os.link(tmp, path)  # first writer wins when two servers start at once
-            except FileExistsError:
-                pass
+            if platform.can_hard_link():
+                try:
+                    os.link(tmp, path)  # first writer wins when two servers start at once
+                except FileExistsError:
+                    pass
+            else:  # one process (the browser): nobody to race with
+                os.replace(tmp, path)
         finally:
-            os.unlink(tmp)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     os.chmod(path, 0o600)
     try:
-        return serialization.load_pem_private_key(path.read_bytes(), password=None)
+        return es256.PrivateKey.from_pem(path.read_bytes())
     except ValueError as e:
         raise LabkitError(f"load the registry's token key {path}: {e}") from None
 
 
-def ensure_certificate(key, path: "str | os.PathLike", days: int = 3650) -> Path:
+def ensure_certificate(key: es256.PrivateKey, path: "str | os.PathLike", days: int = 3650) -> Path:
     """Return `path`, writing a self-signed PEM certificate of `key` there unless one for it exists.
 
     The distribution registry only trusts token signers through certificates (`rootcertbundle`).
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509.oid import NameOID
-
     path = Path(path)
-    spki = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    public = key.public_key()
     if path.exists():
         try:
-            cert = x509.load_pem_x509_certificate(path.read_bytes())
-            if cert.public_key().public_bytes(serialization.Encoding.DER,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo) == spki:
+            if any(label == "CERTIFICATE" and es256.certificate_public_key(data) == public
+                   for label, data in der.unpem(path.read_bytes())):
                 return path
         except ValueError:
             pass
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "labkit lab registry token signer")])
-    now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=days))
-            .sign(key, hashes.SHA256()))
+    cert = es256.self_signed_certificate(key, "labkit lab registry token signer", days=days)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    atomic_write_bytes(path, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    atomic_write_bytes(path, der.pem("CERTIFICATE", cert), mode=0o644)
     return path
 
 
-def _es256_sign(key, signing_input: bytes) -> bytes:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-
-    r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
-    # JWS (RFC 7518 section 3.4) wants raw r||s, 32 bytes each, not the DER that cryptography returns.
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+def _es256_sign(key: es256.PrivateKey, signing_input: bytes) -> bytes:
+    # JWS (RFC 7518 section 3.4) wants raw r||s, 32 bytes each, which es256 returns.
+    return key.sign(signing_input)
 
 
-def _es256_verify(public_key, signing_input: bytes, signature: bytes) -> bool:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-    if len(signature) != 64:
-        return False
-    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-    try:
-        public_key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        return False
-    return True
+def _es256_verify(public_key: es256.PublicKey, signing_input: bytes, signature: bytes) -> bool:
+    return public_key.verify(signing_input, signature)
 
 
 def encode_jwt(key, claims: Mapping, kid: str | None = None) -> str:
