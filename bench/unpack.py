@@ -30,8 +30,7 @@ import _common as c  # noqa: E402
 
 TARGET_RATIO = 0.7
 
-UNPACK_API = ("import sys; from labkit.lab import Lab; from labkit.unpack import unpack; "
-              "unpack(Lab(), sys.argv[1], sys.argv[2])")
+UNPACK_API = "import sys; from labkit.lab import Lab; Lab().unpack(sys.argv[1], sys.argv[2])"
 
 # Timed inside one process per image: prints one JSON object of lists of seconds.
 CONTAINER_SCRIPT = r'''
@@ -75,7 +74,7 @@ for key, size, files in (("commit_1k", 1024, 1), ("commit_1m", 1 << 20, 1), ("co
         ct = cs.create(ref)
         for j in range(files):
             ct.write(f"/bench-{j}.bin", mixed(size // files))
-        t0 = pc(); commit(cs, ct, f"bench/commit:{key.replace('_', '-')}-{i}"); out[key].append(pc() - t0)
+        t0 = pc(); commit(cs.store, cs.layer_store, ct, f"bench/commit:{key.replace('_', '-')}-{i}"); out[key].append(pc() - t0)
         cs.rm(ct, force=True)
 print(json.dumps(out))
 '''

@@ -32,25 +32,6 @@ SCRATCH = "scratch"
 TRUNC = 45            # docker history: CREATED BY is cut to 45 characters with an ellipsis unless --no-trunc
 
 
-# --- the parts of a lab ---------------------------------------------------------------------------------
-
-def _parts(lab) -> tuple:
-    """Return (Store, LayerStore) for a Lab, a Containers manager, a Store, or a home directory."""
-    from .layers.store import LayerStore
-    from .store import Store
-
-    if isinstance(lab, (str, os.PathLike)):
-        store = Store(lab)
-        return store, LayerStore(store.home, store=store)
-    if isinstance(lab, Store):
-        return lab, LayerStore(lab.home, store=lab)
-    store = lab.store
-    ls = getattr(lab, "layer_store", None)
-    if not isinstance(ls, LayerStore):
-        ls = LayerStore(store.home, store=store)
-    return store, ls
-
-
 def _check_ref(ref) -> "object | None":
     from .reference import Reference
 
@@ -252,20 +233,17 @@ def _record(store, ref, manifest, claims):
 
 # --- commit -------------------------------------------------------------------------------------------
 
-def commit(lab, container, ref=None, message: str = "", author: str = "", changes: Iterable[str] = ()):
-    """Commit a container's read-write layer as a new image (docker commit); return its ImageRecord.
-
-    `lab` is a Lab, Containers manager, Store or home; `container` a Container (or an ID/name when `lab` is a
-    Containers manager); `changes` are `-c` instructions ("CMD [\"sh\"]", "ENV A=b", "EXPOSE 80", ...).
+def commit(store, layer_store, container, ref=None, message: str = "", author: str = "",
+           changes: Iterable[str] = ()):
+    """Commit a Container's read-write layer as a new image in the Store `store` (docker commit); return its
+    ImageRecord. The new layer is applied into the LayerStore `layer_store` too; `changes` are `-c`
+    instructions ("CMD [\"sh\"]", "ENV A=b", "EXPOSE 80", ...).
     """
     from .layers.writer import write_layer
     from .oci import DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, \
         ImageConfig, Manifest
 
-    if isinstance(container, str):
-        container = lab.get(container)
     ref = _check_ref(ref)
-    store, layer_store = _parts(lab)
     if container.image_id is None:
         parent_cfg, parent_layers, media_type, config_type = scratch_config(), (), OCI_MANIFEST, OCI_CONFIG
     else:
@@ -311,9 +289,10 @@ def commit(lab, container, ref=None, message: str = "", author: str = "", change
 
 # --- import -------------------------------------------------------------------------------------------
 
-def import_tarball(lab, fileobj: BinaryIO, ref=None, message: str = "", changes: Iterable[str] = (),
+def import_tarball(store, layer_store, fileobj: BinaryIO, ref=None, message: str = "", changes: Iterable[str] = (),
                    source: str = "-", platform=None):
-    """Make a single-layer image from a tarball (plain or gzip), like `docker import`; return its ImageRecord.
+    """Make a single-layer image in the Store `store` from a tarball (plain or gzip), like `docker import`;
+    return its ImageRecord. The layer is applied into the LayerStore `layer_store`.
 
     The tar is checked by applying it (an unsafe member raises UnsafeLayer and no image is made); the history
     comment is `message`, or "Imported from <source>" as docker writes it.
@@ -324,7 +303,6 @@ def import_tarball(lab, fileobj: BinaryIO, ref=None, message: str = "", changes:
     from .layers.reader import open_layer_stream
 
     ref = _check_ref(ref)
-    store, layer_store = _parts(lab)
     stream = open_layer_stream(fileobj)            # gzip/zstd sniffed by magic; works on a pipe
 
     def write(f):
@@ -358,16 +336,13 @@ def import_tarball(lab, fileobj: BinaryIO, ref=None, message: str = "", changes:
 
 # --- history ------------------------------------------------------------------------------------------
 
-def history(lab, record) -> list[dict]:
+def history(store, record) -> list[dict]:
     """Return `docker history` rows, newest first: {"id": image ID or "<missing>", "created", "created_by",
     "size", "comment", "empty_layer"}. A row shows an image ID when a local image has that step as its top
     (same layers, same number of history steps): the image itself, and parents it was committed from."""
     from .clock import parse_time
     from .oci import chain_ids
 
-    store, _ls = _parts(lab)
-    if isinstance(record, str):
-        record = store.resolve(record)
     cfg = store.config(record)
     items = cfg.layer_history()
     chains = chain_ids(cfg.diff_ids)

@@ -249,11 +249,12 @@ class ImageView:
 
     # ---- building ---------------------------------------------------------------------------------
     @classmethod
-    def open(cls, lab_or_store, ref) -> "ImageView":
-        """Return the view of image `ref` (name, ID or ImageRecord) in a Lab, Store or home, applying
-        any layer not applied yet from the stored blobs."""
-        store, layer_store = _stores(lab_or_store)
-        record = ref if hasattr(ref, "manifest") and hasattr(ref, "image_id") else store.resolve(ref)
+    def open(cls, store, layer_store, ref) -> "ImageView":
+        """Return the view of image `ref` (a reference, image ID or ImageRecord) in `store` (a Store), applying
+        any layer not applied yet from the stored blobs into `layer_store` (a LayerStore)."""
+        from .store import ImageRecord
+
+        record = ref if isinstance(ref, ImageRecord) else store.resolve(ref)
         trees = ensure_layers(store, layer_store, record)
         key = (str(record.image_id), *(str(t.root) for t in trees))
         stamp = tuple(_mtime(t.metadata_path) for t in trees)
@@ -424,24 +425,6 @@ def _mtime(p: Path) -> int:
         return p.stat().st_mtime_ns
     except OSError:
         return -1
-
-
-def _stores(lab_or_store):
-    """Return (Store, LayerStore) for a Lab, a Store, or a home directory."""
-    from .layers.store import LayerStore
-    from .store import Store
-
-    if isinstance(lab_or_store, (str, os.PathLike)):
-        store = Store(lab_or_store)
-        return store, LayerStore(store.home, store=store)
-    if isinstance(lab_or_store, Store):
-        return lab_or_store, LayerStore(lab_or_store.home, store=lab_or_store)
-    store = lab_or_store.store
-    for attr in ("layer_store", "layers"):
-        ls = getattr(lab_or_store, attr, None)
-        if isinstance(ls, LayerStore):
-            return store, ls
-    return store, LayerStore(store.home, store=store)
 
 
 def ensure_layers(store, layer_store, record) -> list:

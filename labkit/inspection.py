@@ -49,18 +49,19 @@ def inspect_image(store, record) -> dict:
 _ZERO_TIME = "0001-01-01T00:00:00Z"  # what docker shows for a time that never happened
 
 
-def inspect_container(manager, container) -> dict:
+def inspect_container(store, layer_store, container) -> dict:
     """Return `docker container inspect`'s object for one container (docker's keys; GraphDriver names the
-    read-write directory and the image's layer directories, as overlay2 does)."""
+    read-write directory and the image's layer directories in the LayerStore `layer_store`, as overlay2
+    does)."""
     config = container.config
     image_config = {}
     lower_dirs = []
     if container.image_id is not None:
         try:
-            record = manager.store.resolve(container.image_id)
-            image_config = dict(manager.store.config(record).config or {})
-            lower_dirs = [str(manager.layer_store.tree(d).diff)
-                          for d in reversed(manager.store.config(record).diff_ids) if manager.layer_store.has(d)]
+            record = store.resolve(container.image_id)
+            image_config = dict(store.config(record).config or {})
+            lower_dirs = [str(layer_store.tree(d).diff)
+                          for d in reversed(store.config(record).diff_ids) if layer_store.has(d)]
         except NotFound:
             pass
     cmd = container.cmd
@@ -87,18 +88,17 @@ def inspect_container(manager, container) -> dict:
     }
 
 
-def inspect_any(lab, name: str) -> dict:
-    """Return the inspect object for a container (tried first, like docker) or an image."""
-    containers = getattr(lab, "containers", None)
-    if containers is not None:
-        try:
-            container = containers.get(name)
-        except NotFound:
-            container = None
-        if container is not None:
-            return inspect_container(containers, container)
+def inspect_any(store, layer_store, containers, name: str) -> dict:
+    """Return the inspect object for a container of the Containers manager `containers` (tried first, like
+    docker) or an image of the Store `store`."""
     try:
-        record = lab.store.resolve(name)
+        container = containers.get(name)
+    except NotFound:
+        container = None
+    if container is not None:
+        return inspect_container(store, layer_store, container)
+    try:
+        record = store.resolve(name)
     except NotFound:
         raise NotFound(f"No such object: {name}") from None
-    return inspect_image(lab.store, record)
+    return inspect_image(store, record)

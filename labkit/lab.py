@@ -68,6 +68,13 @@ class Lab:
         """Return the ImageRecord for a reference, image ID or digest."""
         return self.store.resolve(ref)
 
+    def view(self, ref):
+        """Return the merged read-only filesystem of a stored image (an ImageView; ref: a reference, image ID
+        or ImageRecord), applying any layer not applied yet."""
+        from .imageview import ImageView
+
+        return ImageView.open(self.store, self.layers, ref)
+
     def tag(self, source: str, target: str) -> None:
         """Give the image `source` the extra name `target`."""
         self.store.tag(source, target)
@@ -138,20 +145,21 @@ class Lab:
         """Commit a container's read-write layer as a new image; return its ImageRecord."""
         from .commit import commit
 
-        return commit(self.containers, self.containers.get(container) if isinstance(container, str) else container,
-                      ref, message=message, author=author, changes=changes)
+        if isinstance(container, str):
+            container = self.containers.get(container)
+        return commit(self.store, self.layers, container, ref, message=message, author=author, changes=changes)
 
     def history(self, ref: str) -> list[dict]:
         """Return `docker history` rows for an image, newest first."""
         from .commit import history
 
-        return history(self.containers, ref)
+        return history(self.store, self.store.resolve(ref))
 
     def unpack(self, ref: str, dest: "str | Path"):
         """Write an image's root filesystem to `dest` as a standalone tree; return an UnpackResult."""
         from .unpack import unpack
 
-        return unpack(self.containers, ref, dest)
+        return unpack(self.store, self.layers, ref, dest)
 
 
 class _ImplicitPull:

@@ -185,10 +185,19 @@ class TerminalRenderer:
             self.stream.flush()
 
 
+def is_terminal(stream) -> bool:
+    """Return True when `stream` is an open TTY (a notebook's or a pipe's stream is not; neither is one
+    without isatty())."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
 def renderer_for(stream: TextIO | None = None, detail: str = "stable"):
     """Return a TerminalRenderer when `stream` (default stdout) is a TTY, else a PlainRenderer."""
     stream = stream or sys.stdout
-    isatty = getattr(stream, "isatty", None)
-    if isatty is not None and isatty():
+    if is_terminal(stream):
         return TerminalRenderer(stream)
     return PlainRenderer(stream, detail)

@@ -68,13 +68,6 @@ def endpoints_for(ref, settings: dict | None = None, mirrors=None) -> list[Endpo
     return out
 
 
-def _extract_fn(extract) -> Callable | None:
-    if extract is None:
-        return None
-    ensure = getattr(extract, "ensure", None)
-    return ensure if callable(ensure) else extract
-
-
 def _locked(progress):
     if progress is None:
         return lambda event: None
@@ -136,8 +129,9 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
          client_options: dict | None = None, max_workers: int = 3) -> PullResult:
     """Pull `reference` into `store`; return a PullResult. Emits progress events (labkit.progress).
 
-    platform: "linux/arm64" or a Platform (default: the host's). extract: None (stop after fetch + verify +
-    store, like --no-extract), a callable(diff_id, blob_path, media_type), or a layer store with .ensure().
+    platform: "linux/arm64" or a Platform (default: the host's). extract: the LayerStore each layer is applied
+    into as it arrives (its ensure(diff_id, blob_path, media_type), and ensure_in_background for big pulls),
+    or None to stop after fetch + verify + store, like --no-extract.
     mirrors: registry mirrors for docker.io references (default: daemon.json `registry-mirrors`).
     credentials: a registry.auth.Credentials (default: docker's config.json for the registry host).
     """
@@ -155,8 +149,7 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
         platform = Platform.parse(platform)
     if settings is None:
         from .home import load_settings
-        home = getattr(store, "home", None)
-        settings = load_settings(home) if home is not None else {}
+        settings = load_settings(store.home)
 
     options = dict(client_options or {})
     if trace is not None:
@@ -182,8 +175,8 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
         raise errors[-1]
 
     try:
-        return _fetch_and_record(store, client, ep, ref, top, indexes, manifest, extract=_extract_fn(extract),
-                                 emit=emit, what=what, max_workers=max_workers, extract_owner=extract)
+        return _fetch_and_record(store, client, ep, ref, top, indexes, manifest, extract=extract,
+                                 emit=emit, what=what, max_workers=max_workers)
     finally:
         client.close()
 
@@ -194,8 +187,7 @@ PARALLEL_APPLY_MIN_BYTES = 32 * 1024 * 1024  # compressed bytes of new layers wo
 def _apply_in_background(layer_store, layers, present, config, fetches, layout) -> dict:
     """Return {diff_id: Future} for new layers applied by worker processes once all are downloaded, when
     the pull is big enough to pay for starting them (about 0.1 s each); {} otherwise."""
-    start = getattr(layer_store, "ensure_in_background", None)
-    if start is None or config is None:
+    if layer_store is None or config is None:
         return {}
     fresh = [(config.diff_ids[i], d) for i, d in enumerate(layers) if d.digest not in present]
     unique = {diff_id: d for diff_id, d in fresh}
@@ -206,13 +198,14 @@ def _apply_in_background(layer_store, layers, present, config, fetches, layout) 
         if fut is not None:
             fut.result()  # all blobs first: a download error stops the pull before any worker starts
     try:
-        return start([(diff_id, str(layout.blob_path(d.digest)), d.media_type) for diff_id, d in unique.items()])
+        return layer_store.ensure_in_background(
+            [(diff_id, str(layout.blob_path(d.digest)), d.media_type) for diff_id, d in unique.items()])
     except OSError:  # no way to start processes here: apply in this process, as for small pulls
         return {}
 
 
 def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract, emit, what,
-                      max_workers, extract_owner=None) -> PullResult:
+                      max_workers) -> PullResult:
     """Fetch config and layers (in parallel), extract in order, store the manifest chain, record the image."""
     from concurrent.futures import ThreadPoolExecutor  # late: `labkit pull` start-up time is benchmarked
 
@@ -269,7 +262,7 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                         raise LabkitError(f"{what}: the config lists {len(config.diff_ids)} diff IDs for "
                                           f"{len(layers)} layers")
                 extracted = set()
-                background = _apply_in_background(extract_owner, layers, present, config, futures, layout)
+                background = _apply_in_background(extract, layers, present, config, futures, layout)
                 for i, desc in enumerate(layers):
                     fut = futures.get(desc.digest)
                     if fut is not None and fut.result():
@@ -283,7 +276,7 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                         emit(LayerEvent(lid, EXTRACTING, 0, desc.size))
                     if config.diff_ids[i] in background:
                         background[config.diff_ids[i]].result()  # then ensure() below finds it applied
-                    extract(config.diff_ids[i], layout.blob_path(desc.digest), desc.media_type)
+                    extract.ensure(config.diff_ids[i], layout.blob_path(desc.digest), desc.media_type)
                     if fresh:
                         extracted.add(desc.digest)
                         emit(LayerEvent(lid, PULL_COMPLETE, desc.size, desc.size, final=True))

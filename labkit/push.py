@@ -156,9 +156,10 @@ def push_renderer_for(stream: TextIO | None = None):
     """Return a TerminalPushRenderer when `stream` (default stdout) is a TTY, else a PushRenderer."""
     import sys
 
+    from .progress import is_terminal
+
     stream = stream or sys.stdout
-    isatty = getattr(stream, "isatty", None)
-    if isatty is not None and isatty():
+    if is_terminal(stream):
         return TerminalPushRenderer(stream)
     return PushRenderer(stream)
 
@@ -355,8 +356,7 @@ def push(store, reference, *, progress: Callable | None = None, credentials=None
     manifest = store.manifest(rec)
     if settings is None:
         from .home import load_settings
-        home = getattr(store, "home", None)
-        settings = load_settings(home) if home is not None else {}
+        settings = load_settings(store.home)
 
     layers = _layer_ids(store, rec, manifest)  # [(id, descriptor)], top layer first, each blob once
     options = dict(client_options or {})

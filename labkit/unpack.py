@@ -58,13 +58,14 @@ class UnpackResult:
     owners: dict = field(default_factory=dict)         # path -> (uid, gid) when not 0:0: not applied
 
 
-def unpack(lab_or_store, ref, dest: "str | os.PathLike") -> UnpackResult:
-    """Write image `ref`'s root filesystem to `dest` (empty or missing) as a standalone tree; return what was
-    written. Layers not applied yet are applied from the stored blobs first."""
+def unpack(store, layer_store, ref, dest: "str | os.PathLike") -> UnpackResult:
+    """Write image `ref`'s root filesystem (a reference, image ID or ImageRecord in the Store `store`) to `dest`
+    (empty or missing) as a standalone tree; return what was written. Layers not applied yet are applied from
+    the stored blobs into the LayerStore `layer_store` first."""
     from .imageview import ImageView
 
     _prepare(Path(os.path.abspath(dest)), check_only=True)     # a wrong dest fails before any layer is applied
-    return unpack_view(ImageView.open(lab_or_store, ref), dest)
+    return unpack_view(ImageView.open(store, layer_store, ref), dest)
 
 
 def unpack_view(view, dest: "str | os.PathLike") -> UnpackResult:

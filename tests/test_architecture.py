@@ -3,7 +3,9 @@ itself back through others (no import cycles).
 
 Every import in every labkit module, at the top or inside a function, is checked against the levels
 below; graphviz and ipywidgets may be imported only inside labkit/viz. Imports under `if TYPE_CHECKING:`
-never run, so they are left out of the cycle check (they still must point down).
+never run, so they are left out of the cycle check (they still must point down); a package's lazy
+re-exports (`_EXPORTS = {name: submodule}` read by a PEP 562 `__getattr__`) count as imports of those
+submodules.
 """
 
 from __future__ import annotations
@@ -78,6 +80,19 @@ def _imports(path: Path, root: Path = PACKAGE):
                 yield from visit(child, runs)
 
     yield from visit(tree, True)
+    if path.name == "__init__.py":
+        yield from _lazy_exports(tree, own)
+
+
+def _lazy_exports(tree: ast.Module, package: str):
+    """Yield (line, submodule, True) for the lazy re-exports of a package's __init__ (PEP 562): its
+    module-level `_EXPORTS = {name: submodule}` dict, which `__getattr__` imports on first use."""
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets)
+                and isinstance(node.value, ast.Dict)):
+            for value in node.value.values:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    yield node.lineno, f"{package}.{value.value}", True
 
 
 def _files(root: Path) -> list[Path]:
@@ -202,6 +217,19 @@ def test_cycle_check_finds_cycles_through_function_level_imports(tmp_path):
     assert find_cycles(graph) == [["labkit.a", "labkit.sub.b", "labkit.c", "labkit.a"]]
     (pkg / "c.py").write_text("def other():\n    pass\n")
     assert find_cycles(import_graph(pkg)) == []
+
+
+def test_cycle_check_sees_lazy_re_exports(tmp_path):
+    pkg = tmp_path / "labkit"
+    (pkg / "lazy").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "lazy" / "__init__.py").write_text('_EXPORTS = {"Thing": "things"}\n\ndef __getattr__(name):\n    ...\n')
+    (pkg / "lazy" / "things.py").write_text("class Thing:\n    pass\n")
+    (pkg / "user.py").write_text("from .lazy import Thing\n")
+    assert import_graph(pkg)["labkit.lazy"] == {"labkit.lazy.things": 1}
+    assert find_cycles(import_graph(pkg)) == []
+    (pkg / "lazy" / "things.py").write_text("from ..user import x\n")
+    assert find_cycles(import_graph(pkg)) == [["labkit.lazy", "labkit.lazy.things", "labkit.user", "labkit.lazy"]]
 
 
 def test_cycle_check_reports_each_cycle_once():

@@ -213,8 +213,8 @@ def test_container_matches_real_directory_and_commit(world, sequence):
         try:
             expected = real_tree(real)
             assert container_tree(c) == expected
-            rec = commit(lab, c, "prop:committed")
-            assert view_tree(ImageView.open(lab, rec)) == expected
+            rec = commit(lab.store, lab.layer_store, c, "prop:committed")
+            assert view_tree(ImageView.open(lab.store, lab.layer_store, rec)) == expected
             lab.store.rmi(str(rec.image_id), force=True)      # keep the store small across examples
         finally:
             lab.rm(c, force=True)
@@ -233,7 +233,7 @@ SEQUENCES = [
 @pytest.mark.parametrize("sequence", SEQUENCES)
 def test_umoci_unpacks_the_committed_tree(world, sequence, tmp_path):
     lab, c, real = run_both(world, sequence, tmp_path)
-    rec = commit(lab, c, "prop:umoci")
+    rec = commit(lab.store, lab.layer_store, c, "prop:umoci")
     bundle = tmp_path / "bundle"
     subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{lab.store.layout.root}:{rec.name}", str(bundle)],
                    check=True, capture_output=True)
@@ -249,7 +249,7 @@ def test_umoci_unpack_matches_real_directory(world, sequence):
         tmp = Path(tmp)
         lab, c, real = run_both(world, sequence, tmp)
         try:
-            rec = commit(lab, c, "prop:umoci-random")
+            rec = commit(lab.store, lab.layer_store, c, "prop:umoci-random")
             bundle = tmp / "bundle"
             subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{lab.store.layout.root}:{rec.name}",
                             str(bundle)], check=True, capture_output=True)

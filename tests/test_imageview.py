@@ -48,7 +48,7 @@ def view_of(store, *layers) -> ImageView:
     blobs = [lb if not isinstance(lb, list) else build_layer(lb) for lb in layers]
     ref = f"view:{next(_counter)}"
     f.store_image(store, f.make_image(blobs), ref)
-    return ImageView.open(store, ref)
+    return ImageView.open(store, LayerStore(store.home, store=store), ref)
 
 
 def tree(view: ImageView) -> dict:
@@ -213,7 +213,8 @@ def test_the_view_is_built_from_the_layer_indexes_not_the_trees(store, monkeypat
     files = [F(f"usr/share/f{i:05d}", b"x") for i in range(3000)]
     blobs = [build_layer(files), build_layer([W("usr/share/f00000"), F("usr/share/f00001", b"new")])]
     f.store_image(store, f.make_image(blobs), "big:1")
-    ImageView.open(store, "big:1")                       # applies the layers
+    ls = LayerStore(store.home, store=store)
+    ImageView.open(store, ls, "big:1")                   # applies the layers
     import labkit.imageview as iv
     iv._OPEN_CACHE.clear()
 
@@ -221,10 +222,10 @@ def test_the_view_is_built_from_the_layer_indexes_not_the_trees(store, monkeypat
         raise AssertionError("the view walked a layer tree")
     for name in ("walk", "scandir", "listdir"):
         monkeypatch.setattr(os, name, refuse)
-    view = ImageView.open(store, "big:1")
+    view = ImageView.open(store, ls, "big:1")
     assert len(view.listdir("usr/share")) == 2999 and view.lookup("usr/share/f00000") is None
     assert view.read("usr/share/f00001") == b"new" and sum(1 for _ in view.walk()) == 3002
-    assert ImageView.open(store, "big:1") is view          # opened views are cached while the layers stay
+    assert ImageView.open(store, ls, "big:1") is view          # opened views are cached while the layers stay
 
 
 def test_open_applies_missing_layers_from_stored_blobs(store, labkit_home):
@@ -238,9 +239,9 @@ def test_open_applies_missing_layers_from_stored_blobs(store, labkit_home):
     assert info == {"size": img.layers[0].uncompressed_size, "entries": 1}     # small facts only
     assert trees[0].applied().index[0].path == "a"                             # the index is in layer.json
     from labkit.lab import Lab
-    view = ImageView.open(Lab(labkit_home), "skopeo:copied")
+    view = Lab(labkit_home).view("skopeo:copied")
     assert tree(view) == {"a": "file:1", "b": "file:2"} and view.image_id == img.config_digest
-    assert tree(ImageView(trees)) == tree(view) and tree(ImageView.open(str(labkit_home), rec)) == tree(view)
+    assert tree(ImageView(trees)) == tree(view) and tree(ImageView.open(store, ls, rec)) == tree(view)
 
 
 def test_open_without_the_layer_blob_is_not_found(store):
@@ -248,7 +249,7 @@ def test_open_without_the_layer_blob_is_not_found(store):
     f.store_image(store, img, "gone:1")
     store.layout.blob_path(img.layers[0].digest).unlink()
     with pytest.raises(NotFound, match="neither applied nor stored"):
-        ImageView.open(store, "gone:1")
+        ImageView.open(store, LayerStore(store.home, store=store), "gone:1")
 
 
 def test_layer_changes_like_a_layer_explorer(store):

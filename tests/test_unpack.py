@@ -11,6 +11,7 @@ from helpers import imagefactory as f
 from labkit.errors import LabkitError
 from labkit.imageview import ImageView, Node
 from labkit.layers import Entry, build_layer
+from labkit.layers.store import LayerStore
 from labkit.store import Store
 from labkit.unpack import unpack, unpack_view
 from helpers.trees import scan
@@ -19,6 +20,11 @@ from helpers.trees import scan
 @pytest.fixture
 def store(labkit_home) -> Store:
     return Store(labkit_home)
+
+
+@pytest.fixture
+def layer_store(store) -> LayerStore:
+    return LayerStore(store.home, store=store)
 
 
 SMALL = [
@@ -54,10 +60,10 @@ SMALL_TREE = {
 }
 
 
-def test_unpack_writes_the_merged_tree(store, tmp_path):
+def test_unpack_writes_the_merged_tree(store, tmp_path, layer_store):
     f.store_image(store, f.make_image([build_layer(x) for x in SMALL]), "small:1")
     dest = tmp_path / "rootfs"
-    result = unpack(store, "small:1", dest)
+    result = unpack(store, layer_store, "small:1", dest)
     assert scan(dest) == SMALL_TREE
     assert result.special_modes == {"usr/bin/su": 0o4755}
     assert (result.files, result.hardlinks, result.symlinks, result.dirs, result.devices) == (6, 1, 2, 8, {})
@@ -68,10 +74,10 @@ def test_unpack_writes_the_merged_tree(store, tmp_path):
     assert os.stat(dest / "etc").st_mtime == 0                              # directory mtimes set last
 
 
-def test_unpack_shares_no_inode_with_the_layer_store(store, tmp_path, labkit_home):
+def test_unpack_shares_no_inode_with_the_layer_store(store, tmp_path, labkit_home, layer_store):
     f.store_image(store, f.make_image([build_layer(x) for x in SMALL]), "small:1")
     dest = tmp_path / "rootfs"
-    unpack(store, "small:1", dest)
+    unpack(store, layer_store, "small:1", dest)
 
     def inodes(root):
         out = set()
@@ -83,16 +89,16 @@ def test_unpack_shares_no_inode_with_the_layer_store(store, tmp_path, labkit_hom
     mine, stored = inodes(dest), inodes(labkit_home / "layers")
     assert mine and stored and not (mine & stored)
     (dest / "etc/passwd").write_bytes(b"changed")
-    assert ImageView.open(store, "small:1").read("etc/passwd") == b"root\napp\n"
+    assert ImageView.open(store, layer_store, "small:1").read("etc/passwd") == b"root\napp\n"
 
 
-def test_unpack_devices_fifos_and_special_modes(store, tmp_path):
+def test_unpack_devices_fifos_and_special_modes(store, tmp_path, layer_store):
     img = f.make_image([f.tar_layer([
         f.m_dir("dev/"), {"name": "dev/null", "type": "char", "major": 1, "minor": 3, "mode": 0o666},
         {"name": "dev/initctl", "type": "fifo", "mode": 0o600},
         f.m_file("usr/bin/wall", b"w", mode=0o2755, gid=5), f.m_dir("home/", uid=1000, gid=1000, mode=0o750)])])
     f.store_image(store, img, "dev:1")
-    result = unpack(store, "dev:1", tmp_path / "out")
+    result = unpack(store, layer_store, "dev:1", tmp_path / "out")
     assert result.devices == {"dev/null": {"type": "char", "major": 1, "minor": 3, "mode": 0o666, "uid": 0, "gid": 0}}
     assert not os.path.lexists(tmp_path / "out/dev/null")
     assert stat.S_ISFIFO(os.lstat(tmp_path / "out/dev/initctl").st_mode) and result.fifos == 1
@@ -107,26 +113,26 @@ def test_unpack_devices_fifos_and_special_modes(store, tmp_path):
     (lambda d: d.write_text("x"), "not a directory"),
     (lambda d: (d.with_name("real").mkdir(), d.symlink_to("real")), "not a directory"),
 ])
-def test_dest_must_be_empty_or_missing(store, tmp_path, setup, message):
+def test_dest_must_be_empty_or_missing(store, tmp_path, setup, message, layer_store):
     f.store_image(store, f.make_image([{"a": b"1"}]), "a:1")
     dest = tmp_path / "dest"
     setup(dest)
     before = scan(tmp_path)
     with pytest.raises(LabkitError, match=message):
-        unpack(store, "a:1", dest)
+        unpack(store, layer_store, "a:1", dest)
     assert scan(tmp_path) == before
 
 
-def test_dest_may_be_an_existing_empty_directory(store, tmp_path):
+def test_dest_may_be_an_existing_empty_directory(store, tmp_path, layer_store):
     f.store_image(store, f.make_image([{"a": b"1"}]), "a:1")
     (tmp_path / "empty").mkdir()
-    unpack(store, "a:1", tmp_path / "empty")
+    unpack(store, layer_store, "a:1", tmp_path / "empty")
     assert scan(tmp_path / "empty") == {"a": ("file", "0o644", b"1")}
     with pytest.raises(LabkitError, match="parent directory does not exist"):
-        unpack(store, "a:1", tmp_path / "no" / "such")
+        unpack(store, layer_store, "a:1", tmp_path / "no" / "such")
 
 
-def test_failure_removes_what_was_written(store, tmp_path, monkeypatch):
+def test_failure_removes_what_was_written(store, tmp_path, monkeypatch, layer_store):
     f.store_image(store, f.make_image([{"a": b"1", "d/b": b"2", "z": b"3"}]), "a:1")
     import labkit.unpack as up
     real = up._copy_fd
@@ -139,12 +145,12 @@ def test_failure_removes_what_was_written(store, tmp_path, monkeypatch):
     flaky.calls = 0
     monkeypatch.setattr(up, "_copy_fd", flaky)
     with pytest.raises(LabkitError, match="No space left"):
-        unpack(store, "a:1", tmp_path / "new")
+        unpack(store, layer_store, "a:1", tmp_path / "new")
     assert not os.path.lexists(tmp_path / "new")
     (tmp_path / "mine").mkdir()
     flaky.calls = 0
     with pytest.raises(LabkitError):
-        unpack(store, "a:1", tmp_path / "mine")
+        unpack(store, layer_store, "a:1", tmp_path / "mine")
     assert os.listdir(tmp_path / "mine") == []
 
 
@@ -177,8 +183,8 @@ def test_never_writes_through_a_symlink(tmp_path):
     assert src.read_bytes() == b"evil"
 
 
-def test_unpack_large_file_is_copied_exactly(store, tmp_path):
+def test_unpack_large_file_is_copied_exactly(store, tmp_path, layer_store):
     data = os.urandom(3 << 20) + b"tail"
     f.store_image(store, f.make_image([build_layer([Entry("big.bin", data=data)])]), "big:1")
-    result = unpack(store, "big:1", tmp_path / "out")
+    result = unpack(store, layer_store, "big:1", tmp_path / "out")
     assert (tmp_path / "out/big.bin").read_bytes() == data and result.bytes == len(data)

@@ -16,6 +16,7 @@ import pytest
 
 from helpers import imagefactory as f
 from labkit.layers import Entry, build_layer
+from labkit.layers.store import LayerStore
 from labkit.store import Store
 from labkit.unpack import unpack
 from helpers.peers import run
@@ -39,7 +40,7 @@ def both(store, tmp_path, image, name):
     bundle = tmp_path / "bundle"
     run("umoci", "unpack", "--rootless", "--image", f"{store.layout.root}:{ref_name}", str(bundle))
     mine = tmp_path / "labkit-rootfs"
-    result = unpack(store, name, mine)
+    result = unpack(store, LayerStore(store.home, store=store), name, mine)
     return result, mine, bundle / "rootfs"
 
 

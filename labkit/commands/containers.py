@@ -168,7 +168,7 @@ def _import(p):
 
         a = ctx.args
         if a.file == "-":
-            record = import_tarball(ctx.lab.containers, sys.stdin.buffer, a.reference, message=a.message,
+            record = import_tarball(ctx.lab.store, ctx.lab.layers, sys.stdin.buffer, a.reference, message=a.message,
                                     changes=a.change, source="-")
         else:
             try:
@@ -176,7 +176,7 @@ def _import(p):
             except OSError as e:
                 raise NotFound(f"import {a.file}: {e.strerror}") from None
             with f:
-                record = import_tarball(ctx.lab.containers, f, a.reference, message=a.message,
+                record = import_tarball(ctx.lab.store, ctx.lab.layers, f, a.reference, message=a.message,
                                         changes=a.change, source=a.file)
         ctx.print(str(record.image_id))
     return run, False

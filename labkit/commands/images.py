@@ -58,9 +58,10 @@ def _inspect(p):
 
         # docker prints whatever it found as a JSON array, then fails for the rest
         found, errors = [], []
+        lab = ctx.lab
         for name in ctx.args.names:
             try:
-                found.append(inspect_any(ctx.lab, name))
+                found.append(inspect_any(lab.store, lab.layers, lab.containers, name))
             except Exception as e:  # noqa: BLE001 - collected, reported below like docker
                 from ..errors import LabkitError
 

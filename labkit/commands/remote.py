@@ -49,14 +49,6 @@ def _search(p):
     return run, True
 
 
-def _isatty(stream) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except ValueError:  # a closed stream
-        return False
-
-
 @command("login", "Log in to a registry (Docker Hub when no server is given)")
 def _login(p):
     p.add_argument("-u", "--username", help="username")
@@ -67,6 +59,7 @@ def _login(p):
     def run(ctx):
         from ..errors import UsageError
         from ..home import docker_config_path
+        from ..progress import is_terminal
         from ..registry.login import login
 
         a = ctx.args
@@ -81,7 +74,7 @@ def _login(p):
             password = password.removesuffix("\n").removesuffix("\r")
         elif password is not None:
             ctx.err.write("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n")
-        interactive = _isatty(stdin)
+        interactive = is_terminal(stdin)
         if not username or password is None:
             if not interactive:
                 raise UsageError("login: cannot perform an interactive login from a non TTY device; "

@@ -55,7 +55,7 @@ class Containers:
 
         if image_id is None:
             return ImageView([])
-        return ImageView.open(self, self.store.resolve(image_id))
+        return ImageView.open(self.store, self.layer_store, self.store.resolve(image_id))
 
     def image_size(self, image_id: "str | None") -> int:
         """Return an image's size (0 for scratch or an image no longer stored)."""

@@ -12,44 +12,46 @@
     chainids     chain IDs of layer stacks
     jsondoc      what every parsed document shares: strict JSON, canonical JSON, exact bytes
 
-`from labkit.oci import Manifest` works for the names below; they load on first use, so a module that
-needs only constants imports `labkit.oci.mediatypes` (or keys, whiteouts, layout, limits) without paying for the
-models. Every parsed object keeps the exact bytes it came from, because a digest is the sha256 of those
-bytes (image-spec descriptor.md#digests); re-serialising would change it.
+`from labkit.oci import Manifest` works for the names below; each loads its own module on first use, so
+`from labkit.oci import OCI_MANIFEST` does not pay for the models. Every parsed object keeps the exact bytes
+it came from, because a digest is the sha256 of those bytes (image-spec descriptor.md#digests);
+re-serialising would change it.
 """
 
 from __future__ import annotations
 
+import importlib
+
 _EXPORTS = {
-    "mediatypes": (
-        "DOCKER_MANIFEST", "DOCKER_MANIFEST_LIST", "OCI_MANIFEST", "OCI_INDEX", "DOCKER_CONFIG", "OCI_CONFIG",
-        "OCI_EMPTY", "DOCKER_LAYER_TAR", "DOCKER_LAYER_GZIP", "DOCKER_LAYER_ZSTD", "DOCKER_LAYER_FOREIGN_TAR",
-        "DOCKER_LAYER_FOREIGN_GZIP", "OCI_LAYER_TAR", "OCI_LAYER_GZIP", "OCI_LAYER_ZSTD",
-        "OCI_LAYER_NONDISTRIBUTABLE_TAR", "OCI_LAYER_NONDISTRIBUTABLE_GZIP", "OCI_LAYER_NONDISTRIBUTABLE_ZSTD",
-        "DOCKER_SCHEMA1", "DOCKER_SCHEMA1_SIGNED", "MANIFEST_ACCEPT", "INDEX_TYPES", "IMAGE_MANIFEST_TYPES",
-        "MANIFEST_TYPES", "SCHEMA1_TYPES", "CONFIG_TYPES", "LAYER_TYPES", "FOREIGN_LAYER_TYPES",
-        "base_media_type", "layer_compression", "is_foreign_layer"),
-    "keys": ("ATTESTATION_ANNOTATION",),
-    "jsondoc": ("FrozenDict", "canonical_json"),
-    "platforms": ("Platform", "platform_matches"),
-    "descriptors": ("Descriptor",),
-    "limits": ("MAX_MANIFEST_SIZE",),
-    "manifests": ("Manifest", "Index", "parse_manifest"),
-    "config": ("HistoryItem", "ImageConfig"),
-    "chainids": ("chain_ids", "chain_id"),
+    "DOCKER_MANIFEST": "mediatypes", "DOCKER_MANIFEST_LIST": "mediatypes", "OCI_MANIFEST": "mediatypes",
+    "OCI_INDEX": "mediatypes", "DOCKER_CONFIG": "mediatypes", "OCI_CONFIG": "mediatypes", "OCI_EMPTY": "mediatypes",
+    "DOCKER_LAYER_TAR": "mediatypes", "DOCKER_LAYER_GZIP": "mediatypes", "DOCKER_LAYER_ZSTD": "mediatypes",
+    "DOCKER_LAYER_FOREIGN_TAR": "mediatypes", "DOCKER_LAYER_FOREIGN_GZIP": "mediatypes",
+    "OCI_LAYER_TAR": "mediatypes", "OCI_LAYER_GZIP": "mediatypes", "OCI_LAYER_ZSTD": "mediatypes",
+    "OCI_LAYER_NONDISTRIBUTABLE_TAR": "mediatypes", "OCI_LAYER_NONDISTRIBUTABLE_GZIP": "mediatypes",
+    "OCI_LAYER_NONDISTRIBUTABLE_ZSTD": "mediatypes", "DOCKER_SCHEMA1": "mediatypes",
+    "DOCKER_SCHEMA1_SIGNED": "mediatypes", "MANIFEST_ACCEPT": "mediatypes", "INDEX_TYPES": "mediatypes",
+    "IMAGE_MANIFEST_TYPES": "mediatypes", "MANIFEST_TYPES": "mediatypes", "SCHEMA1_TYPES": "mediatypes",
+    "CONFIG_TYPES": "mediatypes", "LAYER_TYPES": "mediatypes", "FOREIGN_LAYER_TYPES": "mediatypes",
+    "base_media_type": "mediatypes", "layer_compression": "mediatypes", "is_foreign_layer": "mediatypes",
+    "ATTESTATION_ANNOTATION": "keys",
+    "MAX_MANIFEST_SIZE": "limits",
+    "FrozenDict": "jsondoc", "canonical_json": "jsondoc",
+    "Platform": "platforms", "platform_matches": "platforms",
+    "Descriptor": "descriptors",
+    "Manifest": "manifests", "Index": "manifests", "parse_manifest": "manifests",
+    "HistoryItem": "config", "ImageConfig": "config",
+    "chain_ids": "chainids", "chain_id": "chainids",
 }
-__all__ = [name for names in _EXPORTS.values() for name in names]
+
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
-    """Load the models on first use (PEP 562) and keep every exported name here from then on."""
-    if name not in __all__:
-        raise AttributeError(f"module 'labkit.oci' has no attribute {name!r}")
-    from . import chainids, config, descriptors, jsondoc, keys, limits, manifests, mediatypes, platforms
-
-    modules = {"mediatypes": mediatypes, "keys": keys, "jsondoc": jsondoc, "limits": limits, "platforms": platforms,
-               "descriptors": descriptors, "manifests": manifests, "config": config, "chainids": chainids}
-    for module, names in _EXPORTS.items():
-        for exported in names:
-            globals()[exported] = getattr(modules[module], exported)
-    return globals()[name]
+    """Load an exported name's module on first use (PEP 562) and keep the name here from then on."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -58,9 +58,7 @@ def layer_choices(lab, ref: str) -> list[LayerChoice]:
 
 def open_view(lab, ref: str):
     """Return the ImageView of a stored image."""
-    from ..imageview import ImageView
-
-    return ImageView.open(lab, ref)
+    return lab.view(ref)
 
 
 def change_rows(view, index: int, sort: str = "path") -> list:
