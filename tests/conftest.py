@@ -64,6 +64,31 @@ def labkit_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(scope="session")
+def lab_images_registry(tmp_path_factory):
+    """The lab registry seeded with the lab's stand-in images (what `labkit lab up` serves), on a free port.
+
+    Shared by the whole session, so tests only read from it (pull, search); a test that pushes starts its own
+    (helpers.registries.start_lab_registry)."""
+    from labkit.labctl import seed
+    from labkit.registry.server import LabRegistry
+
+    root = tmp_path_factory.mktemp("lab-images") / "registry"
+    seed(root)
+    registry = LabRegistry(root, "127.0.0.1:0").start()
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture
+def lab(labkit_home, lab_images_registry):
+    """A Lab on the test's home whose docker.io mirror is the seeded lab registry (as after `labkit lab up`)."""
+    from labkit.home import save_settings
+    from labkit.lab import Lab
+
+    save_settings(labkit_home, {"registry-mirrors": [lab_images_registry.url]})
+    return Lab(labkit_home)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def no_stray_lab_registries(tmp_path_factory):

@@ -6,28 +6,13 @@ import pytest
 
 from labkit.clock import now
 from labkit.formatting import human_size, time_ago
-from labkit.home import resolve_home, save_settings
-from labkit.lab import Lab
-from labkit.labctl import seed
-from labkit.registry.server import LabRegistry
 from labkit.viz import imagerow
 
 
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    root = tmp_path_factory.mktemp("reg") / "registry"
-    seed(root)
-    reg = LabRegistry(root, "127.0.0.1:0").start()
-    yield reg
-    reg.stop()
-
-
 @pytest.fixture
-def lab(registry, monkeypatch):
+def lab(lab, monkeypatch):
+    """conftest's Lab holding node, mkerker/duckhunt and busybox, seen from the lab's pinned now."""
     monkeypatch.setenv("LABKIT_NOW", "2017-01-20T00:00:00Z")
-    home = resolve_home()
-    save_settings(home, {"registry-mirrors": [registry.url]})
-    lab = Lab(home)
     for ref in ("node", "mkerker/duckhunt", "busybox"):
         lab.pull(ref)
     return lab
@@ -75,6 +60,7 @@ def test_fallback_explains_the_row_it_showed(lab):
     bundle = box._repr_mimebundle_()
     lines = bundle["text/plain"].splitlines()
     assert lines[0] == "docker images row explainer for busybox:latest \u2014 run this cell to use it"
-    assert lines[1] == "REPOSITORY: busybox \u2014 the name you pulled or tagged, short form of docker.io/library/busybox:latest"
+    assert lines[1] == ("REPOSITORY: busybox \u2014 the name you pulled or tagged, short form of "
+                        "docker.io/library/busybox:latest")
     assert lines[3].startswith(f"IMAGE ID: {lab.image('busybox').image_id.short} \u2014 the first 12 hex")
     assert "<table class='labkit-row'>" in bundle["text/html"]

@@ -1,31 +1,11 @@
-"""The pull widget, driven in Python with a real pull from an in-process lab registry on a free port."""
+"""The pull widget, driven in Python with a real pull from the seeded lab registry (conftest's `lab`)."""
 
 from __future__ import annotations
 
 import pytest
 
-from labkit.home import resolve_home, save_settings
-from labkit.lab import Lab
-from labkit.labctl import seed
 from labkit.progress import ALREADY_EXISTS, PULL_COMPLETE
-from labkit.registry.server import LabRegistry
 from labkit.viz import widgets as wd
-
-
-@pytest.fixture
-def lab_registry(tmp_path):
-    root = tmp_path / "registry"
-    seed(root)
-    reg = LabRegistry(root, "127.0.0.1:0").start()
-    yield reg
-    reg.stop()
-
-
-@pytest.fixture
-def lab(lab_registry):
-    home = resolve_home()
-    save_settings(home, {"registry-mirrors": [lab_registry.url]})
-    return Lab(home)
 
 
 def test_pull_shows_one_bar_per_layer_and_the_status(lab):
@@ -67,8 +47,8 @@ def test_multi_layer_image_gets_a_bar_per_layer(lab):
     ("{registry}/library/debian:jessi", "manifest unknown"),
     ("Not A Reference", "Error: "),
 ])
-def test_a_mistake_is_one_line_in_the_output_area(lab, lab_registry, ref, shown):
-    box = wd.pull_widget(lab, initial=ref.format(registry=lab_registry.address))
+def test_a_mistake_is_one_line_in_the_output_area(lab, lab_images_registry, ref, shown):
+    box = wd.pull_widget(lab, initial=ref.format(registry=lab_images_registry.address))
     box.button.click()
     assert shown in box.output.value and "Traceback" not in box.output.value
     assert box.result is None and not box.button.disabled

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from labkit.errors import LabkitError
-from labkit.labctl import seed
 from labkit.registry.search import SearchResult
-from labkit.registry.server import LabRegistry
 from labkit.viz import widgets as wd
 
 HITS = [SearchResult("zookeeper", "Apache ZooKeeper <server>", 132, True, False),
@@ -69,22 +67,7 @@ def test_a_bug_is_not_dressed_up_as_a_students_mistake():
         box.text.value = "zoo"
 
 
-@pytest.fixture
-def lab_registry(tmp_path):
-    root = tmp_path / "registry"
-    seed(root)
-    reg = LabRegistry(root, "127.0.0.1:0").start()
-    yield reg
-    reg.stop()
-
-
-def test_real_search_on_the_lab_registry(lab_registry):
-    from labkit.lab import Lab
-    from labkit.home import save_settings
-    from labkit.home import resolve_home
-
-    lab = Lab(resolve_home())
-    save_settings(lab.home, {"registry-mirrors": [lab_registry.url]})
+def test_real_search_on_the_lab_registry(lab):
     box = wd.search_widget(lab, index_url="http://127.0.0.1:9")  # Docker Hub stand-in: never reached
     box.text.value = "zookeeper"
     assert box.output.value == "7 results for <code>zookeeper</code>"

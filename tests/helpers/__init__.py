@@ -7,6 +7,7 @@
 - tokenserver: a token server signing the ES256 JWTs docker-registry accepts.
 - peers: whether a peer tool is installed (skip, or fail under LABKIT_REQUIRE_PEERS=1), and running it.
 - trees: scanning a directory tree to compare labkit's output with a peer's.
+- markup: the text a widget's HTML shows (tags dropped, entities decoded).
 
 Test modules import from here, never from each other.
 """
