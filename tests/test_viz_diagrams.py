@@ -110,14 +110,13 @@ def test_image_layers_from_the_store(labkit_home):
     assert [b.id12 for b in il.layers] == [lb.diff_id.short for lb in img.layers]
     assert [b.size for b in il.layers] == [lb.uncompressed_size for lb in img.layers]
     assert [b.created_by for b in il.layers] == ["imagefactory layer 0", "imagefactory layer 1"]
-    lab = SimpleNamespace(store=store)  # a Lab works too: anything with .store
-    assert m.image_layers(lab, img.config_digest.short, name="x") == m.ImageLayers("x", il.layers, il.image_id12)
+    assert m.image_layers(store, img.config_digest.short, name="x") == m.ImageLayers("x", il.layers, il.image_id12)
     src = d.layer_stack(il).source
     assert_no_leaks(src, ports=False)
     assert str(labkit_home) not in src
     # the diagrams look images up themselves when given the store
     assert d.layer_stack("localhost:5000/x:v1", store=store).source == src
-    assert d.layer_stack(store.resolve("localhost:5000/x:v1"), store=lab).source == src
+    assert d.layer_stack(store.resolve("localhost:5000/x:v1"), store=store).source == src
     factory.store_image(store, img, "localhost:5000/y:v2")
     both = d.shared_layers(["localhost:5000/x:v1", "localhost:5000/y:v2"], store=store).source
     assert "shared by 2 images" in both and 'I1 [label="image localhost:5000/y:v2' in both

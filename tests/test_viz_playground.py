@@ -174,7 +174,8 @@ def test_an_image_that_cannot_be_had_is_one_line_not_a_traceback(lab):
     box = pg.cow_playground(lab, image="Not A Reference", name="bad")
     assert box.container is None and "labkit-playground" in box.widget._dom_classes
     (message,) = box.widget.children
-    assert "labkit-error" in message.value and "Error: playground on Not A Reference: invalid reference" in message.value
+    assert "labkit-error" in message.value
+    assert "Error: playground on Not A Reference: No such image: Not A Reference" in message.value  # as `run` says
 
 
 # --- what a saved notebook shows -------------------------------------------------------------------------
@@ -189,4 +190,4 @@ def test_playground_fallback_shows_the_containers_diff(lab):
     assert box.entries[0] == ("cmd", "append /etc/os-release '# changed in the playground'")
     bad = pg.cow_playground(lab, image="Not A Reference", name="bad")
     assert bad._repr_mimebundle_()["text/plain"].splitlines()[1].startswith(
-        "Error: playground on Not A Reference: invalid reference")
+        "Error: playground on Not A Reference: No such image")

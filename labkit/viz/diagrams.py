@@ -70,7 +70,7 @@ def _graph(name: str, **attrs: str) -> graphviz.Digraph:
 
 
 def _image(value: Any, store: Any = None, name: str = "") -> ImageLayers:
-    """Return `value` as ImageLayers; with a Lab or Store, a reference text or an ImageRecord is looked up."""
+    """Return `value` as ImageLayers; with a Store, a reference text or an ImageRecord is looked up in it."""
     if store is not None and isinstance(value, str):
         return image_layers(store, value)
     if store is not None and hasattr(value, "image_id") and hasattr(value, "repository"):
@@ -105,8 +105,8 @@ def _layer_node(g, node_id: str, i: int, box: LayerBox, users: int = 0) -> None:
 def layer_stack(image: Any, title: "str | None" = None, store: Any = None) -> graphviz.Digraph:
     """Return a bottom-up stack of an image's read-only layers (ID, size, the step that made each one).
 
-    `image`: ImageLayers, an ImageConfig, a list of LayerBox, or (with `store`, a Lab or Store) a reference
-    text or ImageRecord, looked up with models.image_layers.
+    `image`: ImageLayers, an ImageConfig, a list of LayerBox, or (with `store`, a labkit Store such as
+    `lab.store`) a reference text or ImageRecord, looked up with models.image_layers.
     """
     img = _image(image, store)
     g = _graph("layer_stack", rankdir="TB", ranksep="0.12", nodesep="0.3")

@@ -106,9 +106,8 @@ def layers_from_config(config, sizes: "Sequence[int | None] | None" = None) -> t
     return tuple(boxes)
 
 
-def image_layers(source, ref: str, name: "str | None" = None) -> ImageLayers:
-    """Return the ImageLayers of a stored image; `source` is a Lab or a Store, `ref` a name, ID or digest."""
-    store = getattr(source, "store", source)
+def image_layers(store, ref: str, name: "str | None" = None) -> ImageLayers:
+    """Return the ImageLayers of an image of `store` (a labkit Store); `ref` is a name, ID or digest."""
     rec = store.resolve(ref)
     config = store.config(rec)
     manifest = store.manifest(rec)

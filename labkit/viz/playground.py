@@ -124,7 +124,7 @@ def playground_diagram(lab, container, ops: "Iterable | None" = None, image_name
     if container.image_id is None:
         img = ImageLayers(image_name or "scratch")
     else:
-        img = image_layers(lab, container.image_id, name=image_name or container.image)
+        img = image_layers(lab.store, container.image_id, name=image_name or container.image)
     return diagrams.container_layers(img, steps, name=container.name)
 
 
@@ -141,13 +141,9 @@ def default_path(container) -> str:
 
 
 def _container(lab, image: str, name: str, reset: bool = False):
-    """Return the container `name` (created over `image`, pulled first if missing); `reset` makes it anew."""
-    from ..containers import SCRATCH, Containers
-
-    manager = getattr(lab, "containers", None)   # the Lab's own manager: it honours $LABKIT_SEED
-    if not isinstance(manager, Containers):
-        manager = Containers(lab.home, store=lab.store, layer_store=lab.layers)
-    existing = None
+    """Return the container `name` of `lab` (created over `image`, pulled first if missing); `reset` makes it
+    anew. The Lab's own manager names containers reproducibly under $LABKIT_SEED (stored notebook outputs)."""
+    manager = lab.containers
     try:
         existing = manager.get(name)
     except LabkitError:
@@ -156,11 +152,7 @@ def _container(lab, image: str, name: str, reset: bool = False):
         return existing
     if existing is not None:
         manager.rm(existing, force=True)
-    if image != SCRATCH:
-        try:
-            lab.store.resolve(image)
-        except LabkitError:
-            lab.pull(image)
+    lab.ensure_image(image)    # the implicit pull of `docker run` (nothing for scratch)
     return manager.create(image, name=name)
 
 
