@@ -36,6 +36,7 @@ ROOT_NAME = "lab-registry"
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 STALE_CHECK_INTERVAL = 1.0  # how often a background lab registry checks that its root still exists
+STALE_WAIT = 15.0  # how long `lab up` waits for a stale registry to go (it takes a second; more on a busy host)
 _SERVE_MARK = "labkit.labctl"  # in the server's command line: how we recognise our own process
 # Servers this process started: kept so they are reaped by poll() (not left as zombies) and so Popen
 # does not warn that a detached server outlived its object.
@@ -232,7 +233,7 @@ def who_holds(host: str, port: int, home: "str | os.PathLike") -> str:
 
     A stale registry exits by itself within a second or two of its root going (serve's watchdog); this
     waits for that, so "stale" comes back only when one lingers."""
-    deadline = time.monotonic() + 3 * STALE_CHECK_INTERVAL + 1
+    deadline = time.monotonic() + STALE_WAIT
     while True:
         if _port_free(host, port):
             return "free"
