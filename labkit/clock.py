@@ -39,6 +39,11 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def now_seconds() -> int:
+    """Return now() as whole seconds since the epoch (the mtimes a container's file operations record)."""
+    return int(now().timestamp())
+
+
 def build_time() -> datetime:
     """Return the time to stamp on what labkit builds: $SOURCE_DATE_EPOCH when set, else now()."""
     sde = os.environ.get("SOURCE_DATE_EPOCH")

@@ -256,12 +256,9 @@ def commit(store, layer_store, container, ref=None, message: str = "", author: s
     docker = media_type == DOCKER_MANIFEST
     layer_type = DOCKER_LAYER_GZIP if docker else OCI_LAYER_GZIP
 
-    from .fsutil import file_lock
-
     claims = []
     new_layers, new_ids = [], []
-    with file_lock(container.root / "lock"):     # docker pauses the container; we hold its file ops off
-        container._changes = None
+    with container.frozen():                     # docker pauses the container; we hold its file ops off
         entries = layer_entries(container)
         if entries:
             clamp = _clamp()

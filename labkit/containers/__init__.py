@@ -15,6 +15,11 @@ overlayfs semantics (kernel Documentation/filesystems/overlayfs.rst, without red
 - renaming an image directory copies its subtree up and whites out the old name (overlayfs without
   redirect_dir answers EXDEV and `mv` copies, which is what this does).
 
+The parts: `ops` (the value types: Op, Node, states), `state` (ContainerState: config.json, changes.json,
+history.jsonl, the lock), `view` (MergedView: lookups and reads of the merged view), `cow` (CopyOnWrite: the
+file operations), `container` (Container, the three together), `changes` (`docker diff`), `manager`
+(Containers: the containers of one home).
+
 File operations raise the OSError subclasses a real file system raises (FileNotFoundError, IsADirectoryError,
 ...), with errno and filename set, so the same code can drive a real directory (the property test does) and
 the shell can word its errors like a shell. Paths are container paths ("/etc/hosts"); a symlink inside a

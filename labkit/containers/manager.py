@@ -123,14 +123,14 @@ class Containers:
         """Start a container (Up until stopped; nothing runs: the file system is live)."""
         c = self.get(ref)
         if not c.running:
-            c._set_state(STATE_RUNNING)
+            c.set_state(STATE_RUNNING)
         return c
 
     def stop(self, ref: "str | Container", exit_code: int = 0) -> Container:
         """Stop a running container (Exited); a stopped one is left as it is."""
         c = self.get(ref)
         if c.running:
-            c._set_state(STATE_EXITED, exit_code)
+            c.set_state(STATE_EXITED, exit_code)
         return c
 
     def run(self, image: str, cmd: "list[str] | None" = None, detach: bool = False, name: "str | None" = None):
@@ -177,7 +177,7 @@ class Containers:
                     c = Container(self, p)
                     if all or c.running:
                         out.append(c)
-        out.sort(key=lambda c: (c.created, c._config.get("order", 0), c.id), reverse=True)
+        out.sort(key=lambda c: (c.created, c.order, c.id), reverse=True)
         return out
 
     def get(self, ref: "str | Container") -> Container:
@@ -185,8 +185,7 @@ class Containers:
         if isinstance(ref, Container):
             if not (ref.root / "config.json").is_file():
                 raise NotFound(f"No such container: {ref.id}")
-            ref._config = json.loads((ref.root / "config.json").read_bytes())
-            ref._changes = None
+            ref.reload()
             return ref
         text = ref.strip().lstrip("/")
         if len(text) == 64 and (self.root / text / "config.json").is_file():

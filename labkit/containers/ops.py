@@ -1,4 +1,4 @@
-"""The value types and path rules of containers: Op, Node, container paths, the errors file operations raise."""
+"""The value types of containers: Op, Node, their states and limits, and the errors file operations raise."""
 
 from __future__ import annotations
 
@@ -82,15 +82,12 @@ class Node:
     disk_path: "Path | None"
 
 
-def _err(code: int, path: str, path2: "str | None" = None) -> OSError:
+def os_error(code: int, path: str, path2: "str | None" = None) -> OSError:
+    """Return the OSError a file system raises for `code` (FileNotFoundError for ENOENT, ...), errno and
+    filename(s) set, so callers can word it like a shell."""
     cls = {errno.ENOENT: FileNotFoundError, errno.EEXIST: FileExistsError, errno.EISDIR: IsADirectoryError,
            errno.ENOTDIR: NotADirectoryError, errno.EACCES: PermissionError}.get(code, OSError)
     if path2 is not None:
         return cls(code, os.strerror(code), path, None, path2)
     return cls(code, os.strerror(code), path)
 
-
-def _now() -> int:
-    from ..clock import now
-
-    return int(now().timestamp())
