@@ -5,25 +5,17 @@ Names load lazily (PEP 562) so `import labkit.layers` stays cheap for the comman
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_getattr
 
 _EXPORTS = {
     "Entry": "writer", "LayerBlob": "writer", "write_tar": "writer", "write_layer": "writer",
     "build_layer": "writer", "entries_from_dir": "writer",
-    "open_layer_stream": "reader", "index_layer": "reader", "LayerIndex": "reader", "IndexEntry": "reader",
-    "sniff_compression": "reader",
+    "index_layer": "reader", "LayerIndex": "reader", "IndexEntry": "reader",
     "apply_layer": "apply", "AppliedLayer": "apply", "Limits": "limits",
-    "classify_whiteout": "reader", "TruncatedLayer": "reader",
+    "classify_whiteout": "reader",
     "LayerStore": "store", "LayerTree": "store",
 }
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())

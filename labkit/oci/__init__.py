@@ -20,7 +20,7 @@ re-serialising would change it.
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_getattr
 
 _EXPORTS = {
     "DOCKER_MANIFEST": "mediatypes", "DOCKER_MANIFEST_LIST": "mediatypes", "OCI_MANIFEST": "mediatypes",
@@ -46,12 +46,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    """Load an exported name's module on first use (PEP 562) and keep the name here from then on."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())

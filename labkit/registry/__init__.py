@@ -6,7 +6,7 @@ line starts fast.
 
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_getattr
 
 _EXPORTS = {
     "Challenge": "challenge", "parse_challenges": "challenge", "pick_challenge": "challenge",
@@ -18,12 +18,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name):
-    """Return a public name from its submodule, importing it on first use."""
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{mod}", __name__), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS, globals())
 
 
 __all__ = sorted(_EXPORTS)
