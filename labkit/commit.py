@@ -297,7 +297,7 @@ def import_tarball(store, layer_store, fileobj: BinaryIO, ref=None, message: str
     from .clock import build_time
     from .layers.writer import GzipWriter
     from .oci import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, ImageConfig, Manifest, Platform
-    from .layers.reader import open_layer_stream
+    from .compression import open_layer_stream
 
     ref = _check_ref(ref)
     stream = open_layer_stream(fileobj)            # gzip/zstd sniffed by magic; works on a pipe

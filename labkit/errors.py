@@ -33,6 +33,10 @@ class UnsafeLayer(LabkitError):
         self.rule = rule
 
 
+class TruncatedLayer(LabkitError):
+    """A layer stream that ends early or is corrupt (bad gzip/zstd data, bad tar header)."""
+
+
 class NotFound(LabkitError):
     """An image, blob, container or tag that does not exist where it was looked for."""
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from labkit.digest import Digest
-from labkit.errors import DigestMismatch, LabkitError, UnsafeLayer
+from labkit.errors import DigestMismatch, LabkitError, TruncatedLayer, UnsafeLayer
 from labkit.layers import Entry, Limits, build_layer
 from labkit.layers.apply import AppliedLayer, apply_layer
-from labkit.layers.reader import TruncatedLayer, classify_whiteout, clean_path, index_layer
+from labkit.layers.reader import classify_whiteout, clean_path, index_layer
 
 _spec = importlib.util.spec_from_file_location("labkit_hostile_corpus",
                                                Path(__file__).parent / "hostile" / "make_corpus.py")

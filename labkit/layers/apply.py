@@ -38,10 +38,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from ..compression import open_layer_stream
 from ..digest import Digest, as_digest
 from ..errors import LabkitError, UnsafeLayer
 from .limits import Limits
-from .reader import IndexEntry, LayerReader, Member, open_layer_stream
+from .reader import IndexEntry, LayerReader, Member
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _DEVICE_KINDS = ("char", "block", "fifo")

@@ -1,5 +1,6 @@
-"""Read layer blobs as streams: sniff the compression, walk the tar members under the safety rules, compute
-the diff ID (sha256 of the uncompressed tar, image-spec config.md#layer-diffid) while the bytes pass.
+"""Read layer blobs as streams: uncompress them (labkit.compression), walk the tar members under the safety
+rules, compute the diff ID (sha256 of the uncompressed tar, image-spec config.md#layer-diffid) while the
+bytes pass.
 
 The member rules here are shared by `index_layer` and `apply_layer`, so a layer that cannot be applied
 cannot be indexed either. Choices (docker = moby pkg/archive, the reference for what images contain):
@@ -37,13 +38,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator, NamedTuple
 
+from ..compression import open_layer_stream
 from ..digest import Digest, as_digest
-from ..errors import DigestMismatch, LabkitError, UnsafeLayer
+from ..errors import DigestMismatch, TruncatedLayer, UnsafeLayer
 from ..oci.whiteouts import AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX
 from .limits import Limits
 
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 TAR_BUFSIZE = 64 * 1024        # tarfile slices its stream buffer at every header: 64 KiB is ~2x faster than 1 MiB
 COPY_CHUNK = 1 << 20
 BLOCK = 512
@@ -56,96 +56,6 @@ _KINDS = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "
           tarfile.GNUTYPE_SPARSE: "file", tarfile.LNKTYPE: "hardlink", tarfile.SYMTYPE: "symlink",
           tarfile.DIRTYPE: "dir", tarfile.CHRTYPE: "char", tarfile.BLKTYPE: "block", tarfile.FIFOTYPE: "fifo"}
 _HARMLESS_GLOBAL = {"comment"}
-
-
-class TruncatedLayer(LabkitError):
-    """A layer stream that ends early or is corrupt (bad gzip/zstd data, bad tar header)."""
-
-
-def sniff_compression(head: bytes) -> "str | None":
-    """Return "gzip", "zstd" or None (plain tar) from the first bytes of a layer blob."""
-    if head.startswith(GZIP_MAGIC):
-        return "gzip"
-    if head.startswith(ZSTD_MAGIC):
-        return "zstd"
-    return None
-
-
-class _Prefixed(io.RawIOBase):
-    """A stream that first returns `head`, then the rest of `src` (undoes the sniffing read)."""
-
-    def __init__(self, head: bytes, src: BinaryIO):
-        self._head = head
-        self._src = src
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        if self._head:
-            if n is None or n < 0:
-                out, self._head = self._head + self._src.read(), b""
-                return out
-            out, self._head = self._head[:n], self._head[n:]
-            if len(out) < n:
-                out += self._src.read(n - len(out))
-            return out
-        return self._src.read(n)
-
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
-
-
-class _Guarded(io.RawIOBase):
-    """Turns a decompressor's own errors into TruncatedLayer so callers see one error type."""
-
-    def __init__(self, src, what: str):
-        self._src = src
-        self._what = what
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        try:
-            return self._src.read(n)
-        except LabkitError:
-            raise
-        except Exception as e:  # EOFError, zlib.error, gzip.BadGzipFile, zstandard.ZstdError
-            raise TruncatedLayer(f"read layer: the {self._what} stream is truncated or corrupt ({e})") from e
-
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        try:
-            self._src.close()
-        finally:
-            super().close()
-
-
-def open_layer_stream(fileobj: BinaryIO, media_type: "str | None" = None) -> BinaryIO:
-    """Return a stream of the uncompressed tar in `fileobj` (gzip and zstd sniffed by magic, like docker)."""
-    # docker's DecompressStream sniffs the bytes rather than trusting the media type; so do we, which also
-    # accepts the "gzip" blobs some registries serve uncompressed. media_type is kept for the caller's API.
-    head = fileobj.read(4)
-    src = _Prefixed(head, fileobj)
-    kind = sniff_compression(head)
-    if kind == "gzip":
-        try:
-            from isal import igzip as gz   # about 2x zlib's decompression speed
-        except ImportError:                # pragma: no cover - isal is a dependency
-            import gzip as gz
-        return _Guarded(gz.GzipFile(fileobj=src, mode="rb"), "gzip")
-    if kind == "zstd":
-        import zstandard
-        reader = zstandard.ZstdDecompressor().stream_reader(src, read_size=COPY_CHUNK, read_across_frames=True)
-        return _Guarded(reader, "zstd")
-    return src
 
 
 class _Frame(NamedTuple):

@@ -10,9 +10,9 @@
 
 from .images import NONE, ImageRecord, Store, full_reference
 from .layout import BlobWriter, Claim, OciLayout
-from .sizes import ImageSizes, measure_layer, open_uncompressed
+from .sizes import ImageSizes, measure_layer
 
 __all__ = [
     "BlobWriter", "Claim", "ImageRecord", "ImageSizes", "NONE", "OciLayout", "Store", "full_reference",
-    "measure_layer", "open_uncompressed",
+    "measure_layer",
 ]

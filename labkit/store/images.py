@@ -21,7 +21,7 @@ from ..oci.keys import INDEX_DIGEST, REF_NAME
 from .layout import Claim, OciLayout
 from .sizes import ImageSizes
 
-if TYPE_CHECKING:  # imported lazily at run time (CLI start-up time)
+if TYPE_CHECKING:  # the models load lazily at run time (CLI start-up time)
     from ..oci import Descriptor, ImageConfig, Manifest
     from ..reference import Reference
 

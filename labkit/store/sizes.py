@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Mapping, Sequence
 
+from ..compression import open_layer_stream
 from ..digest import Digest, as_digest
 from ..errors import DigestMismatch, LabkitError
 from ..fsutil import atomic_write_bytes, file_lock
 
-if TYPE_CHECKING:  # imported lazily at run time (CLI start-up time)
+if TYPE_CHECKING:  # the models load lazily at run time (CLI start-up time)
     from ..oci import Descriptor, ImageConfig, Manifest
     from .images import ImageRecord
     from .layout import OciLayout
@@ -136,37 +137,13 @@ class ImageSizes:
         }
 
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-
-
-def open_uncompressed(f: BinaryIO):
-    """Return a binary stream of the tar inside a layer blob, sniffing gzip (isal when available) and zstd."""
-    head = f.read(4)
-    f.seek(0)
-    if head.startswith(_GZIP_MAGIC):
-        try:
-            from isal import igzip  # about 2x zlib's decompression speed
-
-            return igzip.GzipFile(fileobj=f, mode="rb")
-        except ImportError:
-            import gzip
-
-            return gzip.GzipFile(fileobj=f, mode="rb")
-    if head == _ZSTD_MAGIC:
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(f, read_across_frames=True)
-    return f
-
-
 def measure_layer(f: BinaryIO) -> tuple[int, Digest]:
     """Return (uncompressed size, diff ID) of the layer blob open in `f`."""
     import hashlib
 
     h = hashlib.sha256()
     n = 0
-    stream = open_uncompressed(f)
+    stream = open_layer_stream(f)
     while True:
         chunk = stream.read(_CHUNK)
         if not chunk:
