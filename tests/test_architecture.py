@@ -20,8 +20,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "labkit"
 LEVELS = {
     "core": ["errors", "digest", "reference", "oci", "formatting", "clock", "fsutil", "home", "paths", "progress",
              "platform", "compression", "lazy"],
-    "disk": ["store", "tables", "layers", "imageview", "unpack", "containers", "shell", "names", "commit",
-             "labimages"],
+    "disk": ["store", "tables", "layers", "imageview", "layerchanges", "unpack", "containers", "shell", "names",
+             "commit", "labimages"],
     "network": ["registry"],
     "workflows": ["pull", "push", "labctl"],
     "faces": ["lab", "cli", "commands", "magic", "inspection", "notebook", "viz", "__main__", "__init__"],

@@ -8,8 +8,8 @@ import pytest
 
 from helpers import imagefactory as f
 from labkit.errors import LabkitError, NotFound
-from labkit.imageview import (Change, ImageView, PathWaste, SymlinkLoop, ensure_layers, layer_changes,
-                              wasted_space)
+from labkit.imageview import ImageView, SymlinkLoop, ensure_layers
+from labkit.layerchanges import Change, PathWaste, layer_changes, wasted_space
 from labkit.layers import Entry, build_layer
 from labkit.layers.store import LayerStore
 from labkit.store import Store

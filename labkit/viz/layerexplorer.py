@@ -1,7 +1,7 @@
 """The layer explorer: pick an image and one of its layers; see what that layer adds, modifies and removes.
 
 The logic is in plain functions that need no widgets (layer_choices, change_rows, change_label, file_preview,
-wasted_html...): the changes come from labkit.imageview.layer_changes, sorted by path or size; a selected file
+wasted_html...): the changes come from labkit.layerchanges.layer_changes, sorted by path or size; a selected file
 shows its contents (text, or a hex dump of a binary), a whiteout what it hid; the image's wasted space counts
 files written by several layers. `LayerExplorer` (`layer_explorer(lab)`) is the widget over them.
 """
@@ -63,7 +63,7 @@ def open_view(lab, ref: str):
 
 def change_rows(view, index: int, sort: str = "path") -> list:
     """Return layer `index`'s Changes (added / modified / removed), sorted by "path" or "size"."""
-    from ..imageview import layer_changes
+    from ..layerchanges import layer_changes
 
     return layer_changes(view, index, sort=sort)
 
@@ -150,7 +150,7 @@ def file_preview(view, index: int, path: str) -> str:
 
 def wasted_html(view, top: int = 5) -> str:
     """Return the image's wasted-space figures (paths stored by more than one layer) as HTML."""
-    from ..imageview import wasted_space
+    from ..layerchanges import wasted_space
 
     w = wasted_space(view)
     head = (f"<b>Wasted space</b>: {len(w.paths)} paths are stored by more than one layer; "
