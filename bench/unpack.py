@@ -5,7 +5,7 @@
 1. `labkit pull REF` (with extraction) + `labkit unpack REF DIR` against `skopeo copy` + `umoci unpack
    --rootless`, on the ~200 MB bench image from a real registry on 127.0.0.1, alternating, fresh
    directories each run, whole processes. Prints the medians and the median ratio (target <= 0.7).
-   When the `labkit unpack` command does not exist yet, labkit.unpack.unpack() runs in a `python -c`
+   When the `labkit unpack` command does not exist yet, labkit.Lab().unpack() runs in a `python -c`
    subprocess instead (the script says so).
 2. For a ~1 MB image and the ~200 MB one (pulled with extraction): container create, first read of a lower
    file, first 1 KB write (a new file, and an append to a lower file: copy-up), and commit time for 1 KB,
@@ -89,7 +89,7 @@ def has_unpack_command(env) -> bool:
 def whole_path(work: Path, ref: str, runs: int) -> None:
     """Time labkit pull + unpack against skopeo copy + umoci unpack, alternating; print medians and the ratio."""
     cli = has_unpack_command(c.labkit_env(work / "probe-home"))
-    how = "`labkit unpack REF DIR`" if cli else "labkit.unpack.unpack() via `python -c` (no `labkit unpack` command yet)"
+    how = "`labkit unpack REF DIR`" if cli else "labkit.Lab().unpack() via `python -c` (no `labkit unpack` command yet)"
     print(f"\n1. whole path: labkit pull + {how}  vs  skopeo copy + umoci unpack --rootless")
     lab_t, oci_t = [], []
     for i in range(runs + 1):  # run 0 is a warm-up

@@ -1,4 +1,4 @@
-"""Diagrams as text (DESIGN example 9): labkit's models -> graphviz.Digraph, rendered only at the edge.
+"""Diagrams as text: labkit's models -> graphviz.Digraph, rendered only at the edge (tests compare DOT source).
 
 Every function returns a Digraph whose DOT source depends only on its inputs: node IDs come from positions
 ("L0", "op1", "p2_7"), never from memory addresses, dates or paths, so tests compare `.source` and stored

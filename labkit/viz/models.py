@@ -50,7 +50,7 @@ class ImageLayers:
 
 @dataclass(frozen=True)
 class ContainerOp:
-    """One step of a container's filesystem history, as the containers module reports it (DESIGN example 5).
+    """One step of a container's filesystem history, as the containers module reports it (labkit.containers.Op).
 
     kind: "create" | "write" | "mkdir" | "copy-up" | "whiteout" | "opaque" | "rename" | "delete" | ... ;
     path: the path in the container ("/etc/hostname"); size: bytes now in the read-write layer (None: not
