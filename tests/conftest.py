@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from labkit.home import save_settings
+from labkit.lab import Lab
+from labkit.layers.store import LayerStore
+from labkit.store import Store
+
 from helpers import peers
+from helpers.registries import (HTPASSWD_USERS, TOKEN_USERS, start_distribution_registry, start_htpasswd_registry,
+                                start_lab_registry, start_token_registry)
+from helpers.scriptedserver import ScriptedServer
 
 
 def _needed_peers(item) -> list[str]:
@@ -66,28 +74,13 @@ def labkit_home(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def lab_images_registry(tmp_path_factory):
-    """The lab registry seeded with the lab's stand-in images (what `labkit lab up` serves), on a free port.
+    """Return the lab registry seeded with the lab's stand-in images (what `labkit lab up` serves), on a free port.
 
     Shared by the whole session, so tests only read from it (pull, search); a test that pushes starts its own
-    (helpers.registries.start_lab_registry)."""
-    from labkit.labctl import seed
-    from labkit.registry.server import LabRegistry
-
-    root = tmp_path_factory.mktemp("lab-images") / "registry"
-    seed(root)
-    registry = LabRegistry(root, "127.0.0.1:0").start()
+    (the `lab_registry` fixture, or helpers.registries.start_lab_registry)."""
+    registry = start_lab_registry(tmp_path_factory.mktemp("lab-images"), seeded=True)
     yield registry
     registry.stop()
-
-
-@pytest.fixture
-def lab(labkit_home, lab_images_registry):
-    """A Lab on the test's home whose docker.io mirror is the seeded lab registry (as after `labkit lab up`)."""
-    from labkit.home import save_settings
-    from labkit.lab import Lab
-
-    save_settings(labkit_home, {"registry-mirrors": [lab_images_registry.url]})
-    return Lab(labkit_home)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -109,3 +102,80 @@ def no_stray_lab_registries(tmp_path_factory):
                 os.kill(int(proc.name), signal.SIGTERM)
             except (OSError, ValueError):
                 pass
+
+
+# --- what tests work on: a store, a lab -------------------------------------------------------------------
+
+@pytest.fixture
+def store(labkit_home):
+    """Return the content store (a labkit.store.Store) of the test's home."""
+    return Store(labkit_home)
+
+
+@pytest.fixture
+def layer_store(store):
+    """Return the layer store (a labkit.layers.store.LayerStore) of the test's home, over `store`."""
+    return LayerStore(store.home, store=store)
+
+
+@pytest.fixture
+def mirrored_home(labkit_home, lab_images_registry):
+    """Return the test's home with `lab_images_registry` as its docker.io mirror (as after `labkit lab up`)."""
+    save_settings(labkit_home, {"registry-mirrors": [lab_images_registry.url]})
+    return labkit_home
+
+
+@pytest.fixture
+def lab(mirrored_home):
+    """Return a labkit.Lab on the test's home, pulling the lab images from `lab_images_registry`."""
+    return Lab(mirrored_home)
+
+
+# --- registries on 127.0.0.1 ------------------------------------------------------------------------------
+
+@pytest.fixture
+def scripted_server():
+    """Return a ScriptedServer (helpers.scriptedserver): a registry that answers what the test scripts."""
+    server = ScriptedServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def lab_registry(tmp_path):
+    """Return an empty lab registry (labkit.registry.server.LabRegistry, no auth) on a free loopback port."""
+    registry = start_lab_registry(tmp_path)
+    yield registry
+    registry.stop()
+
+
+@pytest.fixture
+def distribution_registry(tmp_path):
+    """Return a plain docker-registry (helpers.registries.DistributionRegistry; needs interop("docker-registry"))."""
+    with start_distribution_registry(tmp_path) as registry:
+        yield registry
+
+
+@pytest.fixture
+def htpasswd_registry(tmp_path):
+    """Return a docker-registry with Basic auth for helpers.registries.HTPASSWD_USERS (alice:wonder-land)."""
+    with start_htpasswd_registry(tmp_path, HTPASSWD_USERS) as registry:
+        yield registry
+
+
+@pytest.fixture
+def token_server(tmp_path):
+    """Return a started TokenServer (helpers.tokenserver) for helpers.registries.TOKEN_USERS (alice:s3cret)."""
+    peers.require("cryptography")
+    from helpers.tokenserver import TokenServer  # signs with cryptography: imported only once it is there
+
+    server = TokenServer(tmp_path, users=TOKEN_USERS).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def token_registry(tmp_path, token_server):
+    """Return a docker-registry whose Bearer tokens come from `token_server`."""
+    with start_token_registry(tmp_path, token_server) as registry:
+        yield registry

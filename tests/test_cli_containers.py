@@ -11,9 +11,6 @@ import tarfile
 import pytest
 
 from labkit.cli import main
-from labkit.home import save_settings
-from labkit.labctl import seed
-from labkit.registry.server import LabRegistry
 
 
 def run(*argv, stdin=None):
@@ -24,19 +21,14 @@ def run(*argv, stdin=None):
 
 
 @pytest.fixture
-def lab(labkit_home, tmp_path_factory, monkeypatch):
-    """A home whose docker.io mirror is a freshly seeded lab registry; pinned clock and container IDs."""
-    root = tmp_path_factory.mktemp("registry") / "root"
-    seed(root)
-    registry = LabRegistry(root, "127.0.0.1:0").start()
-    save_settings(labkit_home, {"registry-mirrors": [registry.url]})
+def home(mirrored_home, monkeypatch):
+    """Return the test's home (the lab images' registry as its docker.io mirror); pinned clock and container IDs."""
     monkeypatch.setenv("LABKIT_NOW", "2017-01-20T00:00:00Z")
     monkeypatch.setenv("LABKIT_SEED", "7")
-    yield labkit_home
-    registry.stop()
+    return mirrored_home
 
 
-def test_run_pulls_implicitly_on_stderr_then_prints_the_command_output(lab):
+def test_run_pulls_implicitly_on_stderr_then_prints_the_command_output(home):
     status, out, err = run("run", "busybox", "echo", "hello world")
     assert status == 0 and out == "hello world\n"
     assert err.splitlines()[0] == "Unable to find image 'busybox:latest' locally"
@@ -46,7 +38,7 @@ def test_run_pulls_implicitly_on_stderr_then_prints_the_command_output(lab):
     assert (status, out, err) == (0, "again\n", "")  # stored now: no pull
 
 
-def test_run_status_is_the_command_status_and_ps_shows_exited(lab):
+def test_run_status_is_the_command_status_and_ps_shows_exited(home):
     status, out, _ = run("run", "--name", "failing", "busybox", "sh", "-c", "cat /nope")
     assert status == 1 and "No such file or directory" in out
     lines = run("ps", "-a")[1].splitlines()
@@ -55,7 +47,7 @@ def test_run_status_is_the_command_status_and_ps_shows_exited(lab):
     assert run("ps")[1].splitlines()[1:] == []  # nothing is Up
 
 
-def test_detached_run_exec_diff_commit_history(lab):
+def test_detached_run_exec_diff_commit_history(home):
     status, out, _ = run("run", "-d", "--name", "web", "httpd")
     assert status == 0 and len(out.strip()) == 64
     status, out, _ = run("exec", "web", "sh", "-c", "echo hi > /usr/local/apache2/htdocs/index.html && rm -r /var")
@@ -74,7 +66,7 @@ def test_detached_run_exec_diff_commit_history(lab):
     assert "8080/tcp" in config["ExposedPorts"]
 
 
-def test_exec_needs_an_up_container_and_rm_refuses_a_running_one(lab):
+def test_exec_needs_an_up_container_and_rm_refuses_a_running_one(home):
     run("create", "--name", "c1", "busybox")
     status, _, err = run("exec", "c1", "ls")
     assert status == 1 and "is not running" in err
@@ -85,7 +77,7 @@ def test_exec_needs_an_up_container_and_rm_refuses_a_running_one(lab):
     assert run("rm", "c1") == (0, "c1\n", "")
 
 
-def test_rmi_refuses_an_image_a_container_uses_unless_forced(lab):
+def test_rmi_refuses_an_image_a_container_uses_unless_forced(home):
     run("create", "--name", "user", "busybox")
     status, _, err = run("rmi", "busybox")
     assert status == 1 and "container" in err
@@ -93,7 +85,7 @@ def test_rmi_refuses_an_image_a_container_uses_unless_forced(lab):
     assert run("rmi", "busybox")[0] == 0
 
 
-def test_ps_size_shows_read_write_and_virtual(lab):
+def test_ps_size_shows_read_write_and_virtual(home):
     run("run", "-d", "--name", "s", "busybox")
     run("exec", "s", "sh", "-c", "echo 12345 > /big")
     out = run("ps", "-s")[1].splitlines()
@@ -103,7 +95,7 @@ def test_ps_size_shows_read_write_and_virtual(lab):
     assert row["Names"] == "s" and row["Size"].startswith("6 B")
 
 
-def test_import_makes_a_single_layer_image(lab, tmp_path):
+def test_import_makes_a_single_layer_image(home, tmp_path):
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         data = b"hello from a tarball\n"
@@ -118,19 +110,19 @@ def test_import_makes_a_single_layer_image(lab, tmp_path):
     assert run("run", "imported:1", "cat", "/hello.txt")[1] == "hello from a tarball\n"
 
 
-def test_unpack_writes_a_standalone_tree(lab, tmp_path):
+def test_unpack_writes_a_standalone_tree(home, tmp_path):
     run("pull", "debian:jessie")
     status, out, _ = run("unpack", "debian:jessie", str(tmp_path / "rootfs"))
     assert status == 0 and out.startswith("unpacked debian:jessie")
     assert "jessie" in (tmp_path / "rootfs" / "etc" / "os-release").read_text()
 
 
-def test_unknown_container_is_one_line_error(lab):
+def test_unknown_container_is_one_line_error(home):
     status, _, err = run("diff", "nosuch")
     assert status == 1 and err == "Error: No such container: nosuch\n"
 
 
-def test_system_df_verbose_lists_containers_with_their_image_and_command(lab):
+def test_system_df_verbose_lists_containers_with_their_image_and_command(home):
     run("run", "--name", "counted", "busybox", "sh", "-c", "echo 1 > /n")
     out = run("system", "df", "-v")[1]
     section = out.split("Containers space usage:")[1].splitlines()
@@ -138,7 +130,7 @@ def test_system_df_verbose_lists_containers_with_their_image_and_command(lab):
     assert "busybox" in row and '"sh -c echo 1 > /n"' in row and "Exited (0)" in row and "2 B" in row
 
 
-def test_container_sh_runs_the_built_in_shell(lab):
+def test_container_sh_runs_the_built_in_shell(home):
     from labkit.lab import Lab
 
     c = Lab().create("busybox", name="shelly")
@@ -146,7 +138,7 @@ def test_container_sh_runs_the_built_in_shell(lab):
     assert (output, status) == ("hi\n", 0) and [op.kind for op in ops][:1] == ["create"]
 
 
-def test_inspect_a_container_with_docker_keys(lab):
+def test_inspect_a_container_with_docker_keys(home):
     run("run", "--name", "looked-at", "busybox", "echo", "hi")
     status, out, _ = run("inspect", "looked-at")
     (data,) = json.loads(out)
@@ -157,7 +149,7 @@ def test_inspect_a_container_with_docker_keys(lab):
     assert data["GraphDriver"]["Data"]["LowerDir"]  # the image's layer directories, top first
 
 
-def test_the_facade_reads_like_the_lesson(lab):
+def test_the_facade_reads_like_the_lesson(home):
     import labkit
 
     student = labkit.Lab()

@@ -27,7 +27,7 @@ TOP = [Entry("opt", "dir"), Entry("opt/tool", data=b"tool", mode=0o755)]
 
 
 @pytest.fixture
-def lab(labkit_home, monkeypatch):
+def containers(labkit_home, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     stored_entry_image(labkit_home, [BASE, TOP], "base:1")
     return Containers(labkit_home, rng=random.Random(11))
@@ -39,8 +39,8 @@ def members(store, desc) -> list[tarfile.TarInfo]:
         return tf.getmembers()
 
 
-def test_commit_layer_content(lab):
-    c = lab.create("base:1", cmd=["sh", "-c", "edit things"])
+def test_commit_layer_content(containers):
+    c = containers.create("base:1", cmd=["sh", "-c", "edit things"])
     c.append("/etc/hosts", b"10.0.0.1 db\n")
     c.remove("/etc/motd")
     c.remove("/usr/share/doc", recursive=True)
@@ -50,8 +50,9 @@ def test_commit_layer_content(lab):
     c.symlink("hosts", "/etc/h")
     c.write("/etc/one", b"1")
     c.link("/etc/one", "/etc/two")
-    rec = commit(lab.store, lab.layer_store, c, "mine:1", message="my change", author="Ada <ada@example.org>")
-    store = lab.store
+    rec = commit(containers.store, containers.layer_store, c, "mine:1", message="my change",
+                 author="Ada <ada@example.org>")
+    store = containers.store
     parent_m, m = store.manifest(store.resolve("base:1")), store.manifest(rec)
     assert m.layers[:2] == parent_m.layers                    # shared, not copied
     tar = members(store, m.layers[2])
@@ -64,17 +65,17 @@ def test_commit_layer_content(lab):
     assert by["etc/two"].islnk() and by["etc/two"].linkname == "etc/one"
     assert by["etc/hosts"].size == len(b"hosts\n10.0.0.1 db\n")
     # the committed image's view equals the container's
-    d = lab.create("mine:1")
+    d = containers.create("mine:1")
     assert d.read("/etc/hosts") == c.read("/etc/hosts")
     assert not d.exists("/etc/motd") and d.listdir("/usr/share/doc") == ["new"]
     assert d.stat("/opt/tool").mode == 0o4755
 
 
-def test_commit_config_and_history(lab):
-    c = lab.create("base:1", cmd=["sh", "-c", "echo hi > /x"])
+def test_commit_config_and_history(containers):
+    c = containers.create("base:1", cmd=["sh", "-c", "echo hi > /x"])
     c.write("/x", b"hi\n")
-    rec = commit(lab.store, lab.layer_store, c, "mine:2", message="add x", author="Ada")
-    cfg, parent = lab.store.config(rec), lab.store.config(lab.store.resolve("base:1"))
+    rec = commit(containers.store, containers.layer_store, c, "mine:2", message="add x", author="Ada")
+    cfg, parent = containers.store.config(rec), containers.store.config(containers.store.resolve("base:1"))
     assert cfg.diff_ids[:2] == parent.diff_ids and len(cfg.diff_ids) == 3
     assert cfg.chain_ids[:2] == parent.chain_ids
     step = cfg.history[-1]
@@ -85,22 +86,22 @@ def test_commit_config_and_history(lab):
     assert rec.repository == "mine" and rec.tag == "2" and rec.digests == ()
 
 
-def test_empty_commit(lab):
-    c = lab.create("base:1")
-    rec = commit(lab.store, lab.layer_store, c, "same:1", changes=["ENV A=1"])
-    m, parent_m = lab.store.manifest(rec), lab.store.manifest(lab.store.resolve("base:1"))
+def test_empty_commit(containers):
+    c = containers.create("base:1")
+    rec = commit(containers.store, containers.layer_store, c, "same:1", changes=["ENV A=1"])
+    m, parent_m = containers.store.manifest(rec), containers.store.manifest(containers.store.resolve("base:1"))
     assert m.layers == parent_m.layers
-    cfg = lab.store.config(rec)
+    cfg = containers.store.config(rec)
     assert cfg.history[-1].get("empty_layer") is True
-    assert "A=1" in cfg.env and rec.image_id != lab.store.resolve("base:1").image_id
+    assert "A=1" in cfg.env and rec.image_id != containers.store.resolve("base:1").image_id
     assert layer_entries(c) == []
 
 
-def test_commit_is_reproducible(lab):
+def test_commit_is_reproducible(containers):
     def make():
-        c = lab.create("base:1")
+        c = containers.create("base:1")
         c.write("/etc/x", b"x")
-        return lab.store.manifest(commit(lab.store, lab.layer_store, c, "r:1")).layers[-1].digest
+        return containers.store.manifest(commit(containers.store, containers.layer_store, c, "r:1")).layers[-1].digest
     os.environ["LABKIT_NOW"] = "2024-01-01T00:00:00Z"
     try:
         assert make() == make()
@@ -108,32 +109,32 @@ def test_commit_is_reproducible(lab):
         del os.environ["LABKIT_NOW"]
 
 
-def test_commit_without_name_and_reserved_name(lab):
-    c = lab.create("base:1")
+def test_commit_without_name_and_reserved_name(containers):
+    c = containers.create("base:1")
     c.write("/f", b"1")
-    rec = commit(lab.store, lab.layer_store, c)
+    rec = commit(containers.store, containers.layer_store, c)
     assert (rec.repository, rec.tag) == ("<none>", "<none>")
     with pytest.raises(UsageError, match="reserved"):
-        commit(lab.store, lab.layer_store, c, "scratch")
+        commit(containers.store, containers.layer_store, c, "scratch")
 
 
-def test_commit_from_scratch(lab):
-    c = lab.create("scratch")
+def test_commit_from_scratch(containers):
+    c = containers.create("scratch")
     c.mkdir("/bin")
     c.write("/bin/hello", b"#!hi\n")
-    rec = commit(lab.store, lab.layer_store, c, "tiny:1")
-    assert len(lab.store.manifest(rec).layers) == 1
-    assert lab.create("tiny:1").read("/bin/hello") == b"#!hi\n"
+    rec = commit(containers.store, containers.layer_store, c, "tiny:1")
+    assert len(containers.store.manifest(rec).layers) == 1
+    assert containers.create("tiny:1").read("/bin/hello") == b"#!hi\n"
 
 
 def test_commit_keeps_docker_media_types(labkit_home):
     from helpers.imagefactory import entry_image, store_image
 
     store_image(Store(labkit_home), entry_image([BASE], docker=True), "dock:1")
-    lab = Containers(labkit_home)
-    c = lab.create("dock:1")
+    containers = Containers(labkit_home)
+    c = containers.create("dock:1")
     c.write("/n", b"1")
-    m = lab.store.manifest(commit(lab.store, lab.layer_store, c, "dock:2"))
+    m = containers.store.manifest(commit(containers.store, containers.layer_store, c, "dock:2"))
     assert m.media_type == DOCKER_MANIFEST
     assert {d.media_type for d in m.layers} == {"application/vnd.docker.image.rootfs.diff.tar.gzip"}
 
@@ -177,42 +178,43 @@ def _tarball(files: dict) -> bytes:
 
 
 @pytest.mark.parametrize("compress", [False, True])
-def test_import(lab, compress):
+def test_import(containers, compress):
     raw = _tarball({"hello": b"world\n", "etc/os-release": b"ID=lab\n"})
     data = gzip.compress(raw) if compress else raw
-    rec = import_tarball(lab.store, lab.layer_store, io.BytesIO(data), "imported:1", changes=["CMD [\"/hello\"]"])
-    cfg = lab.store.config(rec)
+    rec = import_tarball(containers.store, containers.layer_store, io.BytesIO(data), "imported:1",
+                         changes=["CMD [\"/hello\"]"])
+    cfg = containers.store.config(rec)
     assert len(cfg.diff_ids) == 1 and cfg.cmd == ["/hello"]
     assert cfg.history[0]["comment"] == "Imported from -"
-    c = lab.create("imported:1")
+    c = containers.create("imported:1")
     assert c.read("/hello") == b"world\n" and c.read("/etc/os-release") == b"ID=lab\n"
 
 
-def test_import_from_a_pipe(lab):
+def test_import_from_a_pipe(containers):
     r, w = os.pipe()
     data = gzip.compress(_tarball({"a": b"1"}))
     os.write(w, data)
     os.close(w)
     with os.fdopen(r, "rb", buffering=0) as f:
-        rec = import_tarball(lab.store, lab.layer_store, f, "piped:1", message="from a pipe")
-    assert lab.store.config(rec).history[0]["comment"] == "from a pipe"
-    assert lab.create("piped:1").read("/a") == b"1"
+        rec = import_tarball(containers.store, containers.layer_store, f, "piped:1", message="from a pipe")
+    assert containers.store.config(rec).history[0]["comment"] == "from a pipe"
+    assert containers.create("piped:1").read("/a") == b"1"
 
 
-def test_import_rejects_unsafe_tarball(lab):
+def test_import_rejects_unsafe_tarball(containers):
     with pytest.raises(UnsafeLayer):
-        import_tarball(lab.store, lab.layer_store, io.BytesIO(_tarball({"../evil": b"x"})), "evil:1")
-    assert all(r.repository != "evil" for r in lab.store.images())
+        import_tarball(containers.store, containers.layer_store, io.BytesIO(_tarball({"../evil": b"x"})), "evil:1")
+    assert all(r.repository != "evil" for r in containers.store.images())
 
 
-def test_history_rows_and_missing(lab, monkeypatch):
-    c = lab.create("base:1", cmd=["/bin/sh", "-c", "a very long command line that docker would cut short"])
+def test_history_rows_and_missing(containers, monkeypatch):
+    c = containers.create("base:1", cmd=["/bin/sh", "-c", "a very long command line that docker would cut short"])
     c.write("/x", b"12345")
-    child = commit(lab.store, lab.layer_store, c, "child:1", message="msg")
-    d = lab.create("child:1")
-    grandchild = commit(lab.store, lab.layer_store, d, "grandchild:1", changes=["CMD [\"x\"]"])
-    rows = history(lab.store, grandchild)
-    base_id = str(lab.store.resolve("base:1").image_id)
+    child = commit(containers.store, containers.layer_store, c, "child:1", message="msg")
+    d = containers.create("child:1")
+    grandchild = commit(containers.store, containers.layer_store, d, "grandchild:1", changes=["CMD [\"x\"]"])
+    rows = history(containers.store, grandchild)
+    base_id = str(containers.store.resolve("base:1").image_id)
     assert [r["id"] for r in rows] == [str(grandchild.image_id), str(child.image_id), base_id, "<missing>"]
     assert rows[0]["empty_layer"] and rows[0]["size"] == 0
     assert rows[1]["comment"] == "msg" and rows[1]["size"] > 0
@@ -231,12 +233,12 @@ def test_ellipsis(text, out):
     assert ellipsis(text) == out
 
 
-def test_shared_chain_ids(lab):
-    c = lab.create("base:1")
+def test_shared_chain_ids(containers):
+    c = containers.create("base:1")
     c.write("/y", b"y")
-    child = lab.store.config(commit(lab.store, lab.layer_store, c, "c:1"))
-    parent = lab.store.config(lab.store.resolve("base:1"))
+    child = containers.store.config(commit(containers.store, containers.layer_store, c, "c:1"))
+    parent = containers.store.config(containers.store.resolve("base:1"))
     assert chain_ids(child.diff_ids)[:2] == chain_ids(parent.diff_ids)
-    df = lab.store.system_df()
+    df = containers.store.system_df()
     shared = {i["repository"]: i["shared_size"] for i in df["images"]}
     assert shared["c"] == shared["base"] > 0

@@ -27,14 +27,14 @@ BASE = [
 
 
 @pytest.fixture
-def lab(labkit_home):
+def containers(labkit_home):
     stored_entry_image(labkit_home, [BASE], "base:1")
     return Containers(labkit_home, rng=random.Random(7))
 
 
 @pytest.fixture
-def c(lab):
-    return lab.create("base:1")
+def c(containers):
+    return containers.create("base:1")
 
 
 def upper_bytes(container) -> int:
@@ -68,8 +68,8 @@ def test_cost_does_not_depend_on_image_size(labkit_home, big):
         f.truncate(big)                                      # sparse: cheap to make, 'big' bytes to the layer
     stored_entry_image(labkit_home, [[Entry("data", "dir"), Entry("data/big", source=big_file),
                                       Entry("etc", "dir"), Entry("etc/motd", data=b"hi\n")]], "big:1")
-    lab = Containers(labkit_home, rng=random.Random(1))
-    c = lab.create("big:1")
+    containers = Containers(labkit_home, rng=random.Random(1))
+    c = containers.create("big:1")
     assert c.read("/etc/motd") == b"hi\n"
     assert c.stat("/data/big").size == big
     ops = c.write("/etc/new", b"x" * 1024)
@@ -222,21 +222,21 @@ def test_history_is_kept(c):
 
 # --- independence and persistence --------------------------------------------------------------------
 
-def test_two_containers_are_independent(lab):
-    a, b = lab.create("base:1"), lab.create("base:1")
+def test_two_containers_are_independent(containers):
+    a, b = containers.create("base:1"), containers.create("base:1")
     a.write("/etc/hosts", b"a")
     b.remove("/etc/hosts")
     assert a.read("/etc/hosts") == b"a" and not b.exists("/etc/hosts")
-    c = lab.create("base:1")
+    c = containers.create("base:1")
     assert c.read("/etc/hosts") == HOSTS
 
 
-def test_state_survives_a_new_manager(lab, labkit_home):
-    a = lab.create("base:1", name="keeper")
+def test_state_survives_a_new_manager(containers, labkit_home):
+    a = containers.create("base:1", name="keeper")
     a.write("/etc/hosts", b"kept")
     a.remove("/usr/share", recursive=True)
     a.mkdir("/usr/share")
-    lab.start(a)
+    containers.start(a)
     other = Containers(labkit_home)
     b = other.get("keeper")
     assert b.id == a.id and b.running
@@ -258,92 +258,92 @@ def test_names_are_seeded_and_ids_unique(labkit_home):
     assert len(one.id) == 64 and "_" in one.name and names
 
 
-def test_lifecycle_states(lab, monkeypatch):
+def test_lifecycle_states(containers, monkeypatch):
     monkeypatch.setenv("LABKIT_NOW", "2026-01-01T00:00:00Z")
-    c = lab.create("base:1", name="web")
+    c = containers.create("base:1", name="web")
     assert c.state == "created" and c.status() == "Created"
-    lab.start("web")
+    containers.start("web")
     monkeypatch.setenv("LABKIT_NOW", "2026-01-01T00:05:00Z")
-    assert lab.get("web").status() == "Up 5 minutes"
-    lab.stop(c.id[:6])
+    assert containers.get("web").status() == "Up 5 minutes"
+    containers.stop(c.id[:6])
     monkeypatch.setenv("LABKIT_NOW", "2026-01-01T00:07:00Z")
-    assert lab.get("web").status() == "Exited (0) 2 minutes ago"
+    assert containers.get("web").status() == "Exited (0) 2 minutes ago"
     with pytest.raises(Conflict):
-        lab.create("base:1", name="web")
+        containers.create("base:1", name="web")
 
 
-def test_run_and_exec(lab):
-    c, out, status, ops = lab.run("base:1", ["sh", "-c", "echo hi > /greeting; cat /greeting"])
+def test_run_and_exec(containers):
+    c, out, status, ops = containers.run("base:1", ["sh", "-c", "echo hi > /greeting; cat /greeting"])
     assert (out, status) == ("hi\n", 0) and kinds(ops) == ["create"]
-    assert lab.get(c.id).state == "exited" and lab.get(c.id).exit_code == 0
-    c2, out, status, _ = lab.run("base:1", ["false"])
-    assert status == 1 and lab.get(c2.id).exit_code == 1
+    assert containers.get(c.id).state == "exited" and containers.get(c.id).exit_code == 0
+    c2, out, status, _ = containers.run("base:1", ["false"])
+    assert status == 1 and containers.get(c2.id).exit_code == 1
     with pytest.raises(Conflict):
-        lab.exec(c.id, ["ls"])
-    d, *_ = lab.run("base:1", detach=True)
+        containers.exec(c.id, ["ls"])
+    d, *_ = containers.run("base:1", detach=True)
     assert d.running
-    out, status, _ = lab.exec(d.id, ["cat", "/etc/hosts"])
+    out, status, _ = containers.exec(d.id, ["cat", "/etc/hosts"])
     assert out == HOSTS.decode()
 
 
-def test_rm_needs_force_when_up(lab):
-    c = lab.create("base:1", name="busy")
-    lab.start(c)
+def test_rm_needs_force_when_up(containers):
+    c = containers.create("base:1", name="busy")
+    containers.start(c)
     with pytest.raises(Conflict, match="container is running"):
-        lab.rm("busy")
-    assert lab.rm("busy", force=True) == "busy"
+        containers.rm("busy")
+    assert containers.rm("busy", force=True) == "busy"
     with pytest.raises(NotFound):
-        lab.get("busy")
+        containers.get("busy")
     assert not c.root.exists()
 
 
-def test_ps_lists_and_get_by_prefix(lab):
-    a = lab.create("base:1")
-    b = lab.create("base:1")
-    lab.start(b)
-    assert [x.id for x in lab.list()] == [b.id]
-    assert {x.id for x in lab.list(all=True)} == {a.id, b.id}
-    assert lab.get(a.id[:5]).id == a.id
+def test_ps_lists_and_get_by_prefix(containers):
+    a = containers.create("base:1")
+    b = containers.create("base:1")
+    containers.start(b)
+    assert [x.id for x in containers.list()] == [b.id]
+    assert {x.id for x in containers.list(all=True)} == {a.id, b.id}
+    assert containers.get(a.id[:5]).id == a.id
     with pytest.raises(NotFound):
-        lab.get("zzz")
+        containers.get("zzz")
 
 
-def test_rmi_refuses_image_in_use(lab, labkit_home):
-    c = lab.create("base:1")
+def test_rmi_refuses_image_in_use(containers, labkit_home):
+    c = containers.create("base:1")
     store = Store(labkit_home)
     with pytest.raises(Conflict, match="container"):
-        store.rmi("base:1", containers=lab.in_use())
-    lines = store.rmi("base:1", force=True, containers=lab.in_use())
+        store.rmi("base:1", containers=containers.in_use())
+    lines = store.rmi("base:1", force=True, containers=containers.in_use())
     assert lines[0] == "Untagged: base:1" and not any(x.startswith("Deleted") for x in lines)
-    assert lab.get(c.id).read("/etc/hosts") == HOSTS          # image kept (dangling) for the container
-    lab.rm(c)
-    assert not lab.in_use()
+    assert containers.get(c.id).read("/etc/hosts") == HOSTS          # image kept (dangling) for the container
+    containers.rm(c)
+    assert not containers.in_use()
 
 
-def test_ps_sizes(lab, labkit_home):
-    c = lab.create("base:1")
+def test_ps_sizes(containers, labkit_home):
+    c = containers.create("base:1")
     c.write("/data", b"x" * 1500)
     c.append("/etc/hosts", b"1\n")
-    rw, virtual = lab.sizes(c)
+    rw, virtual = containers.sizes(c)
     image_size = Store(labkit_home).image_size(Store(labkit_home).resolve("base:1"))
     assert rw == 1500 + len(HOSTS) + 2
     assert virtual == rw + image_size
     assert size_text(rw, virtual) == "1.54 kB (virtual 12.3 kB)"
-    use = lab.in_use()
+    use = containers.in_use()
     (info,) = next(iter(use.values()))
     assert info == {"id": c.id, "name": c.name, "size": rw, "running": False, "image": "base:1",
                     "command": " ".join(c.cmd), "created": c.created, "status": "Created"}
 
 
-def test_scratch_container(lab):
-    c = lab.create("scratch")
+def test_scratch_container(containers):
+    c = containers.create("scratch")
     assert c.listdir("/") == [] and c.image_id is None
     c.mkdir("/bin")
     assert c.listdir("/") == ["bin"]
 
 
 
-def test_ps_order_is_newest_first_with_a_pinned_clock(lab, monkeypatch):
+def test_ps_order_is_newest_first_with_a_pinned_clock(containers, monkeypatch):
     monkeypatch.setenv("LABKIT_NOW", "2026-01-01T00:00:00Z")
-    made = [lab.create("base:1") for _ in range(4)]
-    assert [c.id for c in lab.list(all=True)] == [c.id for c in reversed(made)]
+    made = [containers.create("base:1") for _ in range(4)]
+    assert [c.id for c in containers.list(all=True)] == [c.id for c in reversed(made)]

@@ -7,7 +7,6 @@ import os
 import random
 import shutil
 import stat
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import peers
 from helpers.imagefactory import entry_image, store_image
 from labkit.commit import commit
 from labkit.containers import Containers
@@ -156,7 +156,7 @@ def view_tree(view) -> dict:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def base_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("prop-home")
     entries = []
     for path, kind, payload, mode in BASE:
@@ -186,8 +186,8 @@ def make_real(root: Path) -> None:
 
 def run_both(home: Path, sequence: list, work: Path):
     """Apply `sequence` to a new container and to a real copy of the base; return (container, real root)."""
-    lab = Containers(home, rng=random.Random(0))
-    c = lab.create("prop:base")
+    containers = Containers(home, rng=random.Random(0))
+    c = containers.create("prop:base")
     real = work / "real"
     make_real(real)
     for op in sequence:
@@ -202,22 +202,22 @@ def run_both(home: Path, sequence: list, work: Path):
         except OSError as e:
             c_err = type(e).__name__
         assert (real_err is None) == (c_err is None), f"{op}: real {real_err}, container {c_err}"
-    return lab, c, real
+    return containers, c, real
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ops, max_size=20))
-def test_container_matches_real_directory_and_commit(world, sequence):
+def test_container_matches_real_directory_and_commit(base_home, sequence):
     with tempfile.TemporaryDirectory() as tmp:
-        lab, c, real = run_both(world, sequence, Path(tmp))
+        containers, c, real = run_both(base_home, sequence, Path(tmp))
         try:
             expected = real_tree(real)
             assert container_tree(c) == expected
-            rec = commit(lab.store, lab.layer_store, c, "prop:committed")
-            assert view_tree(ImageView.open(lab.store, lab.layer_store, rec)) == expected
-            lab.store.rmi(str(rec.image_id), force=True)      # keep the store small across examples
+            rec = commit(containers.store, containers.layer_store, c, "prop:committed")
+            assert view_tree(ImageView.open(containers.store, containers.layer_store, rec)) == expected
+            containers.store.rmi(str(rec.image_id), force=True)      # keep the store small across examples
         finally:
-            lab.rm(c, force=True)
+            containers.rm(c, force=True)
 
 
 SEQUENCES = [
@@ -231,29 +231,28 @@ SEQUENCES = [
 
 @pytest.mark.interop("umoci")
 @pytest.mark.parametrize("sequence", SEQUENCES)
-def test_umoci_unpacks_the_committed_tree(world, sequence, tmp_path):
-    lab, c, real = run_both(world, sequence, tmp_path)
-    rec = commit(lab.store, lab.layer_store, c, "prop:umoci")
+def test_umoci_unpacks_the_committed_tree(base_home, sequence, tmp_path):
+    containers, c, real = run_both(base_home, sequence, tmp_path)
+    rec = commit(containers.store, containers.layer_store, c, "prop:umoci")
     bundle = tmp_path / "bundle"
-    subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{lab.store.layout.root}:{rec.name}", str(bundle)],
-                   check=True, capture_output=True)
+    peers.run("umoci", "unpack", "--rootless", "--image", f"{containers.store.layout.root}:{rec.name}", str(bundle))
     assert real_tree(bundle / "rootfs") == real_tree(real)
-    lab.rm(c, force=True)
+    containers.rm(c, force=True)
 
 
 @pytest.mark.interop("umoci")
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(ops, max_size=15))
-def test_umoci_unpack_matches_real_directory(world, sequence):
+def test_umoci_unpack_matches_real_directory(base_home, sequence):
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        lab, c, real = run_both(world, sequence, tmp)
+        containers, c, real = run_both(base_home, sequence, tmp)
         try:
-            rec = commit(lab.store, lab.layer_store, c, "prop:umoci-random")
+            rec = commit(containers.store, containers.layer_store, c, "prop:umoci-random")
             bundle = tmp / "bundle"
-            subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{lab.store.layout.root}:{rec.name}",
-                            str(bundle)], check=True, capture_output=True)
+            peers.run("umoci", "unpack", "--rootless", "--image", f"{containers.store.layout.root}:{rec.name}",
+                      str(bundle))
             assert real_tree(bundle / "rootfs") == real_tree(real)
-            lab.store.rmi(str(rec.image_id), force=True)
+            containers.store.rmi(str(rec.image_id), force=True)
         finally:
-            lab.rm(c, force=True)
+            containers.rm(c, force=True)

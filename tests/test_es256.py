@@ -14,7 +14,9 @@ import pytest
 
 from labkit.registry import der, es256, tokens
 
-crypto = pytest.importorskip("cryptography")
+from helpers import peers
+
+crypto = peers.import_module("cryptography")
 from cryptography import x509  # noqa: E402
 from cryptography.exceptions import InvalidSignature  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402

@@ -12,12 +12,6 @@ from labkit.imageview import ImageView, SymlinkLoop, ensure_layers
 from labkit.layerchanges import Change, PathWaste, layer_changes, wasted_space
 from labkit.layers import Entry, build_layer
 from labkit.layers.store import LayerStore
-from labkit.store import Store
-
-
-@pytest.fixture
-def store(labkit_home) -> Store:
-    return Store(labkit_home)
 
 
 def F(path, data=b"", **kw):

@@ -6,7 +6,6 @@ import gzip
 import io
 import json
 import shutil
-import subprocess
 import tarfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +18,8 @@ from labkit.labimages import LAB_NOW, LAYOUT_DIR, copy_layout, recipes
 from labkit.labimages.build import build, image_config, layer_tar, verify
 from labkit.oci import ImageConfig, Index, Manifest, chain_ids, parse_manifest
 from labkit.oci.keys import LABEL_AUTOMATED, LABEL_DESCRIPTION, LABEL_OFFICIAL, LABEL_STARS, REF_NAME, REPOSITORY
+
+from helpers import peers
 
 # The digests of the shipped manifests (index for busybox). They change only when a recipe changes
 # (a rebuild reuses the shipped gzip bytes for unchanged layers): update this table with the recipe.
@@ -408,8 +409,7 @@ def test_filler_is_deterministic_and_sized():
 @pytest.mark.parametrize("ref", ["library/debian:jessie", "library/ubuntu:latest", "labkit/webapp:latest",
                                  "library/zookeeper:latest"])
 def test_skopeo_reads_the_shipped_layout(ref):
-    out = subprocess.run(["skopeo", "inspect", f"oci:{LAYOUT_DIR}:{ref}"], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
+    out = peers.run("skopeo", "inspect", f"oci:{LAYOUT_DIR}:{ref}")
     info = json.loads(out)
     assert info["Digest"] == MANIFEST_DIGESTS[ref]
     assert info["Layers"] == [str(layer.digest) for layer in _manifest(ref).layers]
@@ -419,9 +419,7 @@ def test_skopeo_reads_the_shipped_layout(ref):
 @pytest.mark.interop("skopeo")
 def test_skopeo_reads_both_busybox_platforms():
     for arch in ("amd64", "arm64"):
-        out = subprocess.run(["skopeo", "--override-arch", arch, "inspect",
-                              f"oci:{LAYOUT_DIR}:library/busybox:latest"],
-                             capture_output=True, text=True, check=True, timeout=60).stdout
+        out = peers.run("skopeo", "--override-arch", arch, "inspect", f"oci:{LAYOUT_DIR}:library/busybox:latest")
         assert json.loads(out)["Architecture"] == arch
 
 
@@ -437,8 +435,7 @@ def test_every_layer_has_exactly_one_history_step():
 def test_umoci_unpacks_whiteouts_and_opaque_directories(tmp_path):
     def unpack(ref: str) -> Path:
         bundle = tmp_path / ref.replace("/", "_").replace(":", "_")
-        subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{LAYOUT_DIR}:{ref}", str(bundle)],
-                       check=True, capture_output=True, timeout=120)
+        peers.run("umoci", "unpack", "--rootless", "--image", f"{LAYOUT_DIR}:{ref}", str(bundle))
         return bundle / "rootfs"
 
     ubuntu = unpack("library/ubuntu:latest")

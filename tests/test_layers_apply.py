@@ -17,6 +17,8 @@ from labkit.layers import Entry, Limits, build_layer
 from labkit.layers.apply import AppliedLayer, apply_layer
 from labkit.layers.reader import classify_whiteout, clean_path, index_layer
 
+from helpers import peers
+
 _spec = importlib.util.spec_from_file_location("labkit_hostile_corpus",
                                                Path(__file__).parent / "hostile" / "make_corpus.py")
 corpus = importlib.util.module_from_spec(_spec)
@@ -284,13 +286,11 @@ def _oci_layout(blob, root: Path) -> Path:
 
 @pytest.mark.interop("umoci")
 def test_umoci_unpacks_the_same_tree(tmp_path):
-    import subprocess
     es = entries()[:-2] + [Entry("c/" + "n" * 150, data=b"long"), Entry("caf\u00e9", data=b"u"),
                            Entry("usr", "dir", mtime=5), Entry("usr/bin", "dir"), Entry("tmp", "dir", mode=0o777)]
     blob = build_layer(es, "gzip")
     lay = _oci_layout(blob, tmp_path)
-    subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{lay}:t", str(tmp_path / "bundle")],
-                   check=True, capture_output=True)
+    peers.run("umoci", "unpack", "--rootless", "--image", f"{lay}:t", str(tmp_path / "bundle"))
     theirs, mine = tmp_path / "bundle" / "rootfs", tmp_path / "mine"
     apply_layer(io.BytesIO(blob.data), mine)
     assert tree(theirs) == tree(mine)

@@ -14,8 +14,9 @@ from labkit.registry.client import RegistryClient
 from labkit.registry.listing import catalog, list_tags, next_link, parse_link_header
 
 from helpers import imagefactory as factory
+from helpers import skopeo
 from helpers.registries import seed_lab_registry, start_lab_registry
-from helpers.scriptedserver import Reply, ScriptedServer  # noqa: F401 - the scripted server
+from helpers.scriptedserver import Reply
 
 BASE = "http://127.0.0.1:5000/v2/_catalog?n=2"
 
@@ -64,15 +65,14 @@ def test_link_header_round_trip(links):
 # ---------------------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def lab(tmp_path):
-    reg = start_lab_registry(tmp_path)
+def lab_registry(lab_registry):
+    """Return the empty lab registry holding REPOS, and TAGS of alpha."""
     img = factory.make_image([{"x": b"x"}])
-    for repo in ("alpha", "beta", "gamma/one", "gamma/two", "zeta"):
-        seed_lab_registry(reg, f"{repo}:latest", img)
-    for tag in ("1", "1.1", "2", "latest", "edge"):
-        seed_lab_registry(reg, f"alpha:{tag}", img)
-    yield reg
-    reg.stop()
+    for repo in REPOS:
+        seed_lab_registry(lab_registry, f"{repo}:latest", img)
+    for tag in TAGS:
+        seed_lab_registry(lab_registry, f"alpha:{tag}", img)
+    return lab_registry
 
 
 REPOS = ["alpha", "beta", "gamma/one", "gamma/two", "zeta"]
@@ -80,8 +80,8 @@ TAGS = ["1", "1.1", "2", "edge", "latest"]
 
 
 @pytest.mark.parametrize("n", [None, 1, 2, 3, 5, 100])
-def test_lab_registry_pagination(lab, n):
-    c = RegistryClient(lab.address, credentials=None, trace=True)
+def test_lab_registry_pagination(lab_registry, n):
+    c = RegistryClient(lab_registry.address, credentials=None, trace=True)
     assert catalog(c, n=n) == REPOS
     assert sorted(list_tags(c, "alpha", n=n)) == TAGS
     if n in (1, 2):  # one request per page (the last page may be empty only when n divides the total)
@@ -90,8 +90,8 @@ def test_lab_registry_pagination(lab, n):
         assert "last=" in pages[-1].url
 
 
-def test_lab_registry_unknown_repository(lab):
-    c = RegistryClient(lab.address, credentials=None)
+def test_lab_registry_unknown_repository(lab_registry):
+    c = RegistryClient(lab_registry.address, credentials=None)
     with pytest.raises(RegistryError, match="list tags of nope: .*404 NAME_UNKNOWN"):
         list_tags(c, "nope")
 
@@ -120,77 +120,60 @@ def _page(items, key="repositories", link=None):
     return Reply(200, headers, json.dumps({key: items}).encode())
 
 
-def test_scripted_absolute_links_and_a_loop():
-    s = ScriptedServer()
-    try:
-        s.route("GET", "/v2/_catalog",
-                _page(["a"], link=f'<{s.url}/v2/_catalog?last=a&n=1>; rel="next"'),
-                _page(["b"], link='</v2/_catalog?last=b&n=1>; rel="next"'),
-                _page(["c"]))
-        c = RegistryClient(s.host, credentials=None)
-        assert catalog(c, n=1) == ["a", "b", "c"]
-        assert [r[1] for r in s.log] == ["/v2/_catalog?n=1", "/v2/_catalog?last=a&n=1", "/v2/_catalog?last=b&n=1"]
+def test_scripted_absolute_links_and_a_loop(scripted_server):
+    s = scripted_server
+    s.route("GET", "/v2/_catalog",
+            _page(["a"], link=f'<{s.url}/v2/_catalog?last=a&n=1>; rel="next"'),
+            _page(["b"], link='</v2/_catalog?last=b&n=1>; rel="next"'),
+            _page(["c"]))
+    c = RegistryClient(s.host, credentials=None)
+    assert catalog(c, n=1) == ["a", "b", "c"]
+    assert [r[1] for r in s.log] == ["/v2/_catalog?n=1", "/v2/_catalog?last=a&n=1", "/v2/_catalog?last=b&n=1"]
 
-        s.routes.clear(), s.hits.clear()
-        s.route("GET", "/v2/x/tags/list", _page(["1"], "tags", '</v2/x/tags/list?last=1>; rel="next"'))
-        with pytest.raises(RegistryError, match="Link back to a page it already answered"):
-            list_tags(c, "x")
+    s.routes.clear(), s.hits.clear()
+    s.route("GET", "/v2/x/tags/list", _page(["1"], "tags", '</v2/x/tags/list?last=1>; rel="next"'))
+    with pytest.raises(RegistryError, match="Link back to a page it already answered"):
+        list_tags(c, "x")
 
-        s.routes.clear(), s.hits.clear()
-        s.route("GET", "/v2/x/tags/list", Reply(200, {}, b"{not json"))
-        with pytest.raises(RegistryError, match="not JSON"):
-            list_tags(c, "x")
-        s.hits.clear()
-        s.route("GET", "/v2/x/tags/list", Reply(200, {}, b'{"name": "x", "tags": null}'))
-        assert list_tags(c, "x") == []  # distribution answers null for a repository without tags
-    finally:
-        s.close()
+    s.routes.clear(), s.hits.clear()
+    s.route("GET", "/v2/x/tags/list", Reply(200, {}, b"{not json"))
+    with pytest.raises(RegistryError, match="not JSON"):
+        list_tags(c, "x")
+    s.hits.clear()
+    s.route("GET", "/v2/x/tags/list", Reply(200, {}, b'{"name": "x", "tags": null}'))
+    assert list_tags(c, "x") == []  # distribution answers null for a repository without tags
 
 
 @pytest.mark.interop("docker-registry")
-def test_real_registry_pagination(tmp_path):
+def test_real_registry_pagination(distribution_registry, tmp_path):
     from labkit.push import push
     from labkit.store import Store
-    from helpers.registries import start_distribution_registry
 
-    url, stop = start_distribution_registry(tmp_path)
-    try:
-        host = url.split("://", 1)[1]
-        store = Store(tmp_path / "home")
-        img = factory.make_image([{"x": b"real"}])
-        for repo in REPOS:
-            factory.store_image(store, img, f"{host}/{repo}:latest")
-            push(store, f"{host}/{repo}:latest")
-        for tag in TAGS:
-            store.tag(f"{host}/alpha:latest", f"{host}/alpha:{tag}")
-            push(store, f"{host}/alpha:{tag}")
-        for n in (None, 1, 2, 3):
-            c = RegistryClient(host, credentials=None, trace=True)
-            assert catalog(c, n=n) == REPOS
-            assert sorted(list_tags(c, "alpha", n=n)) == TAGS
-            if n == 2:
-                assert sum(1 for e in c.trace if "/v2/_catalog" in e.url) == 3
-    finally:
-        stop()
+    host = distribution_registry.host
+    store = Store(tmp_path / "home")
+    img = factory.make_image([{"x": b"real"}])
+    for repo in REPOS:
+        factory.store_image(store, img, f"{host}/{repo}:latest")
+        push(store, f"{host}/{repo}:latest")
+    for tag in TAGS:
+        store.tag(f"{host}/alpha:latest", f"{host}/alpha:{tag}")
+        push(store, f"{host}/alpha:{tag}")
+    for n in (None, 1, 2, 3):
+        c = RegistryClient(host, credentials=None, trace=True)
+        assert catalog(c, n=n) == REPOS
+        assert sorted(list_tags(c, "alpha", n=n)) == TAGS
+        if n == 2:
+            assert sum(1 for e in c.trace if "/v2/_catalog" in e.url) == 3
 
 
-@pytest.mark.interop("docker-registry", "skopeo")
-def test_real_registry_token_catalog(tmp_path):
-    from helpers.registries import skopeo_copy_to_registry, start_token_registry
-    from helpers.tokenserver import TokenServer
-
-    ts = TokenServer(tmp_path, users={"alice": "s3cret"}).start()
-    url, stop = start_token_registry(tmp_path, ts)
-    try:
-        host = url.split("://", 1)[1]
-        img = factory.make_image([{"x": b"tok"}])
-        src = factory.write_oci_dir(tmp_path / "src", img, "v1")
-        for repo in ("a", "b", "c"):
-            skopeo_copy_to_registry(f"oci:{src}:v1", f"{host}/{repo}:v1", creds="alice:s3cret")
-        c = RegistryClient(host, credentials=Credentials("alice", "s3cret"))
-        assert catalog(c, n=2) == ["a", "b", "c"]
-        assert list_tags(c, "a") == ["v1"]
-        assert any("registry:catalog:*" in r["scopes"] for r in ts.requests)
-    finally:
-        stop()
-        ts.stop()
+@pytest.mark.interop("docker-registry", "skopeo", "cryptography")
+def test_real_registry_token_catalog(token_registry, token_server, tmp_path):
+    host = token_registry.host
+    img = factory.make_image([{"x": b"tok"}])
+    src = factory.write_oci_dir(tmp_path / "src", img, "v1")
+    for repo in ("a", "b", "c"):
+        skopeo.copy_to_registry(f"oci:{src}:v1", f"{host}/{repo}:v1", creds="alice:s3cret")
+    c = RegistryClient(host, credentials=Credentials("alice", "s3cret"))
+    assert catalog(c, n=2) == ["a", "b", "c"]
+    assert list_tags(c, "a") == ["v1"]
+    assert any("registry:catalog:*" in r["scopes"] for r in token_server.requests)

@@ -47,14 +47,15 @@ def test_host_and_config_key(server, host, key):
 
 
 @pytest.fixture
-def basic_lab(tmp_path):
+def basic_lab_registry(tmp_path):
+    """Return a lab registry with Basic auth for lab:SECRET."""
     reg = start_lab_registry(tmp_path, auth="basic", users={"lab": SECRET})
     yield reg
     reg.stop()
 
 
-def test_login_basic_writes_dockers_config_mode_0600_keeping_other_keys(basic_lab):
-    host = basic_lab.address
+def test_login_basic_writes_dockers_config_mode_0600_keeping_other_keys(basic_lab_registry):
+    host = basic_lab_registry.address
     path = config_path()
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"auths": {"other.example": {"auth": b64("x:y")},
@@ -70,15 +71,16 @@ def test_login_basic_writes_dockers_config_mode_0600_keeping_other_keys(basic_la
     assert (creds.username, creds.password) == ("lab", SECRET)
 
 
-def test_login_creates_the_config_and_its_folder(basic_lab):
+def test_login_creates_the_config_and_its_folder(basic_lab_registry):
     assert not config_path().parent.exists()
-    login(basic_lab.address, "lab", SECRET, settings={})
-    assert json.loads(config_path().read_text()) == {"auths": {basic_lab.address: {"auth": b64(f"lab:{SECRET}")}}}
+    login(basic_lab_registry.address, "lab", SECRET, settings={})
+    assert json.loads(config_path().read_text()) == {
+        "auths": {basic_lab_registry.address: {"auth": b64(f"lab:{SECRET}")}}}
     assert config_path().read_text().startswith('{\n\t"auths"')  # docker's layout: tab-indented
 
 
-def test_wrong_password_is_one_line_and_changes_nothing(basic_lab):
-    host = basic_lab.address
+def test_wrong_password_is_one_line_and_changes_nothing(basic_lab_registry):
+    host = basic_lab_registry.address
     with pytest.raises(AuthRequired) as e:
         login(host, "lab", "not-the-password", settings={})
     assert str(e.value) == f"login {host}: unauthorized: incorrect username or password"
@@ -124,8 +126,8 @@ def test_docker_hub_key_and_logout(monkeypatch):
     assert logout("docker.io") == "Not logged in to https://index.docker.io/v1/"
 
 
-def test_logout_removes_every_alias_of_the_host(basic_lab):
-    host = basic_lab.address
+def test_logout_removes_every_alias_of_the_host(basic_lab_registry):
+    host = basic_lab_registry.address
     login(host, "lab", SECRET, settings={})
     data = json.loads(config_path().read_text())
     data["auths"][f"https://{host}"] = {"auth": b64("x:y")}
@@ -142,37 +144,22 @@ def test_logout_removes_every_alias_of_the_host(basic_lab):
 # ---------------------------------------------------------------------------------------------------------
 
 @pytest.mark.interop("docker-registry", "htpasswd")
-def test_real_registry_htpasswd(tmp_path):
-    from helpers.registries import start_htpasswd_registry
-
-    url, stop = start_htpasswd_registry(tmp_path, {"alice": "wonder-land"})
-    try:
-        host = url.split("://", 1)[1]
-        with pytest.raises(AuthRequired, match=rf"^login {host}: unauthorized: incorrect username or password$"):
-            login(host, "alice", "wrong", settings={})
-        assert not config_path().exists()
-        assert login(host, "alice", "wonder-land", settings={}) == "Login Succeeded"
-        assert json.loads(config_path().read_text()) == {"auths": {host: {"auth": b64("alice:wonder-land")}}}
-    finally:
-        stop()
+def test_real_registry_htpasswd(htpasswd_registry):
+    host = htpasswd_registry.host
+    with pytest.raises(AuthRequired, match=rf"^login {host}: unauthorized: incorrect username or password$"):
+        login(host, "alice", "wrong", settings={})
+    assert not config_path().exists()
+    assert login(host, "alice", "wonder-land", settings={}) == "Login Succeeded"
+    assert json.loads(config_path().read_text()) == {"auths": {host: {"auth": b64("alice:wonder-land")}}}
 
 
-@pytest.mark.interop("docker-registry")
-def test_real_registry_token(tmp_path):
-    from helpers.registries import start_token_registry
-    from helpers.tokenserver import TokenServer
-
-    ts = TokenServer(tmp_path, users={"alice": "s3cret"}).start()
-    url, stop = start_token_registry(tmp_path, ts)
-    try:
-        host = url.split("://", 1)[1]
-        with pytest.raises(AuthRequired, match="incorrect username or password"):
-            login(host, "alice", "nope", settings={})
-        assert login(host, "alice", "s3cret", settings={}) == "Login Succeeded"
-        assert ts.requests[-1]["user"] == "alice" and ts.requests[-1]["ok"]
-    finally:
-        stop()
-        ts.stop()
+@pytest.mark.interop("docker-registry", "cryptography")
+def test_real_registry_token(token_registry, token_server):
+    host = token_registry.host
+    with pytest.raises(AuthRequired, match="incorrect username or password"):
+        login(host, "alice", "nope", settings={})
+    assert login(host, "alice", "s3cret", settings={}) == "Login Succeeded"
+    assert token_server.requests[-1]["user"] == "alice" and token_server.requests[-1]["ok"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -197,10 +184,10 @@ def run(monkeypatch, *argv, stdin: str = "") -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-def test_cli_login_push_logout(monkeypatch, basic_lab, labkit_home):
+def test_cli_login_push_logout(monkeypatch, basic_lab_registry, labkit_home):
     from labkit.store import Store
 
-    host = basic_lab.address
+    host = basic_lab_registry.address
     status, out, err = run(monkeypatch, "login", "-u", "lab", "--password-stdin", host, stdin=SECRET + "\n")
     assert (status, out) == (0, "Login Succeeded\n")
     assert err == f"WARNING! Your password will be stored unencrypted in {config_path()}.\n"
@@ -221,8 +208,8 @@ def test_cli_login_push_logout(monkeypatch, basic_lab, labkit_home):
     assert out == f"Not logged in to {host}\n"
 
 
-def test_cli_login_password_flag_and_failures(monkeypatch, basic_lab):
-    host = basic_lab.address
+def test_cli_login_password_flag_and_failures(monkeypatch, basic_lab_registry):
+    host = basic_lab_registry.address
     status, out, err = run(monkeypatch, "login", "-u", "lab", "-p", SECRET, host)
     assert (status, out) == (0, "Login Succeeded\n")
     assert err.startswith("WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n")
@@ -243,7 +230,7 @@ def test_cli_login_password_flag_and_failures(monkeypatch, basic_lab):
     assert SECRET not in out + err
 
 
-def test_cli_login_prompts_on_a_tty(monkeypatch, basic_lab):
+def test_cli_login_prompts_on_a_tty(monkeypatch, basic_lab_registry):
     import getpass
 
     from labkit.cli import main
@@ -251,5 +238,5 @@ def test_cli_login_prompts_on_a_tty(monkeypatch, basic_lab):
     monkeypatch.setattr(sys, "stdin", _Stdin("lab\n", tty=True))
     monkeypatch.setattr(getpass, "getpass", lambda prompt="Password: ": SECRET)
     out, err = io.StringIO(), io.StringIO()
-    assert main(["login", basic_lab.address], out, err) == 0, err.getvalue()
+    assert main(["login", basic_lab_registry.address], out, err) == 0, err.getvalue()
     assert out.getvalue() == "Username: Login Succeeded\n"

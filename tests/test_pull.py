@@ -12,7 +12,6 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -26,7 +25,9 @@ from labkit.registry.auth import Credentials
 from labkit.store import Store
 
 from helpers import imagefactory as factory
-from helpers.scriptedserver import Reply, ScriptedServer, blob, err, serve_image
+from helpers import skopeo
+from helpers.registries import start_proxy_registry
+from helpers.scriptedserver import Reply, ScriptedServer, err, serve_image
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -179,62 +180,50 @@ def test_registry_package_exports_lazily():
 # A scripted registry serving a built image (no external tools)
 # ---------------------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def server():
-    s = ScriptedServer()
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def store(labkit_home):
-    return Store(labkit_home)
-
-
 def layer_ids(built) -> list[str]:
     return [lb.digest.short for lb in built.layers]
 
 
-def test_pull_from_scripted_registry_lines_and_record(server, store):
+def test_pull_from_scripted_registry_lines_and_record(scripted_server, store):
     img = factory.make_image([{"a.txt": b"a" * 5000}, {"b.txt": b"b" * 7000}])
-    top = serve_image(server, "x", "v1", img)
+    top = serve_image(scripted_server, "x", "v1", img)
     rec = Recorder()
-    res = pull(store, f"{server.host}/x:v1", progress=rec)
+    res = pull(store, f"{scripted_server.host}/x:v1", progress=rec)
     a, b = layer_ids(img)
     assert rec.lines() == [
         "v1: Pulling from x",
         f"{a}: Pulling fs layer", f"{a}: Download complete",
         f"{b}: Pulling fs layer", f"{b}: Download complete",
         f"Digest: {top}",
-        f"Status: Downloaded newer image for {server.host}/x:v1",
-        f"{server.host}/x:v1",
+        f"Status: Downloaded newer image for {scripted_server.host}/x:v1",
+        f"{scripted_server.host}/x:v1",
     ]
     assert res.status == DOWNLOADED and res.digest == top and res.index_digest is None
-    assert res.host == server.host
+    assert res.host == scripted_server.host
     assert set(res.downloaded) == {img.config_digest, *(lb.digest for lb in img.layers)}
-    assert store.resolve(f"{server.host}/x:v1").image_id == img.config_digest
+    assert store.resolve(f"{scripted_server.host}/x:v1").image_id == img.config_digest
     for d in img.blobs:
         assert store.layout.read_blob(d) == img.blobs[d]
 
 
-def test_wrong_layer_digest_rejected_nothing_recorded(server, store):
+def test_wrong_layer_digest_rejected_nothing_recorded(scripted_server, store):
     img = factory.make_image([{"a.txt": b"a" * 5000}, {"b.txt": b"b" * 7000}])
     bad = img.layers[1].digest
-    serve_image(server, "x", "v1", img, corrupt=bad)
-    with pytest.raises(DigestMismatch, match=f"pull {server.host}/x:v1: blob from"):
-        pull(store, f"{server.host}/x:v1")
+    serve_image(scripted_server, "x", "v1", img, corrupt=bad)
+    with pytest.raises(DigestMismatch, match=f"pull {scripted_server.host}/x:v1: blob from"):
+        pull(store, f"{scripted_server.host}/x:v1")
     assert not store.layout.has_blob(bad)
     assert store.images() == []
     with pytest.raises(NotFound):
-        store.resolve(f"{server.host}/x:v1")
+        store.resolve(f"{scripted_server.host}/x:v1")
 
 
-def test_manifest_unknown_error_names_the_reference(server, store):
-    server.route("*", "/v2/library/debian/manifests/jessi", err(404, "MANIFEST_UNKNOWN", "manifest unknown"))
+def test_manifest_unknown_error_names_the_reference(scripted_server, store):
+    scripted_server.route("*", "/v2/library/debian/manifests/jessi", err(404, "MANIFEST_UNKNOWN", "manifest unknown"))
     with pytest.raises(NotFound) as e:
-        pull(store, f"{server.host}/library/debian:jessi")
-    assert str(e.value) == (f"pull {server.host}/library/debian:jessi: manifest unknown "
-                            f"({server.host}, 404 MANIFEST_UNKNOWN)")
+        pull(store, f"{scripted_server.host}/library/debian:jessi")
+    assert str(e.value) == (f"pull {scripted_server.host}/library/debian:jessi: manifest unknown "
+                            f"({scripted_server.host}, 404 MANIFEST_UNKNOWN)")
 
 
 class RecordingLayers:
@@ -248,14 +237,14 @@ class RecordingLayers:
         self.calls.append((diff_id, Path(blob_path).read_bytes(), media_type))
 
 
-def test_extract_ensures_each_layer_in_order_with_verified_blobs(server, store):
+def test_extract_ensures_each_layer_in_order_with_verified_blobs(scripted_server, store):
     img = factory.make_image([{"1": b"1" * 3000}, {"2": b"2" * 3000}, {"3": b"3" * 3000}, {"4": b"4" * 3000}])
-    serve_image(server, "x", "v1", img)
+    serve_image(scripted_server, "x", "v1", img)
     layers = RecordingLayers()
     calls = layers.calls
 
     rec = Recorder()
-    pull(store, f"{server.host}/x:v1", extract=layers, progress=rec)
+    pull(store, f"{scripted_server.host}/x:v1", extract=layers, progress=rec)
     assert [c[0] for c in calls] == img.diff_ids
     assert [c[1] for c in calls] == [lb.data for lb in img.layers]
     assert all(c[2] == "application/vnd.oci.image.layer.v1.tar+gzip" for c in calls)
@@ -267,14 +256,14 @@ def test_extract_ensures_each_layer_in_order_with_verified_blobs(server, store):
         assert statuses.index("Download complete") < statuses.index("Extracting") < statuses.index("Pull complete")
 
 
-def test_extract_into_the_real_layer_store(server, store):
+def test_extract_into_the_real_layer_store(scripted_server, store):
     from labkit.layers.store import LayerStore
 
     img = factory.make_image([{"etc/os-release": b"ID=lab\n"}, {"hello.txt": b"hi\n"}])
-    serve_image(server, "x", "v1", img)
+    serve_image(scripted_server, "x", "v1", img)
     layers = LayerStore(store.home, store=store)
     rec = Recorder()
-    pull(store, f"{server.host}/x:v1", extract=layers, progress=rec)
+    pull(store, f"{scripted_server.host}/x:v1", extract=layers, progress=rec)
     a, b = layer_ids(img)
     assert rec.lines()[1:5] == [f"{a}: Pulling fs layer", f"{a}: Pull complete",
                                 f"{b}: Pulling fs layer", f"{b}: Pull complete"]
@@ -283,19 +272,19 @@ def test_extract_into_the_real_layer_store(server, store):
     assert (layers.tree(img.diff_ids[1]).diff / "hello.txt").read_bytes() == b"hi\n"
 
 
-def test_big_pulls_apply_layers_in_worker_processes(server, store, monkeypatch):
+def test_big_pulls_apply_layers_in_worker_processes(scripted_server, store, monkeypatch):
     import labkit.pull as pull_module
     from labkit.layers.store import LayerStore
 
     monkeypatch.setattr(pull_module, "PARALLEL_APPLY_MIN_BYTES", 0)  # every multi-layer pull counts as big
     img = factory.make_image([{"etc/os-release": b"ID=lab\n"}, {"hello.txt": b"hi\n"}, {"c": b"c"}])
-    serve_image(server, "x", "v1", img)
+    serve_image(scripted_server, "x", "v1", img)
     layers = LayerStore(store.home, store=store)
     started = []
     real = layers.ensure_in_background
     monkeypatch.setattr(layers, "ensure_in_background", lambda items: started.append(len(items)) or real(items))
     rec = Recorder()
-    pull(store, f"{server.host}/x:v1", extract=layers, progress=rec)
+    pull(store, f"{scripted_server.host}/x:v1", extract=layers, progress=rec)
     assert started == [3]
     assert rec.lines()[1:7] == [line for i in layer_ids(img) for line in (f"{i}: Pulling fs layer",
                                                                           f"{i}: Pull complete")]
@@ -303,7 +292,7 @@ def test_big_pulls_apply_layers_in_worker_processes(server, store, monkeypatch):
     assert store.images()[0].size == img.size
 
 
-def test_a_layer_a_worker_refuses_raises_the_real_error_in_the_pull(server, store, monkeypatch):
+def test_a_layer_a_worker_refuses_raises_the_real_error_in_the_pull(scripted_server, store, monkeypatch):
     import labkit.pull as pull_module
     from labkit.errors import UnsafeLayer
     from labkit.layers.store import LayerStore
@@ -311,97 +300,99 @@ def test_a_layer_a_worker_refuses_raises_the_real_error_in_the_pull(server, stor
     monkeypatch.setattr(pull_module, "PARALLEL_APPLY_MIN_BYTES", 0)
     hostile = factory.tar_layer([{"name": "../escape", "type": "file", "data": b"x"}])
     img = factory.make_image([{"ok": b"ok"}, hostile])
-    serve_image(server, "x", "v1", img)
+    serve_image(scripted_server, "x", "v1", img)
     with pytest.raises(UnsafeLayer, match="escapes"):
-        pull(store, f"{server.host}/x:v1", extract=LayerStore(store.home, store=store))
+        pull(store, f"{scripted_server.host}/x:v1", extract=LayerStore(store.home, store=store))
     assert store.images() == []
 
 
-def test_second_pull_is_up_to_date_and_downloads_nothing(server, store):
+def test_second_pull_is_up_to_date_and_downloads_nothing(scripted_server, store):
     img = factory.make_image([{"a": b"a"}, {"b": b"b"}])
-    top = serve_image(server, "x", "v1", img)
-    pull(store, f"{server.host}/x:v1")
-    n = len(server.log)
+    top = serve_image(scripted_server, "x", "v1", img)
+    pull(store, f"{scripted_server.host}/x:v1")
+    n = len(scripted_server.log)
     rec = Recorder()
-    res = pull(store, f"{server.host}/x:v1", progress=rec)
+    res = pull(store, f"{scripted_server.host}/x:v1", progress=rec)
     a, b = layer_ids(img)
     assert res.status == UP_TO_DATE and res.downloaded == ()
+    host = scripted_server.host
     assert rec.lines() == ["v1: Pulling from x", f"{a}: Already exists", f"{b}: Already exists", f"Digest: {top}",
-                           f"Status: Image is up to date for {server.host}/x:v1", f"{server.host}/x:v1"]
-    assert [r[1] for r in server.log[n:]] == ["/v2/", "/v2/x/manifests/v1"]  # no blob asked for
+                           f"Status: Image is up to date for {host}/x:v1", f"{host}/x:v1"]
+    assert [r[1] for r in scripted_server.log[n:]] == ["/v2/", "/v2/x/manifests/v1"]  # no blob asked for
 
 
-def test_shared_base_layer_already_exists(server, store):
+def test_shared_base_layer_already_exists(scripted_server, store):
     base = factory.layer({"base": b"base" * 1000})
     one = factory.make_image([base, {"one": b"1"}])
     two = factory.make_image([base, {"two": b"2"}])
-    serve_image(server, "one", "v1", one)
-    serve_image(server, "two", "v1", two)
-    pull(store, f"{server.host}/one:v1")
+    serve_image(scripted_server, "one", "v1", one)
+    serve_image(scripted_server, "two", "v1", two)
+    pull(store, f"{scripted_server.host}/one:v1")
     rec = Recorder()
-    res = pull(store, f"{server.host}/two:v1", progress=rec)
+    res = pull(store, f"{scripted_server.host}/two:v1", progress=rec)
     b, t = layer_ids(two)
     assert rec.lines()[1:4] == [f"{b}: Already exists", f"{t}: Pulling fs layer", f"{t}: Download complete"]
     assert base.digest not in res.downloaded and res.status == DOWNLOADED
 
 
-def test_pull_through_index_selects_platform_and_keeps_index(server, store):
+def test_pull_through_index_selects_platform_and_keeps_index(scripted_server, store):
     idx = factory.make_index()
-    top = serve_image(server, "multi", "v1", idx)
-    res = pull(store, f"{server.host}/multi:v1", platform="linux/arm64/v8")
+    top = serve_image(scripted_server, "multi", "v1", idx)
+    res = pull(store, f"{scripted_server.host}/multi:v1", platform="linux/arm64/v8")
     arm = idx.image_for("linux/arm64/v8")
     assert res.digest == top == idx.digest and res.index_digest == idx.digest
     assert res.manifest_digest == arm.manifest_digest
     assert store.layout.read_blob(idx.digest) == idx.raw  # the index bytes are stored too
-    assert store.resolve(f"{server.host}/multi:v1").image_id == arm.config_digest
-    res2 = pull(store, f"{server.host}/multi:v1", platform="linux/amd64")
+    assert store.resolve(f"{scripted_server.host}/multi:v1").image_id == arm.config_digest
+    res2 = pull(store, f"{scripted_server.host}/multi:v1", platform="linux/amd64")
     assert res2.manifest_digest == idx.image_for("linux/amd64").manifest_digest
 
 
-def test_nested_index_is_followed(server, store):
+def test_nested_index_is_followed(scripted_server, store):
     inner = factory.make_index()
     outer_raw = json.dumps({"schemaVersion": 2, "mediaType": factory.OCI_INDEX, "manifests": [
         {"mediaType": factory.OCI_INDEX, "digest": str(inner.digest), "size": len(inner.raw)}]}).encode()
     outer_d = Digest.of(outer_raw)
-    serve_image(server, "n", "inner", inner)
-    server.route("*", "/v2/n/manifests/v1", Reply(200, {"Content-Type": factory.OCI_INDEX}, outer_raw))
-    server.route("*", f"/v2/n/manifests/{inner.digest}", Reply(200, {"Content-Type": factory.OCI_INDEX}, inner.raw))
-    res = pull(store, f"{server.host}/n:v1", platform="linux/amd64")
+    serve_image(scripted_server, "n", "inner", inner)
+    scripted_server.route("*", "/v2/n/manifests/v1", Reply(200, {"Content-Type": factory.OCI_INDEX}, outer_raw))
+    scripted_server.route("*", f"/v2/n/manifests/{inner.digest}",
+                          Reply(200, {"Content-Type": factory.OCI_INDEX}, inner.raw))
+    res = pull(store, f"{scripted_server.host}/n:v1", platform="linux/amd64")
     assert res.digest == outer_d and res.index_digest == outer_d
     assert res.manifest_digest == inner.image_for("linux/amd64").manifest_digest
 
 
-def test_index_entry_with_wrong_size_is_rejected(server, store):
+def test_index_entry_with_wrong_size_is_rejected(scripted_server, store):
     img = factory.make_image([{"a": b"a"}])
     desc = {**img.descriptor(), "size": len(img.manifest) + 1,
             "platform": {"architecture": "amd64", "os": "linux"}}
     raw = json.dumps({"schemaVersion": 2, "mediaType": factory.OCI_INDEX, "manifests": [desc]}).encode()
-    serve_image(server, "x", "inner", img)
-    server.route("*", "/v2/x/manifests/v1", Reply(200, {"Content-Type": factory.OCI_INDEX}, raw))
-    with pytest.raises(DigestMismatch, match=f"pull {server.host}/x:v1: manifest .* bytes, the index says"):
-        pull(store, f"{server.host}/x:v1", platform="linux/amd64")
+    serve_image(scripted_server, "x", "inner", img)
+    scripted_server.route("*", "/v2/x/manifests/v1", Reply(200, {"Content-Type": factory.OCI_INDEX}, raw))
+    with pytest.raises(DigestMismatch, match=f"pull {scripted_server.host}/x:v1: manifest .* bytes, the index says"):
+        pull(store, f"{scripted_server.host}/x:v1", platform="linux/amd64")
     assert store.images() == []
 
 
-def test_schema1_pull_is_a_clear_error(server, store):
+def test_schema1_pull_is_a_clear_error(scripted_server, store):
     raw = json.dumps({"schemaVersion": 1, "name": "x", "tag": "old", "fsLayers": []}).encode()
-    server.route("*", "/v2/x/manifests/old",
+    scripted_server.route("*", "/v2/x/manifests/old",
                  Reply(200, {"Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws"}, raw))
-    with pytest.raises(LabkitError, match=f"pull {server.host}/x:old: deprecated manifest format"):
-        pull(store, f"{server.host}/x:old")
+    with pytest.raises(LabkitError, match=f"pull {scripted_server.host}/x:old: deprecated manifest format"):
+        pull(store, f"{scripted_server.host}/x:old")
 
 
-def test_missing_platform_is_a_clear_error(server, store):
+def test_missing_platform_is_a_clear_error(scripted_server, store):
     idx = factory.make_index()
-    serve_image(server, "multi", "v1", idx)
+    serve_image(scripted_server, "multi", "v1", idx)
     with pytest.raises(NotFound, match="no matching manifest for linux/s390x"):
-        pull(store, f"{server.host}/multi:v1", platform="linux/s390x")
+        pull(store, f"{scripted_server.host}/multi:v1", platform="linux/s390x")
 
 
-def test_pull_by_digest(server, store):
+def test_pull_by_digest(scripted_server, store):
     img = factory.make_image([{"a": b"a"}])
-    serve_image(server, "x", "v1", img)
-    ref = f"{server.host}/x@{img.manifest_digest}"
+    serve_image(scripted_server, "x", "v1", img)
+    ref = f"{scripted_server.host}/x@{img.manifest_digest}"
     rec = Recorder()
     res = pull(store, ref, progress=rec)
     assert res.digest == img.manifest_digest
@@ -410,49 +401,49 @@ def test_pull_by_digest(server, store):
     assert store.resolve(ref).image_id == img.config_digest
 
 
-def test_default_tag_line(server, store):
+def test_default_tag_line(scripted_server, store):
     img = factory.make_image([{"a": b"a"}])
-    serve_image(server, "x", "latest", img)
+    serve_image(scripted_server, "x", "latest", img)
     rec = Recorder()
-    pull(store, f"{server.host}/x", progress=rec)
+    pull(store, f"{scripted_server.host}/x", progress=rec)
     assert rec.lines()[:2] == ["Using default tag: latest", "latest: Pulling from x"]
 
 
-def test_mirror_serves_docker_io_refs_and_reports_host(server, store):
+def test_mirror_serves_docker_io_refs_and_reports_host(scripted_server, store):
     img = factory.make_image([{"a": b"a"}])
-    serve_image(server, "library/debian", "jessie", img)
+    serve_image(scripted_server, "library/debian", "jessie", img)
     down = ScriptedServer()
     down.close()  # a mirror that is gone: skipped
     rec = Recorder()
-    res = pull(store, "debian:jessie", mirrors=[down.url, server.url], progress=rec,
+    res = pull(store, "debian:jessie", mirrors=[down.url, scripted_server.url], progress=rec,
                client_options={"backoff": 0, "retries": 1})
-    assert res.host == server.host
-    assert ("Source: " + server.host + " (mirror)") in [e.text for e in rec.events if isinstance(e, MessageEvent)]
+    assert res.host == scripted_server.host
+    assert f"Source: {scripted_server.host} (mirror)" in [e.text for e in rec.events if isinstance(e, MessageEvent)]
     assert rec.lines()[-1] == "docker.io/library/debian:jessie"
     assert store.resolve("debian:jessie").image_id == img.config_digest
 
 
-def test_mirrors_from_settings(server, store, labkit_home):
-    (labkit_home / "daemon.json").write_text(json.dumps({"registry-mirrors": [server.url]}))
+def test_mirrors_from_settings(scripted_server, store, labkit_home):
+    (labkit_home / "daemon.json").write_text(json.dumps({"registry-mirrors": [scripted_server.url]}))
     img = factory.make_image([{"a": b"a"}])
-    serve_image(server, "library/busybox", "latest", img)
-    assert pull(store, "busybox").host == server.host
+    serve_image(scripted_server, "library/busybox", "latest", img)
+    assert pull(store, "busybox").host == scripted_server.host
 
 
-def test_trace_records_a_pull(server, store):
+def test_trace_records_a_pull(scripted_server, store):
     from labkit.registry.trace import Trace
 
     img = factory.make_image([{"a": b"a"}])
-    serve_image(server, "x", "v1", img)
+    serve_image(scripted_server, "x", "v1", img)
     t = Trace()
-    pull(store, f"{server.host}/x:v1", trace=t)
+    pull(store, f"{scripted_server.host}/x:v1", trace=t)
     lines = t.lines()
-    assert lines[:2] == [f"GET {server.url}/v2/ -> 404", f"GET {server.url}/v2/x/manifests/v1 -> 200"]
-    assert sorted(lines[2:]) == sorted(f"GET {server.url}/v2/x/blobs/{d} -> 200"
+    assert lines[:2] == [f"GET {scripted_server.url}/v2/ -> 404", f"GET {scripted_server.url}/v2/x/manifests/v1 -> 200"]
+    assert sorted(lines[2:]) == sorted(f"GET {scripted_server.url}/v2/x/blobs/{d} -> 200"
                                        for d in [img.config_digest, *(lb.digest for lb in img.layers)])
 
 
-def test_pull_killed_at_random_points_then_again_leaves_a_consistent_store(server, labkit_home):
+def test_pull_killed_at_random_points_then_again_leaves_a_consistent_store(scripted_server, labkit_home):
     """SIGKILL a pulling subprocess at random moments; a later pull completes and the store checks out."""
     # a small, a medium and a large layer: kills land before, between and during blob writes
     img = factory.make_image([{"a": os.urandom(100_000)}, {"b": os.urandom(300_000)}, {"c": os.urandom(900_000)}])
@@ -471,8 +462,8 @@ def test_pull_killed_at_random_points_then_again_leaves_a_consistent_store(serve
                 pass
         return step
 
-    serve_image(server, "x", "v1", img, slow=slow)
-    ref = f"{server.host}/x:v1"
+    serve_image(scripted_server, "x", "v1", img, slow=slow)
+    ref = f"{scripted_server.host}/x:v1"
     code = textwrap.dedent(f"""
         import sys
         from labkit.store import Store
@@ -509,136 +500,94 @@ def test_pull_killed_at_random_points_then_again_leaves_a_consistent_store(serve
 # Against the real distribution registry (docker-registry) seeded with skopeo
 # ---------------------------------------------------------------------------------------------------------
 
-def _host(url: str) -> str:
-    return urlsplit(url if "://" in url else "http://" + url).netloc
-
-
-def skopeo_push(tmp_path, built, dest: str, creds: str | None = None):
-    """Copy `built` into docker://dest with skopeo (all platforms of an index)."""
-    from helpers.registries import skopeo_copy_to_registry
-
-    oci = factory.write_oci_dir(tmp_path / f"oci-{Digest.of(dest.encode()).short}", built, "src")
-    skopeo_copy_to_registry(f"oci:{oci}:src", dest, creds=creds, all_platforms=isinstance(built, factory.BuiltIndex))
-
-
-@pytest.fixture(scope="module")
-def plain_registry(tmp_path_factory):
-    from helpers.registries import start_distribution_registry
-
-    url, stop = start_distribution_registry(tmp_path_factory.mktemp("plain-registry"), {})
-    yield _host(url)
-    stop()
-
-
 @pytest.mark.interop("docker-registry", "skopeo")
-def test_real_registry_pull_lines_up_to_date_and_by_digest(plain_registry, store, tmp_path):
+def test_real_registry_pull_lines_up_to_date_and_by_digest(distribution_registry, store, tmp_path):
+    host = distribution_registry.host
     img = factory.make_image([{"a.txt": b"a" * 10_000}, {"b.txt": b"b" * 20_000}])  # OCI: skopeo 1.9 oci: reads no Docker types
-    skopeo_push(tmp_path, img, f"{plain_registry}/plain/x:v1")
+    skopeo.push_built(tmp_path, img, f"{host}/plain/x:v1")
     rec = Recorder()
-    res = pull(store, f"{plain_registry}/plain/x:v1", progress=rec)
+    res = pull(store, f"{host}/plain/x:v1", progress=rec)
     a, b = layer_ids(img)
     assert rec.lines() == [
         "v1: Pulling from plain/x",
         f"{a}: Pulling fs layer", f"{a}: Download complete",
         f"{b}: Pulling fs layer", f"{b}: Download complete",
         f"Digest: {img.manifest_digest}",
-        f"Status: Downloaded newer image for {plain_registry}/plain/x:v1",
-        f"{plain_registry}/plain/x:v1",
+        f"Status: Downloaded newer image for {host}/plain/x:v1",
+        f"{host}/plain/x:v1",
     ]
     assert res.manifest_digest == img.manifest_digest
-    assert store.resolve(f"{plain_registry}/plain/x:v1").image_id == img.config_digest
-    assert pull(store, f"{plain_registry}/plain/x:v1").status == UP_TO_DATE
-    ref = f"{plain_registry}/plain/x@{img.manifest_digest}"
+    assert store.resolve(f"{host}/plain/x:v1").image_id == img.config_digest
+    assert pull(store, f"{host}/plain/x:v1").status == UP_TO_DATE
+    ref = f"{host}/plain/x@{img.manifest_digest}"
     assert pull(store, ref).digest == img.manifest_digest
 
 
 @pytest.mark.interop("docker-registry", "skopeo")
-def test_real_registry_index_platforms(plain_registry, store, tmp_path):
+def test_real_registry_index_platforms(distribution_registry, store, tmp_path):
     idx = factory.make_index(files={"os-release": b"lab\n"})
-    skopeo_push(tmp_path, idx, f"{plain_registry}/multi:v1")
-    res = pull(store, f"{plain_registry}/multi:v1", platform="linux/arm64")
+    skopeo.push_built(tmp_path, idx, f"{distribution_registry.host}/multi:v1")
+    res = pull(store, f"{distribution_registry.host}/multi:v1", platform="linux/arm64")
     assert res.index_digest == idx.digest
     assert res.manifest_digest == idx.image_for("linux/arm64/v8").manifest_digest
     assert store.layout.read_blob(idx.digest) == idx.raw
 
 
 @pytest.mark.interop("docker-registry")
-def test_real_registry_unknown_tag_error(plain_registry, store):
-    with pytest.raises(NotFound, match=rf"pull {plain_registry}/nothing:here: .*\({plain_registry}, 404 "):
-        pull(store, f"{plain_registry}/nothing:here")
+def test_real_registry_unknown_tag_error(distribution_registry, store):
+    host = distribution_registry.host
+    with pytest.raises(NotFound, match=rf"pull {host}/nothing:here: .*\({host}, 404 "):
+        pull(store, f"{host}/nothing:here")
 
 
 @pytest.mark.interop("docker-registry", "htpasswd", "skopeo")
-def test_real_registry_htpasswd_basic(tmp_path, store):
-    from helpers.registries import start_htpasswd_registry
+def test_real_registry_htpasswd_basic(htpasswd_registry, tmp_path, store):
+    host = htpasswd_registry.host
+    img = factory.make_image([{"a": b"basic"}])
+    skopeo.push_built(tmp_path, img, f"{host}/private/x:v1", creds="alice:wonder-land")
+    with pytest.raises(AuthRequired, match=rf"pull {host}/private/x:v1: .*\({host}, 401 UNAUTHORIZED\)"):
+        pull(store, f"{host}/private/x:v1")
+    with pytest.raises(AuthRequired, match="credentials were refused") as e:
+        pull(store, f"{host}/private/x:v1", credentials=Credentials("alice", "wrong-pass"))
+    assert "wrong-pass" not in str(e.value)
+    # credentials from docker's config.json, as `docker login` writes them
+    cfg = Path(os.environ["DOCKER_CONFIG"]) / "config.json"
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    import base64
+    cfg.write_text(json.dumps({"auths": {host: {"auth": base64.b64encode(b"alice:wonder-land").decode()}}}))
+    assert pull(store, f"{host}/private/x:v1").manifest_digest == img.manifest_digest
 
-    url, stop = start_htpasswd_registry(tmp_path, {"alice": "wonder-land"})
-    try:
-        host = _host(url)
-        img = factory.make_image([{"a": b"basic"}])
-        skopeo_push(tmp_path, img, f"{host}/private/x:v1", creds="alice:wonder-land")
-        with pytest.raises(AuthRequired, match=rf"pull {host}/private/x:v1: .*\({host}, 401 UNAUTHORIZED\)"):
-            pull(store, f"{host}/private/x:v1")
-        with pytest.raises(AuthRequired, match="credentials were refused") as e:
-            pull(store, f"{host}/private/x:v1", credentials=Credentials("alice", "wrong-pass"))
-        assert "wrong-pass" not in str(e.value)
-        # credentials from docker's config.json, as `docker login` writes them
-        cfg = Path(os.environ["DOCKER_CONFIG"]) / "config.json"
-        cfg.parent.mkdir(parents=True, exist_ok=True)
-        import base64
-        cfg.write_text(json.dumps({"auths": {host: {"auth": base64.b64encode(b"alice:wonder-land").decode()}}}))
-        assert pull(store, f"{host}/private/x:v1").manifest_digest == img.manifest_digest
-    finally:
-        stop()
+
+@pytest.mark.interop("docker-registry", "skopeo", "cryptography")
+def test_real_registry_token_auth_with_insufficient_scope(token_registry, token_server, tmp_path, store):
+    host = token_registry.host
+    img = factory.make_image([{"a": b"token"}, {"b": b"auth"}])
+    skopeo.push_built(tmp_path, img, f"{host}/team/x:v1", creds="alice:s3cret")
+    token_server.requests.clear()
+    token_server.starve_first_tokens()  # the first token per scope grants nothing
+    from labkit.registry.trace import Trace
+
+    t = Trace()
+    res = pull(store, f"{host}/team/x:v1", credentials=Credentials("alice", "s3cret"), trace=t)
+    assert res.manifest_digest == img.manifest_digest
+    pulls = [r for r in token_server.requests if r["scopes"] == ["repository:team/x:pull"]]
+    assert len(pulls) == 2 and all(r["user"] == "alice" for r in pulls)  # insufficient_scope -> fresh token
+    text = "\n".join(t.lines()) + repr(t.exchanges)
+    assert "s3cret" not in text and "eyJ" not in text  # no password, no JWT in the trace
+    with pytest.raises(AuthRequired, match="refused the credentials"):
+        pull(Store(tmp_path / "other-home"), f"{host}/team/x:v1", credentials=Credentials("alice", "nope"))
 
 
 @pytest.mark.interop("docker-registry", "skopeo")
-def test_real_registry_token_auth_with_insufficient_scope(tmp_path, store):
-    from helpers.registries import start_token_registry
-    from helpers.tokenserver import TokenServer
-
-    ts = TokenServer(tmp_path, users={"alice": "s3cret"}).start()
-    url, stop = start_token_registry(tmp_path, ts)
-    try:
-        host = _host(url)
-        img = factory.make_image([{"a": b"token"}, {"b": b"auth"}])
-        skopeo_push(tmp_path, img, f"{host}/team/x:v1", creds="alice:s3cret")
-        ts.requests.clear()
-        ts.starve_first_tokens()  # the first token per scope grants nothing
-        from labkit.registry.trace import Trace
-
-        t = Trace()
-        res = pull(store, f"{host}/team/x:v1", credentials=Credentials("alice", "s3cret"), trace=t)
+def test_real_registry_proxy_mirror(distribution_registry, tmp_path, store):
+    upstream = distribution_registry
+    img = factory.make_image([{"m": b"mirrored" * 100}])
+    skopeo.push_built(tmp_path, img, f"{upstream.host}/library/labdebian:jessie")
+    with start_proxy_registry(tmp_path / "mirror", upstream.url) as mirror:
+        res = pull(store, "labdebian:jessie", mirrors=[mirror.url])
+        assert res.host == mirror.host
         assert res.manifest_digest == img.manifest_digest
-        pulls = [r for r in ts.requests if r["scopes"] == ["repository:team/x:pull"]]
-        assert len(pulls) == 2 and all(r["user"] == "alice" for r in pulls)  # insufficient_scope -> fresh token
-        text = "\n".join(t.lines()) + repr(t.exchanges)
-        assert "s3cret" not in text and "eyJ" not in text  # no password, no JWT in the trace
-        with pytest.raises(AuthRequired, match="refused the credentials"):
-            pull(Store(tmp_path / "other-home"), f"{host}/team/x:v1", credentials=Credentials("alice", "nope"))
-    finally:
-        stop()
-        ts.stop()
-
-
-@pytest.mark.interop("docker-registry", "skopeo")
-def test_real_registry_proxy_mirror(tmp_path, store):
-    from helpers.registries import start_distribution_registry, start_proxy_registry
-
-    up_url, up_stop = start_distribution_registry(tmp_path / "upstream", {})
-    try:
-        img = factory.make_image([{"m": b"mirrored" * 100}])
-        skopeo_push(tmp_path, img, f"{_host(up_url)}/library/labdebian:jessie")
-        mirror_url, mirror_stop = start_proxy_registry(tmp_path / "mirror", up_url)
-        try:
-            res = pull(store, "labdebian:jessie", mirrors=[f"http://{_host(mirror_url)}"])
-            assert res.host == _host(mirror_url)
-            assert res.manifest_digest == img.manifest_digest
-            assert store.resolve("docker.io/library/labdebian:jessie").image_id == img.config_digest
-        finally:
-            mirror_stop()
-    finally:
-        up_stop()
+        assert store.resolve("docker.io/library/labdebian:jessie").image_id == img.config_digest
 
 
 def test_a_mirrors_answer_beats_a_later_connection_failure():

@@ -22,21 +22,21 @@ from labkit.registry.trace import Trace
 from labkit.store import Store
 
 from helpers import imagefactory as factory
+from helpers import skopeo
 from helpers.registries import seed_lab_registry, start_lab_registry
 
 BIG = random.Random(7).randbytes(6000)  # incompressible: its gzip layer is bigger than the test chunk size
 
 
-@pytest.fixture
-def store(labkit_home):
-    return Store(labkit_home)
-
-
-@pytest.fixture
-def lab(tmp_path):
-    reg = start_lab_registry(tmp_path)
-    yield reg
-    reg.stop()
+def store_two_sharing_a_base(store, base_content: bytes, ref_a: str, ref_b: str):
+    """Store two images whose bottom layer (holding `base_content`) is the same as `ref_a` and `ref_b`;
+    return (that layer, image a, image b)."""
+    base = factory.layer({"base": base_content})
+    a = factory.make_image([base, {"a": b"A"}])
+    b = factory.make_image([base, {"b": b"B"}])
+    factory.store_image(store, a, ref_a)
+    factory.store_image(store, b, ref_b)
+    return base, a, b
 
 
 def lines_of(events) -> list[str]:
@@ -119,49 +119,49 @@ def test_terminal_renderer_rewrites_layer_lines_in_place():
 # Against the lab registry
 # ---------------------------------------------------------------------------------------------------------
 
-def test_monolithic_push_lines_and_identical_manifest(store, lab):
+def test_monolithic_push_lines_and_identical_manifest(store, lab_registry):
     img = factory.make_image([{"base.txt": b"base\n"}, {"app.txt": b"app\n"}])
-    factory.store_image(store, img, f"{lab.address}/zoo/app:1")
+    factory.store_image(store, img, f"{lab_registry.address}/zoo/app:1")
     rec, trace = Recorder(), Trace()
-    res = push(store, f"{lab.address}/zoo/app:1", progress=rec, trace=trace)
-    assert lines_of(rec.events) == expected_lines(lab.address, "zoo/app", img, ["Pushed", "Pushed"])
+    res = push(store, f"{lab_registry.address}/zoo/app:1", progress=rec, trace=trace)
+    assert lines_of(rec.events) == expected_lines(lab_registry.address, "zoo/app", img, ["Pushed", "Pushed"])
     assert res.digest == img.manifest_digest and res.size == len(img.manifest)
     assert res.digest_line == f"1: digest: {img.manifest_digest} size: {len(img.manifest)}"
     # the registry serves exactly the stored bytes, under the same digest and media type
-    c = RegistryClient(lab.address, credentials=None)
+    c = RegistryClient(lab_registry.address, credentials=None)
     got = c.get_manifest("zoo/app", "1")
     assert got.raw == img.manifest and got.digest == img.manifest_digest and got.media_type == img.media_type
     for d, data in img.blobs.items():
-        assert lab.layout.read_blob(d) == data
+        assert lab_registry.layout.read_blob(d) == data
     # monolithic: one POST and one PUT ?digest= per blob (2 layers + config), no PATCH
-    reqs = requests_of(trace, lab.address)
+    reqs = requests_of(trace, lab_registry.address)
     assert sum(1 for m, p in reqs if m == "POST") == 3
     assert sum(1 for m, p in reqs if m == "PUT" and "digest=sha256" in p) == 3
     assert not any(m == "PATCH" for m, _ in reqs)
     assert ("PUT", "/v2/zoo/app/manifests/1") in reqs
 
 
-def test_second_push_says_layer_already_exists_and_keeps_the_digest(store, lab):
+def test_second_push_says_layer_already_exists_and_keeps_the_digest(store, lab_registry):
     img = factory.make_image([{"a": b"1"}, {"b": b"2"}])
-    factory.store_image(store, img, f"{lab.address}/zoo/again:1")
-    first = push(store, f"{lab.address}/zoo/again:1")
+    factory.store_image(store, img, f"{lab_registry.address}/zoo/again:1")
+    first = push(store, f"{lab_registry.address}/zoo/again:1")
     rec, trace = Recorder(), Trace()
-    second = push(store, f"{lab.address}/zoo/again:1", progress=rec, trace=trace)
-    assert lines_of(rec.events) == expected_lines(lab.address, "zoo/again", img, ["Layer already exists"] * 2)
+    second = push(store, f"{lab_registry.address}/zoo/again:1", progress=rec, trace=trace)
+    assert lines_of(rec.events) == expected_lines(lab_registry.address, "zoo/again", img, ["Layer already exists"] * 2)
     assert first.digest == second.digest == img.manifest_digest
-    assert not any(m in ("POST", "PATCH") for m, _ in requests_of(trace, lab.address))  # nothing uploaded
+    assert not any(m in ("POST", "PATCH") for m, _ in requests_of(trace, lab_registry.address))  # nothing uploaded
     assert [b.outcome for b in second.blobs] == ["exists"] * 3
 
 
-def test_chunked_push_sends_patches_with_content_range(store, lab):
+def test_chunked_push_sends_patches_with_content_range(store, lab_registry):
     img = factory.make_image([{"small": b"s"}, {"big.bin": BIG}])
     big = img.layers[1]
     assert big.size > 4000
-    factory.store_image(store, img, f"{lab.address}/zoo/big:1")
+    factory.store_image(store, img, f"{lab_registry.address}/zoo/big:1")
     trace = Trace()
-    res = push(store, f"{lab.address}/zoo/big:1", trace=trace, chunk_size=1024)
+    res = push(store, f"{lab_registry.address}/zoo/big:1", trace=trace, chunk_size=1024)
     assert res.digest == img.manifest_digest
-    assert lab.layout.read_blob(big.digest) == big.data
+    assert lab_registry.layout.read_blob(big.digest) == big.data
     patches = [e for e in trace if e.method == "PATCH"]
     assert len(patches) == -(-big.size // 1024)
     assert [e.status for e in patches] == [202] * len(patches)
@@ -169,89 +169,87 @@ def test_chunked_push_sends_patches_with_content_range(store, lab):
     assert outcomes[big.digest] == "chunked" and outcomes[img.layers[0].digest] == "monolithic"
 
 
-def test_mount_is_tried_from_the_repository_the_store_knows_and_202_starts_an_upload(store, lab):
-    base = factory.layer({"base": b"shared base layer\n"})
-    a = factory.make_image([base, {"a": b"A"}])
-    b = factory.make_image([base, {"b": b"B"}])
-    factory.store_image(store, a, f"{lab.address}/library/debian:8")  # never pushed: the registry lacks it
-    factory.store_image(store, b, f"{lab.address}/zoo/web:1")
-    cands = mount_candidates(store, Reference.parse(f"{lab.address}/zoo/web:1"))
+def test_mount_is_tried_from_the_repository_the_store_knows_and_202_starts_an_upload(store, lab_registry):
+    host = lab_registry.address
+    # debian:8 is never pushed: the registry lacks it
+    base, a, b = store_two_sharing_a_base(store, b"shared base layer\n", f"{host}/library/debian:8",
+                                          f"{host}/zoo/web:1")
+    cands = mount_candidates(store, Reference.parse(f"{lab_registry.address}/zoo/web:1"))
     assert cands[base.digest] == ["library/debian"]
     trace = Trace()
-    res = push(store, f"{lab.address}/zoo/web:1", trace=trace)
-    reqs = requests_of(trace, lab.address)
+    res = push(store, f"{lab_registry.address}/zoo/web:1", trace=trace)
+    reqs = requests_of(trace, lab_registry.address)
     mounts = [p for m, p in reqs if m == "POST" and "mount=" in p]
     assert mounts == [f"/v2/zoo/web/blobs/uploads/?mount={base.digest}&from=library/debian"]
     # the mount answered 202 (the lab registry does not have the blob): the upload goes on in that session,
     # no second POST for the shared layer
     assert sum(1 for m, p in reqs if m == "POST") == 3
     assert {x.digest: x.outcome for x in res.blobs}[base.digest] == "pushed"
-    assert lab.layout.read_blob(base.digest) == base.data
+    assert lab_registry.layout.read_blob(base.digest) == base.data
 
 
-def test_lab_registry_shares_blobs_so_a_known_layer_already_exists(store, lab):
+def test_lab_registry_shares_blobs_so_a_known_layer_already_exists(store, lab_registry):
     # The lab registry serves any stored blob in every repository (its documented decision), so docker and
     # labkit see the shared layer as already there; the real registry mounts it (test below).
-    base = factory.layer({"base": b"shared\n"})
-    a = factory.make_image([base, {"a": b"A"}])
-    b = factory.make_image([base, {"b": b"B"}])
-    factory.store_image(store, a, f"{lab.address}/library/debian:8")
-    factory.store_image(store, b, f"{lab.address}/zoo/web:1")
-    push(store, f"{lab.address}/library/debian:8")
+    host = lab_registry.address
+    base, a, b = store_two_sharing_a_base(store, b"shared\n", f"{host}/library/debian:8", f"{host}/zoo/web:1")
+    push(store, f"{lab_registry.address}/library/debian:8")
     rec = Recorder()
-    push(store, f"{lab.address}/zoo/web:1", progress=rec)
-    assert lines_of(rec.events) == expected_lines(lab.address, "zoo/web", b, ["Pushed", "Layer already exists"])
+    push(store, f"{lab_registry.address}/zoo/web:1", progress=rec)
+    assert lines_of(rec.events) == expected_lines(lab_registry.address, "zoo/web", b,
+                                                  ["Pushed", "Layer already exists"])
 
 
-def test_a_layer_listed_twice_is_pushed_and_shown_once(store, lab):
+def test_a_layer_listed_twice_is_pushed_and_shown_once(store, lab_registry):
     same = factory.layer({"twice": b"twice"})
     img = factory.make_image([same, {"top": b"top"}, same])
-    factory.store_image(store, img, f"{lab.address}/zoo/twice:1")
+    factory.store_image(store, img, f"{lab_registry.address}/zoo/twice:1")
     rec, trace = Recorder(), Trace()
-    res = push(store, f"{lab.address}/zoo/twice:1", progress=rec, trace=trace)
+    res = push(store, f"{lab_registry.address}/zoo/twice:1", progress=rec, trace=trace)
     ids = [img.diff_ids[2].short, img.diff_ids[1].short]  # top-down, the repeated blob once
     assert lines_of(rec.events)[1:-1] == [f"{i}: Preparing" for i in ids] + [f"{i}: Pushed" for i in ids]
     assert res.digest == img.manifest_digest
-    assert sum(1 for m, p in requests_of(trace, lab.address) if m == "POST") == 3  # 2 layers + config
+    assert sum(1 for m, p in requests_of(trace, lab_registry.address) if m == "POST") == 3  # 2 layers + config
 
 
-def test_docker_media_type_is_kept(store, lab):
+def test_docker_media_type_is_kept(store, lab_registry):
     img = factory.make_image([{"d": b"docker"}], docker=True)
-    factory.store_image(store, img, f"{lab.address}/zoo/dock:v2")
-    res = push(store, f"{lab.address}/zoo/dock:v2")
-    got = RegistryClient(lab.address, credentials=None).get_manifest("zoo/dock", "v2")
+    factory.store_image(store, img, f"{lab_registry.address}/zoo/dock:v2")
+    res = push(store, f"{lab_registry.address}/zoo/dock:v2")
+    got = RegistryClient(lab_registry.address, credentials=None).get_manifest("zoo/dock", "v2")
     assert got.media_type == factory.DOCKER_MANIFEST and got.raw == img.manifest
     assert res.media_type == factory.DOCKER_MANIFEST
 
 
-def test_image_pulled_through_an_index_pushes_its_platform_manifest_only(store, lab):
+def test_image_pulled_through_an_index_pushes_its_platform_manifest_only(store, lab_registry):
     idx = factory.make_index()
-    factory.store_image(store, idx, f"{lab.address}/zoo/multi:1", platform="linux/amd64")
-    res = push(store, f"{lab.address}/zoo/multi:1")
+    factory.store_image(store, idx, f"{lab_registry.address}/zoo/multi:1", platform="linux/amd64")
+    res = push(store, f"{lab_registry.address}/zoo/multi:1")
     amd64 = idx.image_for("linux/amd64")
     assert res.digest == amd64.manifest_digest != idx.digest
-    assert RegistryClient(lab.address, credentials=None).get_manifest("zoo/multi", "1").raw == amd64.manifest
+    assert RegistryClient(lab_registry.address, credentials=None).get_manifest("zoo/multi", "1").raw == amd64.manifest
 
 
-def test_default_tag_and_refusals(store, lab):
+def test_default_tag_and_refusals(store, lab_registry):
     img = factory.make_image([{"x": b"x"}])
-    factory.store_image(store, img, f"{lab.address}/zoo/plain")
+    factory.store_image(store, img, f"{lab_registry.address}/zoo/plain")
     rec = Recorder()
-    res = push(store, f"{lab.address}/zoo/plain", progress=rec)
+    res = push(store, f"{lab_registry.address}/zoo/plain", progress=rec)
     assert lines_of(rec.events)[0] == "Using default tag: latest"
     assert res.digest_line.startswith("latest: digest: ")
     with pytest.raises(UsageError, match="cannot push a digest reference"):
-        push(store, f"{lab.address}/zoo/plain@{img.manifest_digest}")
-    with pytest.raises(NotFound, match=rf"An image does not exist locally with the tag: {lab.address}/zoo/nope"):
-        push(store, f"{lab.address}/zoo/nope:1")
+        push(store, f"{lab_registry.address}/zoo/plain@{img.manifest_digest}")
+    with pytest.raises(NotFound,
+                       match=rf"An image does not exist locally with the tag: {lab_registry.address}/zoo/nope"):
+        push(store, f"{lab_registry.address}/zoo/nope:1")
 
 
-def test_missing_layer_in_the_store_is_a_clear_error(store, lab):
+def test_missing_layer_in_the_store_is_a_clear_error(store, lab_registry):
     img = factory.make_image([{"gone": b"gone"}])
-    factory.store_image(store, img, f"{lab.address}/zoo/gone:1")
+    factory.store_image(store, img, f"{lab_registry.address}/zoo/gone:1")
     store.layout.blob_path(img.layers[0].digest).unlink()
     with pytest.raises(NotFound, match=r"push .*zoo/gone:1: blob sha256:\w+ is not in the store"):
-        push(store, f"{lab.address}/zoo/gone:1")
+        push(store, f"{lab_registry.address}/zoo/gone:1")
 
 
 def test_push_to_token_mode_with_and_without_credentials(tmp_path, store):
@@ -292,197 +290,145 @@ def test_push_to_basic_mode(tmp_path, store):
         reg.stop()
 
 
-def test_push_cli_prints_docker_lines(store, lab):
+def test_push_cli_prints_docker_lines(store, lab_registry):
     import io
 
     from labkit.cli import main
 
     img = factory.make_image([{"cli": b"cli"}])
-    factory.store_image(store, img, f"{lab.address}/zoo/cli:1")
+    factory.store_image(store, img, f"{lab_registry.address}/zoo/cli:1")
     out, err = io.StringIO(), io.StringIO()
-    assert main(["push", f"{lab.address}/zoo/cli:1"], out, err) == 0, err.getvalue()
-    assert out.getvalue().splitlines() == expected_lines(lab.address, "zoo/cli", img, ["Pushed"])
+    assert main(["push", f"{lab_registry.address}/zoo/cli:1"], out, err) == 0, err.getvalue()
+    assert out.getvalue().splitlines() == expected_lines(lab_registry.address, "zoo/cli", img, ["Pushed"])
     out, err = io.StringIO(), io.StringIO()
-    assert main(["push", f"{lab.address}/zoo/none:1"], out, err) == 1
-    assert err.getvalue() == (f"Error: push {lab.address}/zoo/none:1: An image does not exist locally with the "
-                              f"tag: {lab.address}/zoo/none\n")
+    assert main(["push", f"{lab_registry.address}/zoo/none:1"], out, err) == 1
+    assert err.getvalue() == (f"Error: push {lab_registry.address}/zoo/none:1: An image does not exist locally "
+                              f"with the tag: {lab_registry.address}/zoo/none\n")
 
 
-def test_labkit_pulls_what_it_pushed_from_the_lab_registry(tmp_path, store, lab):
+def test_labkit_pulls_what_it_pushed_from_the_lab_registry(tmp_path, store, lab_registry):
     from labkit.pull import pull
 
     img = factory.make_image([{"round": b"trip"}])
-    seed_lab_registry(lab, "zoo/seeded:1", img)
+    seed_lab_registry(lab_registry, "zoo/seeded:1", img)
     other = Store(tmp_path / "other-home")
-    pull(other, f"{lab.address}/zoo/seeded:1")
-    other.tag(f"{lab.address}/zoo/seeded:1", f"{lab.address}/zoo/copy:2")
-    res = push(other, f"{lab.address}/zoo/copy:2")
+    pull(other, f"{lab_registry.address}/zoo/seeded:1")
+    other.tag(f"{lab_registry.address}/zoo/seeded:1", f"{lab_registry.address}/zoo/copy:2")
+    res = push(other, f"{lab_registry.address}/zoo/copy:2")
     assert res.digest == img.manifest_digest
-    assert pull(store, f"{lab.address}/zoo/copy:2").manifest_digest == img.manifest_digest
+    assert pull(store, f"{lab_registry.address}/zoo/copy:2").manifest_digest == img.manifest_digest
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Against the real distribution registry, with skopeo as the peer
 # ---------------------------------------------------------------------------------------------------------
 
-def _host(url: str) -> str:
-    return url.split("://", 1)[1]
-
-
 def _oci_blobs(path: Path) -> set[str]:
     return {p.name for p in (path / "blobs" / "sha256").iterdir()}
 
 
 @pytest.mark.interop("docker-registry", "skopeo")
-def test_real_registry_plain_push_read_by_skopeo(tmp_path, store):
-    from helpers.registries import skopeo_copy_to_oci, skopeo_inspect_raw, start_distribution_registry
-
-    url, stop = start_distribution_registry(tmp_path)
-    try:
-        host = _host(url)
-        img = factory.make_image([{"one": b"1"}, {"big.bin": BIG}])
-        factory.store_image(store, img, f"{host}/wordpress:1")
-        rec = Recorder()
-        res = push(store, f"{host}/wordpress:1", progress=rec, chunk_size=2048)
-        assert lines_of(rec.events) == expected_lines(host, "wordpress", img, ["Pushed", "Pushed"])
-        assert res.digest == img.manifest_digest
-        assert skopeo_inspect_raw(f"{host}/wordpress:1") == img.manifest
-        out = skopeo_copy_to_oci(f"{host}/wordpress:1", tmp_path / "skopeo-oci", "w")
-        assert _oci_blobs(out) == {d.hex for d in img.blobs}
-        for d, data in img.blobs.items():
-            assert (out / "blobs" / "sha256" / d.hex).read_bytes() == data
-        # second push: everything is there
-        rec = Recorder()
-        assert push(store, f"{host}/wordpress:1", progress=rec).digest == res.digest
-        assert lines_of(rec.events)[-3:-1] == [f"{d.short}: Layer already exists" for d in reversed(img.diff_ids)]
-    finally:
-        stop()
+def test_real_registry_plain_push_read_by_skopeo(distribution_registry, tmp_path, store):
+    host = distribution_registry.host
+    img = factory.make_image([{"one": b"1"}, {"big.bin": BIG}])
+    factory.store_image(store, img, f"{host}/wordpress:1")
+    rec = Recorder()
+    res = push(store, f"{host}/wordpress:1", progress=rec, chunk_size=2048)
+    assert lines_of(rec.events) == expected_lines(host, "wordpress", img, ["Pushed", "Pushed"])
+    assert res.digest == img.manifest_digest
+    assert skopeo.inspect_raw(f"{host}/wordpress:1") == img.manifest
+    out = skopeo.copy_to_oci(f"{host}/wordpress:1", tmp_path / "skopeo-oci", "w")
+    assert _oci_blobs(out) == {d.hex for d in img.blobs}
+    for d, data in img.blobs.items():
+        assert (out / "blobs" / "sha256" / d.hex).read_bytes() == data
+    # second push: everything is there
+    rec = Recorder()
+    assert push(store, f"{host}/wordpress:1", progress=rec).digest == res.digest
+    assert lines_of(rec.events)[-3:-1] == [f"{d.short}: Layer already exists" for d in reversed(img.diff_ids)]
 
 
 @pytest.mark.interop("docker-registry")
-def test_real_registry_mounts_from_another_repository(tmp_path, store):
-    from helpers.registries import start_distribution_registry
-
-    url, stop = start_distribution_registry(tmp_path)
-    try:
-        host = _host(url)
-        base = factory.layer({"base": b"debian base\n" * 50})
-        a = factory.make_image([base, {"a": b"A"}])
-        b = factory.make_image([base, {"b": b"B"}])
-        factory.store_image(store, a, f"{host}/library/debian:8")
-        factory.store_image(store, b, f"{host}/wordpress:1")
-        push(store, f"{host}/library/debian:8")
-        rec, trace = Recorder(), Trace()
-        res = push(store, f"{host}/wordpress:1", progress=rec, trace=trace)
-        assert lines_of(rec.events) == expected_lines(host, "wordpress", b, ["Pushed", "Mounted from library/debian"])
-        assert {x.digest: x.outcome for x in res.blobs}[base.digest] == "mounted"
-        mount = [e for e in trace if e.method == "POST" and "mount=" in e.url]
-        assert [e.status for e in mount] == [201]
-        c = RegistryClient(host, credentials=None)
-        assert c.get_manifest("wordpress", "1").raw == b.manifest
-    finally:
-        stop()
+def test_real_registry_mounts_from_another_repository(distribution_registry, store):
+    host = distribution_registry.host
+    base, a, b = store_two_sharing_a_base(store, b"debian base\n" * 50, f"{host}/library/debian:8",
+                                          f"{host}/wordpress:1")
+    push(store, f"{host}/library/debian:8")
+    rec, trace = Recorder(), Trace()
+    res = push(store, f"{host}/wordpress:1", progress=rec, trace=trace)
+    assert lines_of(rec.events) == expected_lines(host, "wordpress", b, ["Pushed", "Mounted from library/debian"])
+    assert {x.digest: x.outcome for x in res.blobs}[base.digest] == "mounted"
+    mount = [e for e in trace if e.method == "POST" and "mount=" in e.url]
+    assert [e.status for e in mount] == [201]
+    c = RegistryClient(host, credentials=None)
+    assert c.get_manifest("wordpress", "1").raw == b.manifest
 
 
 @pytest.mark.interop("docker-registry", "skopeo")
-def test_labkit_pulls_what_skopeo_pushed_and_pushes_it_back_identical(tmp_path, store):
+def test_labkit_pulls_what_skopeo_pushed_and_pushes_it_back_identical(distribution_registry, tmp_path, store):
     from labkit.pull import pull
-    from helpers.registries import skopeo_copy_to_registry, skopeo_inspect_raw, start_distribution_registry
 
-    url, stop = start_distribution_registry(tmp_path)
-    try:
-        host = _host(url)
-        img = factory.make_image([{"s": b"skopeo"}, {"t": b"two"}])
-        src = factory.write_oci_dir(tmp_path / "src", img, "v1")
-        skopeo_copy_to_registry(f"oci:{src}:v1", f"{host}/peer/x:v1")
-        pulled = pull(store, f"{host}/peer/x:v1")
-        assert pulled.manifest_digest == Digest.of(skopeo_inspect_raw(f"{host}/peer/x:v1"))
-        store.tag(f"{host}/peer/x:v1", f"{host}/peer/y:v1")
-        rec = Recorder()
-        res = push(store, f"{host}/peer/y:v1", progress=rec)
-        assert res.digest == pulled.manifest_digest
-        assert skopeo_inspect_raw(f"{host}/peer/y:v1") == skopeo_inspect_raw(f"{host}/peer/x:v1")
-        assert all("Mounted from peer/x" in line for line in lines_of(rec.events)[3:5])
-    finally:
-        stop()
+    host = distribution_registry.host
+    img = factory.make_image([{"s": b"skopeo"}, {"t": b"two"}])
+    skopeo.push_built(tmp_path, img, f"{host}/peer/x:v1")
+    pulled = pull(store, f"{host}/peer/x:v1")
+    assert pulled.manifest_digest == Digest.of(skopeo.inspect_raw(f"{host}/peer/x:v1"))
+    store.tag(f"{host}/peer/x:v1", f"{host}/peer/y:v1")
+    rec = Recorder()
+    res = push(store, f"{host}/peer/y:v1", progress=rec)
+    assert res.digest == pulled.manifest_digest
+    assert skopeo.inspect_raw(f"{host}/peer/y:v1") == skopeo.inspect_raw(f"{host}/peer/x:v1")
+    assert all("Mounted from peer/x" in line for line in lines_of(rec.events)[3:5])
 
 
 @pytest.mark.interop("docker-registry", "htpasswd", "skopeo")
-def test_real_registry_htpasswd_basic(tmp_path, store):
-    from helpers.registries import skopeo_inspect_raw, start_htpasswd_registry
-
-    url, stop = start_htpasswd_registry(tmp_path, {"alice": "wonder-land"})
-    try:
-        host = _host(url)
-        img = factory.make_image([{"h": b"htpasswd"}])
-        factory.store_image(store, img, f"{host}/private/x:1")
-        with pytest.raises(AuthRequired) as e:
-            push(store, f"{host}/private/x:1", client_options={"credentials": None})
-        assert "labkit login" in str(e.value) and "\n" not in str(e.value)
-        with pytest.raises(AuthRequired, match="refused"):
-            push(store, f"{host}/private/x:1", credentials=Credentials("alice", "nope"))
-        trace = Trace()
-        res = push(store, f"{host}/private/x:1", credentials=Credentials("alice", "wonder-land"), trace=trace)
-        assert res.digest == img.manifest_digest
-        assert skopeo_inspect_raw(f"{host}/private/x:1", creds="alice:wonder-land") == img.manifest
-        assert "wonder-land" not in repr(trace.exchanges)
-    finally:
-        stop()
+def test_real_registry_htpasswd_basic(htpasswd_registry, store):
+    host = htpasswd_registry.host
+    img = factory.make_image([{"h": b"htpasswd"}])
+    factory.store_image(store, img, f"{host}/private/x:1")
+    with pytest.raises(AuthRequired) as e:
+        push(store, f"{host}/private/x:1", client_options={"credentials": None})
+    assert "labkit login" in str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(AuthRequired, match="refused"):
+        push(store, f"{host}/private/x:1", credentials=Credentials("alice", "nope"))
+    trace = Trace()
+    res = push(store, f"{host}/private/x:1", credentials=Credentials("alice", "wonder-land"), trace=trace)
+    assert res.digest == img.manifest_digest
+    assert skopeo.inspect_raw(f"{host}/private/x:1", creds="alice:wonder-land") == img.manifest
+    assert "wonder-land" not in repr(trace.exchanges)
 
 
-@pytest.mark.interop("docker-registry", "skopeo")
-def test_real_registry_token_auth(tmp_path, store):
-    from helpers.registries import skopeo_inspect_raw, start_token_registry
-    from helpers.tokenserver import TokenServer
-
-    ts = TokenServer(tmp_path, users={"alice": "s3cret"}).start()
-    url, stop = start_token_registry(tmp_path, ts)
-    try:
-        host = _host(url)
-        base = factory.layer({"base": b"token base\n" * 20})
-        a = factory.make_image([base, {"a": b"A"}])
-        b = factory.make_image([base, {"b": b"B"}])
-        factory.store_image(store, a, f"{host}/team/base:1")
-        factory.store_image(store, b, f"{host}/team/app:1")
-        with pytest.raises(AuthRequired):
-            push(store, f"{host}/team/base:1", client_options={"credentials": None})
-        creds = Credentials("alice", "s3cret")
-        ts.requests.clear()
-        assert push(store, f"{host}/team/base:1", credentials=creds).digest == a.manifest_digest
-        assert ["repository:team/base:pull,push"] in [r["scopes"] for r in ts.requests]
-        assert all(r["user"] == "alice" for r in ts.requests)
-        # the mount needs pull on the source too: the registry's insufficient_scope names it, we ask again
-        rec = Recorder()
-        res = push(store, f"{host}/team/app:1", credentials=creds, progress=rec)
-        assert res.digest == b.manifest_digest
-        assert f"{b.diff_ids[0].short}: Mounted from team/base" in lines_of(rec.events)
-        assert skopeo_inspect_raw(f"{host}/team/app:1", creds="alice:s3cret") == b.manifest
-    finally:
-        stop()
-        ts.stop()
+@pytest.mark.interop("docker-registry", "skopeo", "cryptography")
+def test_real_registry_token_auth(token_registry, token_server, store):
+    host = token_registry.host
+    base, a, b = store_two_sharing_a_base(store, b"token base\n" * 20, f"{host}/team/base:1", f"{host}/team/app:1")
+    with pytest.raises(AuthRequired):
+        push(store, f"{host}/team/base:1", client_options={"credentials": None})
+    creds = Credentials("alice", "s3cret")
+    token_server.requests.clear()
+    assert push(store, f"{host}/team/base:1", credentials=creds).digest == a.manifest_digest
+    assert ["repository:team/base:pull,push"] in [r["scopes"] for r in token_server.requests]
+    assert all(r["user"] == "alice" for r in token_server.requests)
+    # the mount needs pull on the source too: the registry's insufficient_scope names it, we ask again
+    rec = Recorder()
+    res = push(store, f"{host}/team/app:1", credentials=creds, progress=rec)
+    assert res.digest == b.manifest_digest
+    assert f"{b.diff_ids[0].short}: Mounted from team/base" in lines_of(rec.events)
+    assert skopeo.inspect_raw(f"{host}/team/app:1", creds="alice:s3cret") == b.manifest
 
 
-@pytest.mark.interop("docker-registry")
-def test_real_registry_mount_refused_falls_back_to_an_upload(tmp_path, store):
-    from helpers.registries import start_token_registry
-    from helpers.tokenserver import TokenServer
-
+@pytest.mark.interop("docker-registry", "cryptography")
+def test_real_registry_mount_refused_falls_back_to_an_upload(token_registry, token_server, store):
     deny_secret = lambda user, typ, name, actions: [] if name == "team/secret" else actions  # noqa: E731
-    ts = TokenServer(tmp_path, users={"alice": "s3cret"}, policy=deny_secret).start()
-    url, stop = start_token_registry(tmp_path, ts)
-    try:
-        host = _host(url)
-        base = factory.layer({"base": b"secret base\n" * 20})
-        factory.store_image(store, factory.make_image([base, {"s": b"S"}]), f"{host}/team/secret:1")
-        app = factory.make_image([base, {"a": b"A"}])
-        factory.store_image(store, app, f"{host}/team/app:1")
-        rec, trace = Recorder(), Trace()
-        res = push(store, f"{host}/team/app:1", credentials=Credentials("alice", "s3cret"), progress=rec,
-                   trace=trace)
-        assert res.digest == app.manifest_digest
-        assert lines_of(rec.events)[-3:-1] == [f"{app.diff_ids[1].short}: Pushed", f"{app.diff_ids[0].short}: Pushed"]
-        mount = [e.status for e in trace if e.method == "POST" and "mount=" in e.url]
-        assert mount and mount[-1] == 401  # refused: docker drops that source and uploads
-    finally:
-        stop()
-        ts.stop()
+    token_server.policy = deny_secret
+    host = token_registry.host
+    base = factory.layer({"base": b"secret base\n" * 20})
+    factory.store_image(store, factory.make_image([base, {"s": b"S"}]), f"{host}/team/secret:1")
+    app = factory.make_image([base, {"a": b"A"}])
+    factory.store_image(store, app, f"{host}/team/app:1")
+    rec, trace = Recorder(), Trace()
+    res = push(store, f"{host}/team/app:1", credentials=Credentials("alice", "s3cret"), progress=rec,
+               trace=trace)
+    assert res.digest == app.manifest_digest
+    assert lines_of(rec.events)[-3:-1] == [f"{app.diff_ids[1].short}: Pushed", f"{app.diff_ids[0].short}: Pushed"]
+    mount = [e.status for e in trace if e.method == "POST" and "mount=" in e.url]
+    assert mount and mount[-1] == 401  # refused: docker drops that source and uploads

@@ -36,21 +36,19 @@ def labelled(name: str, description: str = "", stars: int | None = None, officia
 
 
 @pytest.fixture
-def lab(tmp_path):
-    reg = start_lab_registry(tmp_path)
-    seed_lab_registry(reg, "library/debian:latest", labelled("debian", DEBIAN_DESC, 4500, official=True))
-    seed_lab_registry(reg, "zoo/wordpress:latest",
+def lab_registry(lab_registry):
+    """Return the empty lab registry holding three labelled images (debian, zoo/wordpress, zoo/empty)."""
+    seed_lab_registry(lab_registry, "library/debian:latest", labelled("debian", DEBIAN_DESC, 4500, official=True))
+    seed_lab_registry(lab_registry, "zoo/wordpress:latest",
                       labelled("wp", "The WordPress rich content\nmanagement system", 12, automated=True))
-    seed_lab_registry(reg, "zoo/empty:latest", labelled("empty"))
-    yield reg
-    reg.stop()
+    seed_lab_registry(lab_registry, "zoo/empty:latest", labelled("empty"))
+    return lab_registry
 
 
 @pytest.fixture
-def hub():
-    s = ScriptedServer()
-    yield s
-    s.close()
+def hub(scripted_server):
+    """Return the scripted server, playing Docker Hub's search API."""
+    return scripted_server
 
 
 def hub_answer(results, query="debian") -> Reply:
@@ -147,16 +145,16 @@ def test_table_truncates_at_45_and_collapses_newlines():
 # The lab registry's /v1/search
 # ---------------------------------------------------------------------------------------------------------
 
-def test_host_qualified_term_asks_that_registry_table_exact(lab):
-    table = search_table(search(f"{lab.address}/zoo", settings={}))
+def test_host_qualified_term_asks_that_registry_table_exact(lab_registry):
+    table = search_table(search(f"{lab_registry.address}/zoo", settings={}))
     assert table == (
         "NAME            DESCRIPTION                                    STARS     OFFICIAL   AUTOMATED\n"
         "zoo/wordpress   The WordPress rich content management system   12                   [OK]\n"
         "zoo/empty                                                      0                    \n")
 
 
-def test_truncation_and_official_column(lab):
-    results = search(f"{lab.address}/debian", settings={})
+def test_truncation_and_official_column(lab_registry):
+    results = search(f"{lab_registry.address}/debian", settings={})
     assert results == [SearchResult("debian", DEBIAN_DESC, 4500, True, False)]
     assert search_table(results) == (
         "NAME      DESCRIPTION                                     STARS     OFFICIAL   AUTOMATED\n"
@@ -164,8 +162,8 @@ def test_truncation_and_official_column(lab):
     assert search_table(results, no_trunc=True).splitlines()[1] == f"debian    {DEBIAN_DESC}   4500      [OK]       "
 
 
-def test_filters_on_the_lab_registry(lab):
-    host = lab.address
+def test_filters_on_the_lab_registry(lab_registry):
+    host = lab_registry.address
     assert [r.name for r in search(f"{host}/e", settings={})] == ["debian", "zoo/wordpress", "zoo/empty"]
     assert [r.name for r in search(f"{host}/e", filters=["stars=12"], settings={})] == ["debian", "zoo/wordpress"]
     assert [r.name for r in search(f"{host}/e", filters=["is-official=true"], settings={})] == ["debian"]
@@ -175,12 +173,13 @@ def test_filters_on_the_lab_registry(lab):
     assert [r.name for r in search(f"{host}/e", limit=1, settings={})] == ["debian"]
 
 
-def test_json_lines_have_dockers_keys_and_string_values(lab):
-    rows = search_json(search(f"{lab.address}/e", settings={}))
+def test_json_lines_have_dockers_keys_and_string_values(lab_registry):
+    rows = search_json(search(f"{lab_registry.address}/e", settings={}))
     assert rows[0] == {"Name": "debian", "Description": "Debian is a Linux distribution that's comp...",
                        "StarCount": "4500", "IsOfficial": "true", "IsAutomated": "false"}
     assert rows[1]["Description"] == "The WordPress rich content management system"
-    assert search_json(search(f"{lab.address}/debian", settings={}), no_trunc=True)[0]["Description"] == DEBIAN_DESC
+    full = search_json(search(f"{lab_registry.address}/debian", settings={}), no_trunc=True)
+    assert full[0]["Description"] == DEBIAN_DESC
 
 
 def test_limit_range():
@@ -204,9 +203,9 @@ def test_hub_endpoint_shape_and_query(hub):
         "someone/debian-tools   tools  on debian                                3                    [OK]"
 
 
-def test_mirror_answers_first_and_hub_is_not_asked(lab, hub):
+def test_mirror_answers_first_and_hub_is_not_asked(lab_registry, hub):
     hub.route("GET", "/v1/search", hub_answer(HUB_RESULTS))
-    results = search("debian", settings={"registry-mirrors": [lab.url]}, index_url=hub.url)
+    results = search("debian", settings={"registry-mirrors": [lab_registry.url]}, index_url=hub.url)
     assert [(r.name, r.star_count) for r in results] == [("debian", 4500)]  # the mirror's, not the Hub's 4700
     assert hub.log == []
 
@@ -261,21 +260,21 @@ def run(*argv) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
-def test_cli_search_table_json_filters_and_mirror(lab, labkit_home):
-    (Path(labkit_home) / "daemon.json").write_text(json.dumps({"registry-mirrors": [lab.url]}))
+def test_cli_search_table_json_filters_and_mirror(lab_registry, labkit_home):
+    (Path(labkit_home) / "daemon.json").write_text(json.dumps({"registry-mirrors": [lab_registry.url]}))
     status, out, err = run("search", "debian")
     assert (status, err) == (0, "")
     assert out == ("NAME      DESCRIPTION                                     STARS     OFFICIAL   AUTOMATED\n"
                    "debian    Debian is a Linux distribution that's comp...   4500      [OK]       \n")
     status, out, _ = run("search", "--no-trunc", "debian")
     assert DEBIAN_DESC in out
-    status, out, _ = run("search", "--format", "json", "--filter", "stars=1", f"{lab.address}/e")
+    status, out, _ = run("search", "--format", "json", "--filter", "stars=1", f"{lab_registry.address}/e")
     assert status == 0
     assert [json.loads(line)["Name"] for line in out.splitlines()] == ["debian", "zoo/wordpress"]
     assert out.splitlines()[1] == ('{"Description": "The WordPress rich content management system", '
                                    '"IsAutomated": "true", "IsOfficial": "false", "Name": "zoo/wordpress", '
                                    '"StarCount": "12"}')
-    status, out, _ = run("search", "--limit", "1", "-f", "is-official=false", f"{lab.address}/e")
+    status, out, _ = run("search", "--limit", "1", "-f", "is-official=false", f"{lab_registry.address}/e")
     assert out.splitlines()[1:] == []  # the one result (debian) is official: docker filters after the limit
     status, _, err = run("search", "--filter", "color=red", "debian")
     assert status == 1 and err == "Error: search: invalid filter 'color'\n"

@@ -42,11 +42,6 @@ def assert_valid_layout(root: Path) -> None:
         assert (root / "blobs" / "sha256" / m["digest"].split(":")[1]).is_file()
 
 
-@pytest.fixture
-def store(labkit_home) -> Store:
-    return Store(labkit_home)
-
-
 def leftovers(store: Store) -> list[str]:
     """Return partial files and claim files left in the store's side area."""
     tmp = store.layout.tmp_dir

@@ -12,12 +12,6 @@ from labkit.store import Store
 
 from helpers import imagefactory as f
 from helpers.peers import run
-from helpers.registries import start_distribution_registry
-
-
-@pytest.fixture
-def store(labkit_home) -> Store:
-    return Store(labkit_home)
 
 
 @pytest.mark.interop("skopeo")
@@ -50,28 +44,24 @@ def test_skopeo_copy_all_of_an_index_into_the_store(store, tmp_path):
 
 
 @pytest.mark.interop("docker-registry", "skopeo")
-def test_skopeo_pushes_a_stored_image_unchanged(store, tmp_path):
-    url, stop = start_distribution_registry(tmp_path)
-    try:
-        img = f.make_image([{"a": b"1"}, {"b": b"2"}])
-        f.store_image(store, img, "debian:jessie")
-        host = url.removeprefix("http://")
-        run("skopeo", "copy", "--dest-tls-verify=false",
-            f"oci:{store.layout.root}:docker.io/library/debian:jessie", f"docker://{host}/library/debian:jessie")
-        req = urllib.request.Request(f"{url}/v2/library/debian/manifests/jessie", method="HEAD",
-                                     headers={"Accept": ", ".join(MANIFEST_ACCEPT)})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            assert resp.headers["Docker-Content-Digest"] == str(img.manifest_digest)
-        # and back: skopeo pulls it from the registry into a second store
-        other = Store(tmp_path / "home2")
-        other.home.mkdir()
-        run("skopeo", "copy", "--src-tls-verify=false", f"docker://{host}/library/debian:jessie",
-            f"oci:{other.layout.root}:{host}/library/debian:jessie")
-        (rec,) = other.images()
-        assert (rec.repository, rec.manifest.digest, rec.size) == (f"{host}/library/debian", img.manifest_digest,
-                                                                   img.size)
-    finally:
-        stop()
+def test_skopeo_pushes_a_stored_image_unchanged(distribution_registry, store, tmp_path):
+    img = f.make_image([{"a": b"1"}, {"b": b"2"}])
+    f.store_image(store, img, "debian:jessie")
+    host = distribution_registry.host
+    run("skopeo", "copy", "--dest-tls-verify=false",
+        f"oci:{store.layout.root}:docker.io/library/debian:jessie", f"docker://{host}/library/debian:jessie")
+    req = urllib.request.Request(f"{distribution_registry.url}/v2/library/debian/manifests/jessie", method="HEAD",
+                                 headers={"Accept": ", ".join(MANIFEST_ACCEPT)})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.headers["Docker-Content-Digest"] == str(img.manifest_digest)
+    # and back: skopeo pulls it from the registry into a second store
+    other = Store(tmp_path / "home2")
+    other.home.mkdir()
+    run("skopeo", "copy", "--src-tls-verify=false", f"docker://{host}/library/debian:jessie",
+        f"oci:{other.layout.root}:{host}/library/debian:jessie")
+    (rec,) = other.images()
+    assert (rec.repository, rec.manifest.digest, rec.size) == (f"{host}/library/debian", img.manifest_digest,
+                                                               img.size)
 
 
 @pytest.mark.interop("umoci")

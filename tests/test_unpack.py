@@ -11,20 +11,8 @@ from helpers import imagefactory as f
 from labkit.errors import LabkitError
 from labkit.imageview import ImageView, Node
 from labkit.layers import Entry, build_layer
-from labkit.layers.store import LayerStore
-from labkit.store import Store
 from labkit.unpack import unpack, unpack_view
 from helpers.trees import scan
-
-
-@pytest.fixture
-def store(labkit_home) -> Store:
-    return Store(labkit_home)
-
-
-@pytest.fixture
-def layer_store(store) -> LayerStore:
-    return LayerStore(store.home, store=store)
 
 
 SMALL = [

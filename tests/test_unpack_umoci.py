@@ -17,17 +17,11 @@ import pytest
 from helpers import imagefactory as f
 from labkit.layers import Entry, build_layer
 from labkit.layers.store import LayerStore
-from labkit.store import Store
 from labkit.unpack import unpack
 from helpers.peers import run
 from helpers.trees import scan
 
 pytestmark = pytest.mark.interop("umoci")
-
-
-@pytest.fixture
-def store(labkit_home) -> Store:
-    return Store(labkit_home)
 
 
 def both(store, tmp_path, image, name):

@@ -357,28 +357,24 @@ def test_pull_sequence_host_alias():
     assert 'p1 [label="registry\\nhub"' in by_map and 'p2 [label="token service\\nauth"' in by_map
 
 
-def test_pull_sequence_of_a_real_pull_on_loopback(labkit_home, tmp_path):
+def test_pull_sequence_of_a_real_pull_on_loopback(scripted_server, tmp_path):
     from labkit.pull import pull
-    from helpers.scriptedserver import ScriptedServer, serve_image
+    from helpers.scriptedserver import serve_image
 
     idx = factory.make_index()
     img = idx.image_for("linux/amd64")
     sources = []
-    server = ScriptedServer()
-    try:
-        serve_image(server, "x", "v1", idx)
-        for n in range(2):
-            t = Trace()
-            pull(Store(tmp_path / f"home{n}"), f"{server.host}/x:v1", trace=t, platform="linux/amd64")
-            sources.append(d.pull_sequence(t, host_alias="registry.lab", platform="linux/amd64",
-                                           config_digest=img.config_digest,
-                                           layer_order=[lb.digest for lb in img.layers]).source)
-    finally:
-        server.close()
+    serve_image(scripted_server, "x", "v1", idx)
+    for n in range(2):
+        t = Trace()
+        pull(Store(tmp_path / f"home{n}"), f"{scripted_server.host}/x:v1", trace=t, platform="linux/amd64")
+        sources.append(d.pull_sequence(t, host_alias="registry.lab", platform="linux/amd64",
+                                       config_digest=img.config_digest,
+                                       layer_order=[lb.digest for lb in img.layers]).source)
     assert sources[0] == sources[1]
     src = sources[0]
     assert_no_leaks(src)
-    assert str(server.port) not in src and "127.0.0.1" not in src
+    assert str(scripted_server.port) not in src and "127.0.0.1" not in src
     labels = message_labels(src)
     assert labels[:3] == ["GET /v2/  (ping: which auth?)", "404 Not Found", "GET /v2/x/manifests/v1"]
     assert "200 OK: an index (one manifest per platform)" in labels

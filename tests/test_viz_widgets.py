@@ -183,20 +183,15 @@ def test_pull_progress_fail_shows_one_line():
     assert pp.lines == ["Error: pull debian:jessi: manifest unknown (docker.io, 404 MANIFEST_UNKNOWN)"]
 
 
-def test_pull_progress_with_a_real_pull(labkit_home):
+def test_pull_progress_with_a_real_pull(scripted_server, store):
     from helpers import imagefactory as factory
+    from helpers.scriptedserver import serve_image
     from labkit.pull import pull
-    from labkit.store import Store
-    from helpers.scriptedserver import ScriptedServer, serve_image
 
     img = factory.make_image([{"a.txt": b"a" * 5000}, {"b.txt": b"b" * 7000}])
-    server = ScriptedServer()
-    try:
-        serve_image(server, "x", "v1", img)
-        pp = wd.PullProgress()
-        pull(Store(labkit_home), f"{server.host}/x:v1", progress=pp)
-    finally:
-        server.close()
+    serve_image(scripted_server, "x", "v1", img)
+    pp = wd.PullProgress()
+    pull(store, f"{scripted_server.host}/x:v1", progress=pp)
     ids = [lb.digest.short for lb in img.layers]
     assert list(pp.bars) == ids
     for lid, lb in zip(ids, img.layers):

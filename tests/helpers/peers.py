@@ -47,7 +47,11 @@ PEERS = {p.name: p for p in [
     Peer("playwright", "drives Chromium", "pip install -e '.[test]' (and apt install libatomic1 for its driver)"),
     Peer("repo2docker", "what Binder runs", "pip install -e '.[test]' (jupyter-repo2docker)"),
     Peer("buildah", "builds images from Dockerfiles", "apt install buildah"),
+    # Python packages of the test extra that serve as independent implementations to compare with:
+    Peer("cryptography", "an independent ES256 and X.509 implementation", "pip install -e '.[test]'"),
 ]}
+
+PYTHON_PEERS = {"cryptography"}  # importable modules rather than programs
 
 BROWSER = ("chromium", "playwright")  # what @pytest.mark.browser needs
 
@@ -78,6 +82,10 @@ def missing(name: str) -> "str | None":
             tail = (p.stderr or p.stdout).strip().splitlines()[-1:] or ["no output"]
             return f"playwright's driver does not start ({tail[0]}): {peer.install}"
         return None
+    if name in PYTHON_PEERS:
+        if importlib.util.find_spec(name) is None:
+            return f"{name} ({peer.what}) is not installed: {peer.install}"
+        return None
     if executable(name) is None:
         return f"{name} ({peer.what}) is not installed: {peer.install}"
     return None
@@ -99,9 +107,25 @@ def require(*names: str) -> None:
     pytest.skip(message)
 
 
+def import_module(name: str):
+    """Import Python peer `name` for a test module: skip the module when it is missing (fail under
+    LABKIT_REQUIRE_PEERS=1), like a marker does for one test."""
+    reason = missing(name)
+    if reason:
+        if strict():
+            pytest.fail(f"{REQUIRE_PEERS_ENV}=1 and a peer is missing: {reason}", pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
+    return importlib.import_module(name)
+
+
+def attempt(*cmd: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run peer tool `cmd[0]` and return the finished process (text output), whatever its exit status."""
+    require(cmd[0])
+    return subprocess.run([executable(cmd[0]), *cmd[1:]], capture_output=True, text=True, timeout=timeout)
+
+
 def run(*cmd: str, timeout: float = 120) -> str:
     """Run peer tool `cmd[0]` and return its stdout; fail the test with its output when it fails."""
-    require(cmd[0])
-    p = subprocess.run([executable(cmd[0]), *cmd[1:]], capture_output=True, text=True, timeout=timeout)
+    p = attempt(*cmd, timeout=timeout)
     assert p.returncode == 0, f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}"
     return p.stdout

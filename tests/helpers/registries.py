@@ -1,4 +1,9 @@
-"""Real registries for tests: the distribution registry (Debian `docker-registry`) on a free loopback port."""
+"""Real registries for tests on free loopback ports: the distribution registry (Debian `docker-registry`) in
+plain, htpasswd, token and pull-through-cache modes, and labkit's own lab registry, with ways to seed them.
+
+    with start_distribution_registry(tmp_path) as registry:     # or the conftest fixtures
+        pull(store, f"{registry.host}/x:v1")
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,15 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable
 
+from helpers import peers
 from helpers.net import free_port
 
 READY_TIMEOUT = 30.0
+
+# The accounts the htpasswd and token fixtures (tests/conftest.py) accept.
+HTPASSWD_USERS = {"alice": "wonder-land"}
+TOKEN_USERS = {"alice": "s3cret"}
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -39,14 +48,43 @@ def _answers(url: str) -> bool:
         return False
 
 
-def start_distribution_registry(tmp_path: "str | os.PathLike", config_extra: "dict | None" = None,
-                                ) -> "tuple[str, Callable[[], None]]":
-    """Start `docker-registry serve` on a free 127.0.0.1 port; return (base URL, stop function).
+class DistributionRegistry:
+    """A running `docker-registry serve`: its base URL (http://127.0.0.1:PORT), host (127.0.0.1:PORT) and log.
 
-    The config (FACTS.md: filesystem storage, deletes enabled) is deep-merged with `config_extra`, e.g.
+    A context manager: leaving the block stops it."""
+
+    def __init__(self, process: subprocess.Popen, port: int, log_path: Path):
+        self.process = process
+        self.host = f"127.0.0.1:{port}"
+        self.url = f"http://{self.host}"
+        self.log_path = log_path
+
+    def stop(self) -> None:
+        """Stop the registry (terminate, then kill after 10 s)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def __enter__(self) -> "DistributionRegistry":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start_distribution_registry(tmp_path: "str | os.PathLike", config_extra: "dict | None" = None,
+                                ) -> DistributionRegistry:
+    """Start `docker-registry serve` on a free 127.0.0.1 port and wait until it answers GET /v2/.
+
+    The config (filesystem storage, deletes enabled) is deep-merged with `config_extra`, e.g.
     {"auth": {"htpasswd": {...}}} or {"proxy": {"remoteurl": ...}}. Raises RuntimeError with the log's tail
     when the registry does not come up.
     """
+    peers.require("docker-registry")
     last_error = ""
     for _attempt in range(3):  # another process may take the port between free_port() and the bind
         port = free_port()
@@ -61,75 +99,54 @@ def start_distribution_registry(tmp_path: "str | os.PathLike", config_extra: "di
         config_path = base / "config.yml"
         config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
         log_path = base / "registry.log"
-        log = open(log_path, "wb")
-        proc = subprocess.Popen(["docker-registry", "serve", str(config_path)], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
-        url = f"http://127.0.0.1:{port}"
-
-        def stop(proc=proc) -> None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(10)
-
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen([peers.executable("docker-registry"), "serve", str(config_path)], stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        registry = DistributionRegistry(proc, port, log_path)
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline and proc.poll() is None:
-            if _answers(url):
-                return url, stop
+            if _answers(registry.url):
+                return registry
             time.sleep(0.05)
-        stop()
+        registry.stop()
         last_error = log_path.read_text(errors="replace")[-2000:]
     raise RuntimeError(f"start docker-registry: it did not answer GET /v2/ within {READY_TIMEOUT:.0f} s; "
                        f"log:\n{last_error}")
 
 
-# --- auth modes, proxy mode and seeding (added by the registry-client helper) ---------------------------
-
 def start_htpasswd_registry(tmp_path: "str | os.PathLike", users: "dict[str, str]",
-                            realm: str = "labkit test realm") -> "tuple[str, Callable[[], None]]":
+                            realm: str = "labkit test realm") -> DistributionRegistry:
     """Start a registry with htpasswd Basic auth for `users` (bcrypt entries from `htpasswd -Bbn`)."""
+    peers.require("htpasswd")
     path = Path(tmp_path) / f"htpasswd-{free_port()}"
-    lines = [subprocess.run(["htpasswd", "-Bbn", user, password], check=True, capture_output=True,
-                            text=True).stdout.strip() for user, password in users.items()]
+    lines = [peers.run("htpasswd", "-Bbn", user, password).strip() for user, password in users.items()]
     path.write_text("\n".join(lines) + "\n")
     return start_distribution_registry(tmp_path, {"auth": {"htpasswd": {"realm": realm, "path": str(path)}}})
 
 
-def start_token_registry(tmp_path: "str | os.PathLike", token_server) -> "tuple[str, Callable[[], None]]":
-    """Start a registry whose Bearer tokens come from `token_server` (tests/tokenserver.py, already started)."""
+def start_token_registry(tmp_path: "str | os.PathLike", token_server) -> DistributionRegistry:
+    """Start a registry whose Bearer tokens come from `token_server` (helpers.tokenserver, already started)."""
     return start_distribution_registry(tmp_path, {"auth": token_server.registry_auth_config()})
 
 
-def start_proxy_registry(tmp_path: "str | os.PathLike", upstream_url: str) -> "tuple[str, Callable[[], None]]":
-    """Start a pull-through cache of `upstream_url` (start the upstream first: FACTS.md)."""
+def start_proxy_registry(tmp_path: "str | os.PathLike", upstream_url: str) -> DistributionRegistry:
+    """Start a pull-through cache of `upstream_url` (start the upstream first: the cache checks it)."""
     return start_distribution_registry(tmp_path, {"proxy": {"remoteurl": upstream_url}})
 
 
-def skopeo_copy_to_registry(src: str, dest: str, creds: "str | None" = None, all_platforms: bool = False) -> None:
-    """Copy `src` (e.g. "oci:DIR:ref") to docker://`dest` ("127.0.0.1:PORT/x:tag") with skopeo over plain HTTP."""
-    cmd = ["skopeo", "copy", "--dest-tls-verify=false"]
-    if creds:
-        cmd += ["--dest-creds", creds]
-    if all_platforms:
-        cmd.append("--all")
-    cmd += [src, f"docker://{dest}"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        raise RuntimeError(f"skopeo copy {src} -> {dest} failed: {r.stderr.strip()[-1000:]}")
-
-
-# --- the lab registry, seeding it, and skopeo as a reader (added by the push/search/login helper) --------
+# --- the lab registry ----------------------------------------------------------------------------------
 
 def start_lab_registry(tmp_path: "str | os.PathLike", auth: str = "none", users: "dict[str, str] | None" = None,
-                       name: str = "lab-registry"):
-    """Start labkit's lab registry on a free 127.0.0.1 port (stop it with .stop()); return the LabRegistry."""
+                       name: str = "lab-registry", seeded: bool = False):
+    """Start labkit's lab registry on a free 127.0.0.1 port (stop it with .stop()); return the LabRegistry.
+
+    seeded=True fills it first with the lab images, as `labkit lab up` does."""
+    from labkit.labctl import seed
     from labkit.registry.server import LabRegistry
 
     root = Path(tmp_path) / f"{name}-{os.urandom(3).hex()}"
+    if seeded:
+        seed(root)
     return LabRegistry(root, addr="127.0.0.1:0", auth=auth, users=users).start()
 
 
@@ -140,25 +157,3 @@ def seed_lab_registry(registry, repo_tag: str, built) -> None:
         registry.layout.put_bytes(data, d)
     raw = getattr(built, "raw", None) or built.manifest
     registry.put_manifest(repo, tag, raw, built.media_type)
-
-
-def skopeo_inspect_raw(ref: str, creds: "str | None" = None) -> bytes:
-    """Return the manifest bytes skopeo reads for docker://`ref` (plain HTTP)."""
-    cmd = ["skopeo", "inspect", "--raw", "--tls-verify=false"]
-    if creds:
-        cmd += ["--creds", creds]
-    r = subprocess.run(cmd + [f"docker://{ref}"], capture_output=True, timeout=120)
-    if r.returncode != 0:
-        raise RuntimeError(f"skopeo inspect {ref} failed: {r.stderr.decode(errors='replace').strip()[-1000:]}")
-    return r.stdout
-
-
-def skopeo_copy_to_oci(ref: str, dest: "str | os.PathLike", name: str = "latest", creds: "str | None" = None) -> Path:
-    """Copy docker://`ref` (plain HTTP) into the OCI layout `dest` as `name`; return the layout path."""
-    cmd = ["skopeo", "copy", "--src-tls-verify=false"]
-    if creds:
-        cmd += ["--src-creds", creds]
-    r = subprocess.run(cmd + [f"docker://{ref}", f"oci:{dest}:{name}"], capture_output=True, text=True, timeout=120)
-    if r.returncode != 0:
-        raise RuntimeError(f"skopeo copy {ref} -> oci:{dest} failed: {r.stderr.strip()[-1000:]}")
-    return Path(dest)
