@@ -25,35 +25,17 @@ from helpers.registries import (HTPASSWD_USERS, TOKEN_USERS, start_distribution_
 from helpers.scriptedserver import ScriptedServer
 
 
-def _needed_peers(item) -> list[str]:
-    """Return the peer tools `item` declares (interop marker arguments; browser means chromium + playwright)."""
-    needed = [name for mark in item.iter_markers("interop") for name in mark.args]
-    if item.get_closest_marker("browser"):
-        needed += peers.BROWSER
-    return list(dict.fromkeys(needed))
-
-
 def pytest_collection_modifyitems(config, items):
-    """Check every interop marker names known peer tools; mark tests whose peers are missing as skipped.
-
-    Under LABKIT_REQUIRE_PEERS=1 nothing is skipped here: pytest_runtest_setup fails those tests instead."""
+    """Check each test's peer tools (helpers.peers.gate): skipped with the reason when one is missing."""
     for item in items:
-        for mark in item.iter_markers("interop"):
-            unknown = [name for name in mark.args if name not in peers.PEERS]
-            if not mark.args or unknown:
-                raise pytest.UsageError(
-                    f"{item.nodeid}: @pytest.mark.interop must name its peer tools from {sorted(peers.PEERS)}"
-                    + (f", not {unknown}" if unknown else ""))
-        reasons = [r for r in map(peers.missing, _needed_peers(item)) if r]
-        if reasons and not peers.strict():
-            item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
+        peers.gate(item)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    """Fail a test whose peer tools are missing under LABKIT_REQUIRE_PEERS=1, before its fixtures start."""
+    """Under LABKIT_REQUIRE_PEERS=1, fail a test whose peer tools are missing, before its fixtures start."""
     if peers.strict():
-        peers.require(*_needed_peers(item))
+        peers.require(*peers.needed(item))
 
 
 @pytest.fixture(autouse=True)

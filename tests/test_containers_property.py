@@ -66,16 +66,10 @@ def real_op(root: Path, op: tuple) -> None:
         os.mkdir(P(args[0]), 0o755)
     elif verb == "makedirs":
         os.makedirs(P(args[0]), 0o755, exist_ok=True)
-    elif verb == "remove":
+    elif verb in ("remove", "rmtree"):  # a file goes either way; a directory must be empty for remove
         p = P(args[0])
         if stat.S_ISDIR(os.lstat(p).st_mode):
-            os.rmdir(p)
-        else:
-            os.unlink(p)
-    elif verb == "rmtree":
-        p = P(args[0])
-        if stat.S_ISDIR(os.lstat(p).st_mode):
-            shutil.rmtree(p)
+            (os.rmdir if verb == "remove" else shutil.rmtree)(p)
         else:
             os.unlink(p)
     elif verb == "rename":

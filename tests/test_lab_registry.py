@@ -935,14 +935,14 @@ def test_skopeo_push_and_pull_with_token_auth(tmp_path):
         denied = skopeo.attempt("copy", "--dest-tls-verify=false", f"oci:{src}:v1", target)
         assert denied.returncode != 0
         skopeo.run("copy", "--dest-tls-verify=false", "--dest-creds", f"{tokens.LAB_USER}:{tokens.LAB_PASSWORD}",
-               f"oci:{src}:v1", target)
+                   f"oci:{src}:v1", target)
         out = tmp_path / "out"
         skopeo.run("copy", "--src-tls-verify=false", target, f"oci:{out}:back")  # anonymous pull
         assert oci_manifest_digest(out, "back") == digest
         # a second tag in another repository mounts the blobs instead of uploading them
         skopeo.run("copy", "--src-tls-verify=false", "--dest-tls-verify=false",
-               "--dest-creds", f"{tokens.LAB_USER}:{tokens.LAB_PASSWORD}", target,
-               f"docker://{reg.address}/lab/copy:v1")
+                   "--dest-creds", f"{tokens.LAB_USER}:{tokens.LAB_PASSWORD}", target,
+                   f"docker://{reg.address}/lab/copy:v1")
         out2 = tmp_path / "out2"
         skopeo.run("copy", "--src-tls-verify=false", f"docker://{reg.address}/lab/copy:v1", f"oci:{out2}:back")
         assert oci_manifest_digest(out2, "back") == digest
@@ -954,10 +954,10 @@ def test_skopeo_with_basic_auth(tmp_path):
     with LabRegistry(tmp_path / "registry", addr="127.0.0.1:0", auth="basic") as reg:
         creds = f"{tokens.LAB_USER}:{tokens.LAB_PASSWORD}"
         skopeo.run("copy", "--dest-tls-verify=false", "--dest-creds", creds, f"oci:{src}:v1",
-               f"docker://{reg.address}/lab/basic:v1")
+                   f"docker://{reg.address}/lab/basic:v1")
         out = tmp_path / "out"
         skopeo.run("copy", "--src-tls-verify=false", "--src-creds", creds, f"docker://{reg.address}/lab/basic:v1",
-               f"oci:{out}:back")
+                   f"oci:{out}:back")
         assert oci_manifest_digest(out, "back") == digest
 
 

@@ -13,6 +13,8 @@ from labkit.errors import LabkitError
 from labkit.home import load_settings, save_settings
 from labkit.labimages import LAYOUT_DIR
 
+from helpers.net import free_addr
+
 ACCEPT = ", ".join(["application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json"])
 
 
@@ -166,16 +168,10 @@ def test_a_port_taken_by_another_homes_lab_registry_says_so(home, tmp_path):
 
 # --- whose registry: identity, stale registries, a free port when the default is another's -------------------
 
-def _free_addr() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{s.getsockname()[1]}"
-
-
 @pytest.fixture
 def default_addr(monkeypatch):
     """Move the default lab address (127.0.0.1:5000) to a free port for the test."""
-    addr = _free_addr()
+    addr = free_addr()
     monkeypatch.setenv(labctl.ADDR_ENV, addr)
     return addr
 

@@ -377,7 +377,8 @@ def test_index_entry_with_wrong_size_is_rejected(scripted_server, store):
 def test_schema1_pull_is_a_clear_error(scripted_server, store):
     raw = json.dumps({"schemaVersion": 1, "name": "x", "tag": "old", "fsLayers": []}).encode()
     scripted_server.route("*", "/v2/x/manifests/old",
-                 Reply(200, {"Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws"}, raw))
+                          Reply(200, {"Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws"},
+                                raw))
     with pytest.raises(LabkitError, match=f"pull {scripted_server.host}/x:old: deprecated manifest format"):
         pull(store, f"{scripted_server.host}/x:old")
 

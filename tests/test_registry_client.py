@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 
 import pytest
 
@@ -19,6 +18,7 @@ from labkit.store import OciLayout
 
 from helpers import imagefactory as factory
 from helpers import skopeo
+from helpers.net import free_port
 from helpers.scriptedserver import Reply, ScriptedServer, blob, err
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -218,7 +218,8 @@ def test_manifest_sends_all_four_accept_types(scripted_server):
 def test_schema1_is_a_clear_error(scripted_server):
     raw = json.dumps({"schemaVersion": 1, "name": "x", "tag": "old", "fsLayers": []}).encode()
     scripted_server.route("GET", "/v2/x/manifests/old",
-                 Reply(200, {"Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws"}, raw))
+                          Reply(200, {"Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws"},
+                                raw))
     with pytest.raises(LabkitError, match="deprecated manifest format"):
         fast_client(scripted_server).get_manifest("x", "old", what="pull x:old")
 
@@ -244,7 +245,7 @@ def test_dropped_connection_mid_blob_resumes_with_range_and_verifies(scripted_se
     data = bytes(range(256)) * 4096 * 4  # 4 MiB: the client reads 1 MiB chunks, so it keeps whole chunks
     d = Digest.of(data)
     scripted_server.route("GET", f"/v2/x/blobs/{d}", blob(data, cut_after=1_500_000), blob(data, cut_after=1_200_000),
-                 blob(data))
+                          blob(data))
     seen = []
     assert fast_client(scripted_server).fetch_blob("x", d, len(data), layout, on_progress=lambda c, t: seen.append(c))
     assert layout.read_blob(d) == data
@@ -313,7 +314,7 @@ def test_5xx_retried_then_clear_error(scripted_server):
 def test_5xx_then_success(scripted_server):
     raw = manifest_bytes()
     scripted_server.route("GET", "/v2/x/manifests/v1", Reply(502), Reply(500),
-                 Reply(200, {"Content-Type": OCI_MANIFEST}, raw))
+                          Reply(200, {"Content-Type": OCI_MANIFEST}, raw))
     assert fast_client(scripted_server).get_manifest("x", "v1").raw == raw
 
 
@@ -325,19 +326,16 @@ def test_retry_count_is_configurable(scripted_server):
 
 
 def test_connection_refused_is_a_clear_error():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    c = RegistryClient(f"127.0.0.1:{port}", credentials=None, backoff=0, sleep=lambda s: None)
+    c = RegistryClient(f"127.0.0.1:{free_port()}", credentials=None, backoff=0, sleep=lambda s: None)
     with pytest.raises(RegistryError, match=r"pull x:v1: cannot reach 127\.0\.0\.1:\d+ \(connection refused, 3 tries\)"):
         c.get_manifest("x", "v1", what="pull x:v1")
 
 
 def test_429_is_rate_limited_with_headers(scripted_server):
     scripted_server.route("GET", "/v2/library/debian/manifests/jessie",
-                 err(429, "TOOMANYREQUESTS", "You have reached your pull rate limit",
-                     {"Retry-After": "3600", "RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "0;w=21600"}))
+                          err(429, "TOOMANYREQUESTS", "You have reached your pull rate limit",
+                              {"Retry-After": "3600", "RateLimit-Limit": "100;w=21600",
+                               "RateLimit-Remaining": "0;w=21600"}))
     with pytest.raises(RateLimited) as e:
         fast_client(scripted_server, name="docker.io").get_manifest("library/debian", "jessie",
                                                                     what="pull debian:jessie")
@@ -353,7 +351,7 @@ def test_429_is_rate_limited_with_headers(scripted_server):
 def test_429_with_short_retry_after_is_retried(scripted_server):
     raw = manifest_bytes()
     scripted_server.route("GET", "/v2/x/manifests/v1", err(429, "TOOMANYREQUESTS", "slow down", {"Retry-After": "1"}),
-                 Reply(200, {"Content-Type": OCI_MANIFEST}, raw))
+                          Reply(200, {"Content-Type": OCI_MANIFEST}, raw))
     sleeps = []
     c = RegistryClient(scripted_server.host, credentials=None, sleep=sleeps.append)
     assert c.get_manifest("x", "v1").raw == raw
@@ -377,7 +375,7 @@ def basic_guarded(user: str, password: str, then):
 def test_basic_auth_answers_401_once(scripted_server):
     raw = manifest_bytes()
     scripted_server.route("GET", "/v2/x/manifests/v1",
-                 basic_guarded("bob", "pw", Reply(200, {"Content-Type": OCI_MANIFEST}, raw)))
+                          basic_guarded("bob", "pw", Reply(200, {"Content-Type": OCI_MANIFEST}, raw)))
     c = fast_client(scripted_server, credentials=Credentials("bob", "pw"))
     assert c.get_manifest("x", "v1").raw == raw
     assert c.get_manifest("x", "v1").raw == raw  # second time: sent at once, no 401
@@ -425,7 +423,7 @@ def test_same_host_redirect_keeps_authorization(scripted_server, layout):
     data = b"same host" * 100
     d = Digest.of(data)
     scripted_server.route("GET", f"/v2/x/blobs/{d}",
-                 basic_guarded("bob", "pw", Reply(302, {"Location": f"/v2/x/real/{d.hex}"})))
+                          basic_guarded("bob", "pw", Reply(302, {"Location": f"/v2/x/real/{d.hex}"})))
     scripted_server.route("GET", f"/v2/x/real/{d.hex}", basic_guarded("bob", "pw", blob(data)))
     fast_client(scripted_server, credentials=Credentials("bob", "pw")).fetch_blob("x", d, len(data), layout)
     assert layout.read_blob(d) == data
@@ -462,8 +460,8 @@ def test_empty_or_none_token_is_never_sent(scripted_server, answer):
     scripted_server.route("GET", "/token",
                           Reply(200, {"Content-Type": "application/json"}, json.dumps(answer).encode()))
     scripted_server.route("GET", "/v2/x/manifests/v1",
-                 err(401, "UNAUTHORIZED", "authentication required",
-                     {"WWW-Authenticate": f'Bearer realm="{realm}",service="reg"'}))
+                          err(401, "UNAUTHORIZED", "authentication required",
+                              {"WWW-Authenticate": f'Bearer realm="{realm}",service="reg"'}))
     with pytest.raises(AuthRequired, match="without a token"):
         fast_client(scripted_server).get_manifest("x", "v1", what="pull x:v1")
     assert all(not r[2].get("Authorization", "").startswith("Bearer")
@@ -588,4 +586,4 @@ def test_real_registry_token_auth(token_registry, token_server, tmp_path):
     with pytest.raises(AuthRequired, match=rf"pull team/x:v1: token server 127\.0\.0\.1:\d+ refused the "
                                            rf"credentials for repository:team/x:pull \({host}, 401\)"):
         RegistryClient(host, credentials=Credentials("alice", "nope")).get_manifest("team/x", "v1",
-                                                                                   what="pull team/x:v1")
+                                                                                    what="pull team/x:v1")

@@ -10,6 +10,8 @@ from labkit.labctl import seed
 from labkit.registry.server import LabRegistry
 from labkit.viz import envcheck
 
+from helpers.net import free_port
+
 
 def test_report_lists_fixes_only_for_problems():
     checks = [envcheck.Check("labkit", True, "version 1"),
@@ -34,10 +36,7 @@ def test_online_probe_on_loopback():
         s.bind(("127.0.0.1", 0))
         s.listen()
         assert envcheck.is_online("127.0.0.1", s.getsockname()[1], timeout=1)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    assert not envcheck.is_online("127.0.0.1", port, timeout=1)
+    assert not envcheck.is_online("127.0.0.1", free_port(), timeout=1)
 
 
 def test_registry_check(tmp_path):

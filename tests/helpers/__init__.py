@@ -4,10 +4,14 @@
 - scriptedserver: a scripted registry on 127.0.0.1 for fault tests (cut connections, 429s, wrong bytes).
 - registries: real registries on free loopback ports: docker-registry (plain, htpasswd, token, proxy)
   and labkit's own lab registry, and seeding them.
-- tokenserver: a token server signing the ES256 JWTs docker-registry accepts.
-- peers: whether a peer tool is installed (skip, or fail under LABKIT_REQUIRE_PEERS=1), and running it.
+- tokenserver: a token server signing the ES256 JWTs docker-registry accepts (with `cryptography`).
+- skopeo: skopeo as the peer that pushes into and reads from those registries.
+- peers: the one place that decides whether a peer tool is here (skip, or fail under LABKIT_REQUIRE_PEERS=1),
+  the collection gate for @pytest.mark.interop(...) / browser, and running a peer.
+- net: free loopback ports.
 - trees: scanning a directory tree to compare labkit's output with a peer's.
 - markup: the text a widget's HTML shows (tags dropped, entities decoded).
 
-Test modules import from here, never from each other.
+Test modules import from here, never from each other (test_registry_transport re-collects the tests of
+test_push and test_lab_registry on purpose: that is a re-run, not a helper).
 """

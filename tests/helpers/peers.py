@@ -118,6 +118,28 @@ def import_module(name: str):
     return importlib.import_module(name)
 
 
+def needed(item) -> list[str]:
+    """Return the peers test `item` declares: its interop markers' arguments; browser means BROWSER."""
+    names = [name for mark in item.iter_markers("interop") for name in mark.args]
+    if item.get_closest_marker("browser"):
+        names += BROWSER
+    return list(dict.fromkeys(names))
+
+
+def gate(item) -> None:
+    """At collection: refuse an interop marker that names no known peer (the gate could not check it), and
+    mark `item` skipped, with the reasons, when a peer it needs is missing (not under LABKIT_REQUIRE_PEERS=1:
+    then the test fails when it is set up, see tests/conftest.py)."""
+    for mark in item.iter_markers("interop"):
+        unknown = [name for name in mark.args if name not in PEERS]
+        if not mark.args or unknown:
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.interop must name its peer tools from "
+                                    f"{sorted(PEERS)}" + (f", not {unknown}" if unknown else ""))
+    reasons = [r for r in map(missing, needed(item)) if r]
+    if reasons and not strict():
+        item.add_marker(pytest.mark.skip(reason="; ".join(reasons)))
+
+
 def attempt(*cmd: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run peer tool `cmd[0]` and return the finished process (text output), whatever its exit status."""
     require(cmd[0])
