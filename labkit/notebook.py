@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 
 _BASE_ENV = "LABKIT_NOTEBOOK_BASE"  # the user's own home, remembered before setup points LABKIT_HOME elsewhere
+_CURRENT: list = []  # the Lab the last setup() returned: what a notebook's exercises check
 
 
 def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | None" = "lab"):
@@ -47,7 +48,17 @@ def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | No
     lab = Lab(home)
     for ref in pull:
         lab.pull(ref)
+    _CURRENT[:] = [lab]
     return lab
+
+
+def current_lab():
+    """Return the Lab the notebook's setup() made (exercises check its state); an error when setup has not run."""
+    from .errors import LabkitError
+
+    if not _CURRENT:
+        raise LabkitError("run the notebook's first code cell (its setup) first")
+    return _CURRENT[0]
 
 
 def registry_url() -> str:

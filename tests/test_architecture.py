@@ -24,7 +24,7 @@ LEVELS = {
              "commit", "labimages"],
     "network": ["registry"],
     "workflows": ["pull", "push", "labctl"],
-    "faces": ["lab", "cli", "commands", "magic", "inspection", "notebook", "viz", "__main__", "__init__"],
+    "faces": ["lab", "cli", "commands", "magic", "inspection", "notebook", "lessons", "viz", "__main__", "__init__"],
 }
 ORDER = list(LEVELS)
 LEVEL_OF = {name: level for level, names in LEVELS.items() for name in names}

@@ -53,14 +53,24 @@ class Exercise:
     """A question, a checker (answer -> Feedback), a solution kept hidden, and a placeholder for the answer field.
 
     `checker` receives what the student typed, or what a widget's `state` function returns (the notebook's state,
-    e.g. a container the student changed). `widget()` builds its notebook face.
+    e.g. a container the student changed). `solution` is text, or a function computing it when it is asked for
+    (so it exists nowhere until a student presses Show solution). `widget()` builds its notebook face.
     """
 
     title: str
     question: str
     checker: Callable[[Any], Any]
-    solution: str = ""
+    solution: "str | Callable[[], str]" = ""
     placeholder: str = ""
+
+    def solution_text(self) -> str:
+        """Return the solution (computed now when it is a function; an error reading the state is said in one line)."""
+        if not callable(self.solution):
+            return self.solution or "(no solution given)"
+        try:
+            return self.solution()
+        except Exception as e:  # noqa: BLE001 - like a checker's: the state may be anything, the message is news
+            return error_text(e)
 
     def check(self, value: Any = None) -> Feedback:
         """Return the Feedback for `value`."""
@@ -130,7 +140,7 @@ class ExerciseWidget(NotebookWidget):
         """Show the solution, or hide it again."""
         self.solution_shown = not self.solution_shown
         if self.solution_shown:
-            self.solution_area.value = f"<pre>{html.escape(self.exercise.solution or '(no solution given)')}</pre>"
+            self.solution_area.value = f"<pre>{html.escape(self.exercise.solution_text())}</pre>"
             self.solution_area.layout.display = None
             self.solution_button.description = "Hide solution"
         else:

@@ -1,0 +1,147 @@
+"""The lab's exercises (labkit.lessons): each checker against a lab in its notebook's state.
+
+For every lesson: its accepted answers pass; each typical wrong answer fails with feedback naming the
+misconception (a word the test expects); an empty answer says what to type; the solution is computed only when
+asked. Lessons that check what the student did start "not yet" and pass once the task is really done.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers.registries import start_lab_registry
+from labkit.home import save_settings
+from labkit.lessons import as_exercise, exercise, lesson, lessons
+from labkit.lessons.base import parse_size, yes_no
+
+# what each notebook's setup pulls before its exercises (the notebooks call nb.setup with these)
+PULLS = {
+    "00": ["busybox"], "01": ["ubuntu"], "02": ["ubuntu"], "03": ["ubuntu"], "04": ["busybox"],
+    "05": ["mkerker/duckhunt", "node", "httpd", "busybox", "ubuntu", "hcscompany/clock"], "06": [],
+    "07": ["debian:jessie"], "08": ["debian:jessie"],
+    "09": ["ubuntu", "busybox", "labkit/webapp:1.0", "labkit/reports"],
+}
+TYPED = [key for key, found in lessons().items() if not found.state]
+
+
+def notebook_state(lab, notebook: str):
+    """Bring `lab` to what the notebook has made when its exercise comes (pulls, and the images it makes)."""
+    for ref in PULLS[notebook]:
+        lab.pull(ref)
+    if notebook == "03":
+        from labkit.shell import run
+
+        builder = lab.create("ubuntu", name="builder")
+        run(builder, "mkdir -p /opt/hello && echo 1 > /opt/hello/VERSION")
+        lab.commit(builder, "myubuntu:v1")
+    if notebook == "08":  # version 2 of myapp: the notebook pushes debian:jessie to the tag and pulls it back
+        lab.tag("debian:jessie", "localhost:5000/myapp:latest")
+    return lab
+
+
+def test_keys_are_unique_and_name_their_notebook():
+    found = lessons()
+    assert len(found) >= 18
+    for key, item in found.items():
+        assert item.key == key and key[:2].isdigit() and key[2] == "-"
+        assert item.question and item.title
+    assert {item.notebook for item in found.values()} == {f"{n:02}" for n in range(10)}
+
+
+def test_an_unknown_key_names_the_known_ones():
+    with pytest.raises(KeyError, match="05-shared-size"):
+        lesson("05-no-such-thing")
+
+
+@pytest.mark.parametrize("key", TYPED)
+def test_right_answers_pass_and_wrong_ones_name_the_misconception(key, lab):
+    item = lesson(key)
+    notebook_state(lab, item.notebook)
+    if item.task:
+        item.task(lab)
+    right = item.answers(lab)
+    assert right, f"{key} declares no accepted answer"
+    for answer in right:
+        verdict = item.check(lab, answer)
+        assert verdict.ok, f"{key}: {answer!r} -> {verdict}"
+    wrong = item.wrong(lab)
+    assert wrong, f"{key} declares no typical wrong answer"
+    for answer, word in wrong:
+        verdict = item.check(lab, answer)
+        assert not verdict.ok, f"{key}: {answer!r} passed"
+        assert word.lower() in verdict.message.lower(), f"{key}: {answer!r} -> {verdict.message}"
+    assert not item.check(lab, "").ok and not item.check(lab, None).ok
+    assert item.solution(lab)
+
+
+def test_the_change_task_lesson_checks_the_container(lab):
+    from labkit.lessons.containers import do_task
+
+    notebook_state(lab, "02")
+    lab.create("ubuntu", name="task")
+    item = lesson("02-change-task")
+    before = item.check(lab, None)
+    assert not before.ok and "A /etc/motd" in before.message
+    do_task(lab)
+    assert item.check(lab, None).ok
+
+
+def test_the_one_more_layer_lesson_checks_the_image(lab):
+    from labkit.lessons.making import make_v2
+
+    notebook_state(lab, "03")
+    item = lesson("03-one-more-layer")
+    assert "no image" in item.check(lab, "myubuntu:v2").message
+    make_v2(lab)
+    assert item.check(lab, "myubuntu:v2").ok
+
+
+def test_the_push_lesson_asks_the_registry(lab, tmp_path):
+    registry = start_lab_registry(tmp_path)
+    try:
+        save_settings(lab.home, {"registry-mirrors": [lab.settings()["registry-mirrors"][0]]})
+        lab.pull("busybox")
+        save_settings(lab.home, {"registry-mirrors": [registry.url]})
+        item = lesson("04-push-training")
+        assert "no training/busybox" in item.check(lab, None).message
+        lab.tag("busybox", f"{registry.address}/training/busybox:latest")
+        lab.push(f"{registry.address}/training/busybox:latest")
+        assert "not v1" in item.check(lab, None).message
+        lab.tag("busybox", f"{registry.address}/training/busybox:v1")
+        lab.push(f"{registry.address}/training/busybox:v1")
+        assert item.check(lab, None).ok
+    finally:
+        registry.stop()
+
+
+def test_the_widget_checks_and_shows_the_solution_only_when_asked(lab):
+    notebook_state(lab, "07")
+    view = exercise("07-pin", lab)
+    assert view.solution_area.value == "" and "sha256" not in view.fallback_text()
+    view.answer.value = "debian:jessie"
+    assert not view.check().ok and "Not yet" in view.feedback.value
+    view.answer.value = lesson("07-pin").answers(lab)[0]
+    assert view.check().ok and "Correct" in view.feedback.value
+    view.toggle_solution()
+    assert "@sha256:" in view.solution_area.value
+
+
+def test_a_lesson_needs_a_lab_when_no_notebook_ran(monkeypatch):
+    from labkit import notebook
+
+    monkeypatch.setattr(notebook, "_CURRENT", [])
+    with pytest.raises(Exception, match="setup"):
+        as_exercise("00-one-name")
+
+
+@pytest.mark.parametrize("text, size", [("7.47 MB", 7470000), ("7.47MB", 7470000), ("7473152", 7473152),
+                                        ("0", 0), ("0 B", 0), ("2 mb", 2000000), ("1,5 kB", 1500), ("12 KiB", 12288),
+                                        ("lots", None), ("", None), ("7.47 XB", None)])
+def test_sizes_as_students_type_them(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text, said", [("yes", True), ("No.", False), ("  n ", False), ("no, never", False),
+                                        ("maybe", None), ("", None)])
+def test_yes_and_no(text, said):
+    assert yes_no(text) is said
