@@ -47,6 +47,7 @@ PEERS = {p.name: p for p in [
     Peer("playwright", "drives Chromium", "pip install -e '.[test]' (and apt install libatomic1 for its driver)"),
     Peer("repo2docker", "what Binder runs", "pip install -e '.[test]' (jupyter-repo2docker)"),
     Peer("buildah", "builds images from Dockerfiles", "apt install buildah"),
+    Peer("npm", "fetches the browser edition's runtime (make lite)", "apt install npm"),
     # Python packages of the test extra that serve as independent implementations to compare with:
     Peer("cryptography", "an independent ES256 and X.509 implementation", "pip install -e '.[test]'"),
 ]}
