@@ -55,8 +55,8 @@ def test_layer_stack_exact_source():
 	edge [fontname=Helvetica fontsize=10]
 	subgraph cluster_image {
 		color="#4a6b8a" label="image app:1  0123456789ab\nread-only layers, base at the bottom" style=rounded
-		L1 [label="layer 2  bbbbbbbbbbbb\nRUN echo \"hi\" \\\n2.05 kB, read-only" fillcolor="#dbe8f5" penwidth=1 width=3.4]
-		L0 [label="layer 1  aaaaaaaaaaaa\nADD file:x in /\n1.11 MB, read-only" fillcolor="#dbe8f5" penwidth=1 width=3.4]
+		L1 [label="layer 2  diff ID bbbbbbbbbbbb\nRUN echo \"hi\" \\\n2.05 kB, read-only" fillcolor="#dbe8f5" penwidth=1 width=3.4]
+		L0 [label="layer 1  diff ID aaaaaaaaaaaa\nADD file:x in /\n1.11 MB, read-only" fillcolor="#dbe8f5" penwidth=1 width=3.4]
 	}
 	L1 -> L0 [arrowhead=none]
 }
@@ -95,8 +95,8 @@ def test_layer_stack_from_an_image_config():
     assert [(b.id12, b.size, b.created_by) for b in boxes] == [
         (A[:12], 100, "/bin/sh -c #(nop) ADD file:" + C + " in / "), (B[:12], 200, "/bin/sh -c apt-get update")]
     src = d.layer_stack(cfg).source
-    assert f"layer 1  {A[:12]}\\nADD file:{C[:12]} in /\\nsize unknown, read-only" in src
-    assert f"layer 2  {B[:12]}\\nRUN apt-get update\\nsize unknown, read-only" in src
+    assert f"layer 1  diff ID {A[:12]}\\nADD file:{C[:12]} in /\\nsize unknown, read-only" in src
+    assert f"layer 2  diff ID {B[:12]}\\nRUN apt-get update\\nsize unknown, read-only" in src
     assert "CMD" not in src  # an empty_layer step makes no layer
     assert_no_leaks(src)
 
@@ -154,10 +154,10 @@ def test_shared_layers_draws_a_shared_base_once():
     two = m.ImageLayers("api:1", (base, box(C, 20, "COPY api")))
     src = d.shared_layers([one, two]).source
     assert src.count(A[:12]) == 1
-    assert 'L0 [label="layer 1  aaaaaaaaaaaa\\nADD base\\n1 kB, read-only, shared by 2 images" fillcolor="#ffd966" ' \
+    assert 'L0 [label="layer 1  diff ID aaaaaaaaaaaa\\nADD base\\n1 kB, read-only, shared by 2 images" fillcolor="#ffd966" ' \
            'penwidth=2' in src
-    assert 'L1 [label="layer 2  bbbbbbbbbbbb\\nCOPY web\\n10 B, read-only" fillcolor="#dbe8f5" penwidth=1' in src
-    assert 'L2 [label="layer 2  cccccccccccc\\nCOPY api\\n20 B, read-only" fillcolor="#dbe8f5"' in src
+    assert 'L1 [label="layer 2  diff ID bbbbbbbbbbbb\\nCOPY web\\n10 B, read-only" fillcolor="#dbe8f5" penwidth=1' in src
+    assert 'L2 [label="layer 2  diff ID cccccccccccc\\nCOPY api\\n20 B, read-only" fillcolor="#dbe8f5"' in src
     assert 'I0 [label="image web:1\\n2 layers"' in src and 'I1 [label="image api:1\\n2 layers"' in src
     edges = re.findall(r"^\t(\w+) -> (\w+)", src, re.M)
     assert edges == [("I0", "L1"), ("L1", "L0"), ("I1", "L2"), ("L2", "L0")]
@@ -201,7 +201,8 @@ def test_container_layers_draws_ops_in_the_rw_layer_with_edges_to_lower_files():
     assert "\top3 -> L1_f1 [label=hides constraint=false style=dashed]" in src
     assert "\top4 -> L1_f2 [label=\"hides the contents of\" constraint=false style=dashed]" in src
     assert "\top5 -> L1_f3 [label=\"renamed from\"" in src
-    assert "\top1 -> L1 [style=invis]" in src and "\tL1 -> L0 [style=invis]" in src
+    assert "\top5 -> L1 [style=invis]" in src and "\tL1 -> L0 [style=invis]" in src
+    assert all(f"\top{n} -> op{n + 1} [style=invis]" in src for n in range(1, 5))  # steps stacked: narrow
     d.svg(src)
 
 

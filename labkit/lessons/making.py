@@ -3,9 +3,34 @@
 from __future__ import annotations
 
 from ..errors import LabkitError
-from .base import Feedback, Lesson, empty
+from .base import Feedback, Lesson, empty, parse_number
 
 BASE, TARGET, FILE = "myubuntu:v1", "myubuntu:v2", "opt/hello/VERSION"
+
+
+def committed_layers(lab) -> int:
+    """Return the layers `docker commit` of a changed ubuntu container gives: ubuntu's, plus one."""
+    return len(lab.store.manifest(lab.image("ubuntu")).layers) + 1
+
+
+def check_commit_layers(lab, answer) -> Feedback:
+    n = parse_number(answer, words=("layers", "layer"))
+    if n is None:
+        return empty("a number of layers")
+    want = committed_layers(lab)
+    if n == want:
+        return Feedback(True, f"{want}: ubuntu's {want - 1} layers, shared as they are, plus one new layer holding "
+                              "what the container changed.")
+    if n == 1:
+        return Feedback(False, "1 assumes the new image stands alone. A commit keeps every layer of the image the "
+                               "container came from and adds one on top: the changes.")
+    if n == want - 1:
+        return Feedback(False, f"{n} is ubuntu's own count: that assumes the changes go into ubuntu's layers. "
+                               "Read-only layers never change; a commit adds a layer.")
+    if n > want:
+        return Feedback(False, f"{n}: one layer per command typed in the container? A commit saves the "
+                               "read-write layer as it is now: one layer, however many commands made it.")
+    return Feedback(False, f"{n}: count ubuntu's layers (docker history, or the diagram), then what a commit adds.")
 
 
 def check_one_more_layer(lab, answer) -> Feedback:
@@ -50,6 +75,14 @@ def make_v2(lab) -> None:
 
 
 LESSONS = [
+    Lesson("03-commit-layers", "Predict: how many layers after a commit?",
+           "builder changed three things in its ubuntu container. How many layers will myubuntu:v1 have?",
+           check_commit_layers,
+           solution=lambda lab: f"{committed_layers(lab)}: ubuntu's layers plus one with all the changes.",
+           answers=lambda lab: (str(committed_layers(lab)),),
+           wrong=lambda lab: (("1", "stands alone"), (str(committed_layers(lab) - 1), "never change"),
+                              (str(committed_layers(lab) + 3), "read-write layer")),
+           placeholder="a number"),
     Lesson("03-one-more-layer", "One more layer",
            f"Make {TARGET}: {BASE} plus one layer in which /{FILE} holds 2. Type its name.",
            check_one_more_layer,

@@ -83,7 +83,8 @@ def _image_title(img: ImageLayers) -> str:
 
 
 def _layer_lines(i: int, box: LayerBox, users: int = 0) -> list[str]:
-    head = f"layer {i + 1}" + (f": {box.name}" if box.name else "") + (f"  {box.id12}" if box.id12 else "")
+    # the ID says which digest it is: a pull prints blob digests, a config lists diff IDs (they differ)
+    head = f"layer {i + 1}" + (f": {box.name}" if box.name else "") + (f"  {box.id_kind} {box.id12}" if box.id12 else "")
     state = "read-only"
     if users > 1:
         state += f", shared by {users} images"
@@ -240,11 +241,13 @@ def container_layers(image: Any, ops: Iterable[Any] = (), name: str = "container
                         lc.node(fid, _label(path, "still here, read-only"), shape="note", fillcolor="white")
                         lc.edge(left, fid, style="invis")  # keeps the layer's box first in its row
                         left = fid
-    # Invisible edges keep the stack in order: read-write on top, then the image's layers, top first.
+    # Invisible edges keep the stack in order, top to bottom (a notebook is narrow, and long): the read-write
+    # layer's steps one under the other, then the image's layers, top first.
     tops = [f"op{n}" for n in range(1, len(steps) + 1)] or ["rw"]
     below = [f"L{i}" for i in range(len(img.layers) - 1, -1, -1)] or ["L0"]
-    for top in tops:
-        g.edge(top, below[0], style="invis")
+    for a, b in zip(tops, tops[1:]):
+        g.edge(a, b, style="invis")
+    g.edge(tops[-1], below[0], style="invis")
     for a, b in zip(below, below[1:]):
         g.edge(a, b, style="invis")
     for a, b, label in edges:

@@ -97,7 +97,8 @@ def check_registry(url: "str | None" = None, timeout: float = 2.0) -> Check:
     if not server.startswith("labkit-registry"):
         return Check("lab registry", False, f"another program answers on {where} (Server: {server or 'none'})",
                      "run the first code cell again: it starts this home's lab registry on a free port")
-    return Check("lab registry", True, f"answering on {where} (it stands in for Docker Hub)")
+    # no address when all is well: it is 127.0.0.1:5000 or a free port, and a stored notebook names no port
+    return Check("lab registry", True, "this home's lab registry answers (it stands in for Docker Hub)")
 
 
 def is_online(host: str = HUB_HOST, port: int = 443, timeout: float = 1.5) -> bool:

@@ -32,6 +32,7 @@ class LayerBox:
     shared: bool = False         # also used by another image (shared_layers computes this itself)
     digest: str = ""             # full diff ID: the identity that tells two images share a layer
     name: str = ""               # a plain name for the text's examples ("JRE", "Tomcat")
+    id_kind: str = "diff ID"     # what id12 is, said in the box: "diff ID" (uncompressed) or "blob digest"
 
     @property
     def key(self) -> str:
