@@ -59,6 +59,18 @@ class LayerEvent:
 Event = Union[MessageEvent, LayersEvent, LayerEvent]
 
 
+def serialized(progress: "Callable | None") -> Callable:
+    """Return an emit function handing events to `progress` one at a time (transfers run in threads)."""
+    if progress is None:
+        return lambda event: None
+    lock = threading.Lock()
+
+    def emit(event):
+        with lock:
+            progress(event)
+    return emit
+
+
 class Recorder:
     """Collects events in a list (tests, notebooks); callable like any progress callback."""
 

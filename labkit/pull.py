@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from .digest import Digest
 from .errors import DigestMismatch, LabkitError
 from .progress import (ALREADY_EXISTS, DOWNLOAD_COMPLETE, DOWNLOADING, EXTRACTING, PULL_COMPLETE,
-                       PULLING_FS_LAYER, VERIFYING, LayerEvent, LayersEvent, MessageEvent)
+                       PULLING_FS_LAYER, VERIFYING, LayerEvent, LayersEvent, MessageEvent, serialized)
 
 MAX_INDEX_DEPTH = 4  # nested indexes followed at most this deep
 UP_TO_DATE = "Image is up to date"
@@ -68,17 +68,6 @@ def endpoints_for(ref, settings: dict | None = None, mirrors=None) -> list[Endpo
     return out
 
 
-def _locked(progress):
-    if progress is None:
-        return lambda event: None
-    lock = threading.Lock()
-
-    def emit(event):
-        with lock:
-            progress(event)
-    return emit
-
-
 def _existing_manifest(store, ref) -> Digest | None:
     """Return the manifest digest the store already records for `ref`, or None."""
     from .errors import NotFound
@@ -89,12 +78,43 @@ def _existing_manifest(store, ref) -> Digest | None:
     return rec.manifest.digest
 
 
-def resolve(client, ref, platform=None, *, what: str):
-    """Return (digest the tag points to, [FetchedManifest of each index], Manifest), following nested indexes."""
-    from .oci import Index, Manifest, parse_manifest
+def cached_manifest(layout, digest: Digest, media_type: str = ""):
+    """Return the manifest (or index) `digest` as a FetchedManifest when the store already holds its bytes, else
+    None. Docker keeps the manifests it fetched in its content store and reads them from there, so a pull
+    GETs by digest only what it does not have (the layout's blobs were verified when written)."""
+    from .errors import NotFound
+    from .oci.limits import MAX_MANIFEST_SIZE
+    from .registry.client import FetchedManifest
 
-    fetched = client.get_manifest(ref.path, ref.ref_or_digest, what=what)
-    top = fetched.digest
+    if layout is None or not layout.has_blob(digest):
+        return None
+    try:
+        if layout.blob_size(digest) > MAX_MANIFEST_SIZE:
+            return None
+        raw = layout.read_blob(digest)
+    except (NotFound, OSError):
+        return None
+    return FetchedManifest(raw, media_type, digest)
+
+
+def resolve(client, ref, platform=None, *, what: str, layout=None):
+    """Return (digest the reference points to, [FetchedManifest of each index], Manifest), as Docker resolves:
+    a tag with `HEAD manifests/TAG` (registry.client.resolve_tag), then each manifest by digest, from the
+    store (`layout`) when it has it, else `GET manifests/DIGEST`; nested indexes are followed."""
+    from .oci import Index, Manifest, parse_manifest
+    from .registry.client import FetchedManifest
+
+    if ref.digest is not None:
+        top = ref.digest
+        fetched = cached_manifest(layout, top) or client.get_manifest(ref.path, top, what=what)
+    else:
+        got = client.resolve_tag(ref.path, ref.tag, what=what)
+        if isinstance(got, FetchedManifest):  # the registry would not say by HEAD: it came by GET
+            fetched = got
+        else:
+            fetched = cached_manifest(layout, got.digest, got.media_type) or \
+                client.get_manifest(ref.path, got.digest, what=what)
+        top = fetched.digest
     indexes = []
     doc = parse_manifest(fetched.raw, fetched.media_type or None)
     depth = 0
@@ -104,11 +124,12 @@ def resolve(client, ref, platform=None, *, what: str):
             raise LabkitError(f"{what}: indexes nested more than {MAX_INDEX_DEPTH} deep")
         indexes.append(fetched)
         desc = doc.select(platform)
-        fetched = client.get_manifest(ref.path, desc.digest, what=what)
+        fetched = cached_manifest(layout, desc.digest, desc.media_type) or \
+            client.get_manifest(ref.path, desc.digest, what=what)
         if len(fetched.raw) != desc.size:  # the digest was checked by get_manifest; the size is ours to check
             raise DigestMismatch(f"{what}: manifest {desc.digest} is {len(fetched.raw)} bytes, the index says "
                                  f"{desc.size}", expected=str(desc.digest), actual=str(fetched.digest))
-        doc = parse_manifest(fetched.raw, desc.media_type or fetched.media_type)
+        doc = parse_manifest(fetched.raw, desc.media_type or fetched.media_type or None)
     if not isinstance(doc, Manifest):  # pragma: no cover - parse_manifest returns one or the other
         raise LabkitError(f"{what}: not an image manifest")
     return top, indexes, doc
@@ -126,7 +147,7 @@ def _most_telling(errors: "list[LabkitError]") -> LabkitError:
 
 def pull(store, reference, platform=None, *, extract=None, progress: Callable | None = None,
          mirrors=None, settings: dict | None = None, credentials=None, trace=None,
-         client_options: dict | None = None, max_workers: int = 3) -> PullResult:
+         client_options: dict | None = None, max_workers: int | None = None) -> PullResult:
     """Pull `reference` into `store`; return a PullResult. Emits progress events (labkit.progress).
 
     platform: "linux/arm64" or a Platform (default: the host's). extract: the LayerStore each layer is applied
@@ -134,12 +155,17 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
     or None to stop after fetch + verify + store, like --no-extract.
     mirrors: registry mirrors for docker.io references (default: daemon.json `registry-mirrors`).
     credentials: a registry.auth.Credentials (default: docker's config.json for the registry host).
+    max_workers: blobs downloaded at once (default: daemon.json `max-concurrent-downloads`, else 3).
+
+    The conversation is Docker's: one ping (its 401 only tells how to authenticate), `HEAD manifests/TAG`,
+    then only what the store lacks: an image the store already has costs no GET at all.
     """
     from .oci import Platform
     from .reference import Reference
     from .registry.client import RegistryClient
+    from .transfers import DOWNLOADS_KEY, concurrency
 
-    emit = _locked(progress)
+    emit = serialized(progress)
     ref = reference if isinstance(reference, Reference) else Reference.parse(str(reference))
     if ref.tag is None and ref.digest is None:
         emit(MessageEvent("Using default tag: latest", "default-tag"))
@@ -150,6 +176,7 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
     if settings is None:
         from .home import load_settings
         settings = load_settings(store.home)
+    workers = concurrency(settings, DOWNLOADS_KEY) if max_workers is None else max(1, max_workers)
 
     options = dict(client_options or {})
     if trace is not None:
@@ -164,7 +191,7 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
                                 base_url=ep.base_url, name=ep.name, **kw)
         try:
             client.ping(what, strict=False)  # learn the auth scheme first, as docker does
-            top, indexes, manifest = resolve(client, ref, platform, what=what)
+            top, indexes, manifest = resolve(client, ref, platform, what=what, layout=store.layout)
             break
         except LabkitError as e:
             client.close()
@@ -175,10 +202,47 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
         raise errors[-1]
 
     try:
+        if _has_image(store, manifest):
+            return _record_existing(store, ep, ref, top, indexes, manifest, extract=extract, emit=emit)
         return _fetch_and_record(store, client, ep, ref, top, indexes, manifest, extract=extract,
-                                 emit=emit, what=what, max_workers=max_workers)
+                                 emit=emit, what=what, max_workers=workers)
     finally:
         client.close()
+
+
+def _has_image(store, manifest) -> bool:
+    """Return True when the store records an image of `manifest` and holds all its blobs: nothing to download.
+
+    Docker's rule (distribution/pull_v2.go: "If the image already exists locally, no need to pull anything")."""
+    layout = store.layout
+    if not all(layout.has_blob(d.digest) for d in (manifest.config, *manifest.layers)):
+        return False
+    return any(d.digest == manifest.digest for d in layout.index())
+
+
+def _record_existing(store, ep, ref, top, indexes, manifest, *, extract, emit) -> PullResult:
+    """Finish a pull of an image the store has: point the tag at it, print docker's three lines, no layer lines."""
+    from .oci import ImageConfig
+
+    layout = store.layout
+    index_digest = indexes[0].digest if indexes else None
+    emit(MessageEvent(f"{ref.tag if ref.digest is None else ref.digest}: Pulling from {ref.path}", "pulling-from"))
+    emit(MessageEvent(f"Source: {ep.name}{' (mirror)' if ep.mirror else ''}", "source"))
+    with layout.claim({f.digest for f in indexes} | {manifest.digest}):
+        if extract is not None:  # an image pulled with --no-extract has blobs but maybe no layer trees yet
+            config = ImageConfig.from_bytes(layout.read_blob(manifest.config.digest))
+            for diff_id, desc in zip(config.diff_ids, manifest.layers):
+                extract.ensure(diff_id, layout.blob_path(desc.digest), desc.media_type)
+        for f in indexes:
+            layout.put_bytes(f.raw, expected=f.digest)
+        before = _existing_manifest(store, ref)
+        record = store.add_image(ref, manifest, index_digest)
+    # Docker: "Downloaded newer image" whenever the tag moved, even when no layer had to travel.
+    status = UP_TO_DATE if before == manifest.digest else DOWNLOADED
+    emit(MessageEvent(f"Digest: {top}", "digest"))
+    emit(MessageEvent(f"Status: {status} for {ref.familiar}", "status"))
+    emit(MessageEvent(ref.canonical, "reference"))
+    return PullResult(ref, record, top, manifest.digest, index_digest, ep.name, status, ())
 
 
 PARALLEL_APPLY_MIN_BYTES = 32 * 1024 * 1024  # compressed bytes of new layers worth worker processes
@@ -207,9 +271,8 @@ def _apply_in_background(layer_store, layers, present, config, fetches, layout) 
 def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract, emit, what,
                       max_workers) -> PullResult:
     """Fetch config and layers (in parallel), extract in order, store the manifest chain, record the image."""
-    from concurrent.futures import ThreadPoolExecutor  # late: `labkit pull` start-up time is benchmarked
-
     from .oci import ImageConfig
+    from .transfers import executor
 
     layout = store.layout
     index_digest = indexes[0].digest if indexes else None
@@ -250,10 +313,14 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
             emit(LayerEvent(lid, DOWNLOAD_COMPLETE, desc.size, desc.size, final=extract is None))
             return got
 
-        with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="labkit-pull") as pool:
+        with executor(max_workers, "labkit-pull") as pool:
+            # The config first, then the layers in manifest order: with one worker (or none, in the browser)
+            # that is the order on the wire; with more, they overlap (at most max_workers at once).
+            config_fetch = pool.submit(client.fetch_blob, ref.path, manifest.config.digest, manifest.config.size,
+                                       layout, what=what)
             futures = {d.digest: pool.submit(fetch_layer, d) for d in order if d.digest not in present}
             try:
-                if client.fetch_blob(ref.path, manifest.config.digest, manifest.config.size, layout, what=what):
+                if config_fetch.result():
                     downloaded.append(manifest.config.digest)
                 config = None
                 if extract is not None:
@@ -282,7 +349,7 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                         emit(LayerEvent(lid, PULL_COMPLETE, desc.size, desc.size, final=True))
             except BaseException:
                 stop.set()
-                for f in futures.values():
+                for f in [config_fetch, *futures.values()]:
                     f.cancel()
                 raise
 

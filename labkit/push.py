@@ -28,7 +28,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from .digest import Digest, as_digest
 from .errors import AuthRequired, DigestMismatch, LabkitError, NotFound, RegistryError, UsageError
-from .progress import LayerEvent, LayersEvent, MessageEvent
+from .progress import LayerEvent, LayersEvent, MessageEvent, serialized
 
 PREPARING = "Preparing"
 PUSHING = "Pushing"
@@ -338,8 +338,9 @@ def push(store, reference, *, progress: Callable | None = None, credentials=None
     """
     from .reference import Reference
     from .registry.client import client_for
+    from .transfers import UPLOADS_KEY, concurrency, executor
 
-    emit = progress or (lambda event: None)
+    emit = serialized(progress)
     ref = reference if isinstance(reference, Reference) else Reference.parse(str(reference))
     if ref.digest is not None:
         raise UsageError(f"push {ref}: cannot push a digest reference")
@@ -357,6 +358,7 @@ def push(store, reference, *, progress: Callable | None = None, credentials=None
     if settings is None:
         from .home import load_settings
         settings = load_settings(store.home)
+    workers = concurrency(settings, UPLOADS_KEY)
 
     layers = _layer_ids(store, rec, manifest)  # [(id, descriptor)], top layer first, each blob once
     options = dict(client_options or {})
@@ -373,19 +375,29 @@ def push(store, reference, *, progress: Callable | None = None, credentials=None
             emit(MessageEvent(f"The push refers to repository [{ref.name}]", "push-refers"))
             client.ping(what, strict=False)  # learn the auth scheme first, as docker does
             emit(LayersEvent(tuple(lid for lid, _ in layers)))
-            for lid, desc in layers:
-                if _is_foreign(desc, store.layout):
-                    results.append(BlobPush(desc.digest, desc.size, "skipped"))
-                    emit(LayerEvent(lid, SKIPPED_FOREIGN, final=True))
-                    continue
 
-                def on_progress(current, total, lid=lid):
+            def push_layer(lid, desc) -> BlobPush:
+                if _is_foreign(desc, store.layout):
+                    emit(LayerEvent(lid, SKIPPED_FOREIGN, final=True))
+                    return BlobPush(desc.digest, desc.size, "skipped")
+
+                def on_progress(current, total):
                     emit(LayerEvent(lid, PUSHING, current, total))
 
                 r = pusher.push_blob(desc, on_progress)
-                results.append(r)
                 status = {"exists": LAYER_EXISTS, "pushed": PUSHED}.get(r.outcome) or f"{MOUNTED_FROM} {r.source}"
                 emit(LayerEvent(lid, status, r.size, r.size, final=True))
+                return r
+
+            # Up to max-concurrent-uploads layers at once (docker's default: 5), top layer first.
+            with executor(workers, "labkit-push") as pool:
+                futures = [pool.submit(push_layer, lid, desc) for lid, desc in layers]
+                try:
+                    results.extend(f.result() for f in futures)
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
             results.append(pusher.push_blob(manifest.config))
             digest = pusher.put_manifest(manifest.raw, manifest.media_type, manifest.digest)
     finally:

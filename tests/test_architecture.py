@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "labkit"
 
 LEVELS = {
     "core": ["errors", "digest", "reference", "oci", "formatting", "clock", "fsutil", "home", "paths", "progress",
-             "platform", "compression", "lazy"],
+             "platform", "compression", "lazy", "transfers"],
     "disk": ["store", "tables", "layers", "imageview", "layerchanges", "unpack", "containers", "shell", "names",
              "commit", "labimages"],
     "network": ["registry"],

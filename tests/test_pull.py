@@ -315,10 +315,50 @@ def test_second_pull_is_up_to_date_and_downloads_nothing(scripted_server, store)
     res = pull(store, f"{scripted_server.host}/x:v1", progress=rec)
     a, b = layer_ids(img)
     assert res.status == UP_TO_DATE and res.downloaded == ()
-    host = scripted_server.host
-    assert rec.lines() == ["v1: Pulling from x", f"{a}: Already exists", f"{b}: Already exists", f"Digest: {top}",
-                           f"Status: Image is up to date for {host}/x:v1", f"{host}/x:v1"]
-    assert [r[1] for r in scripted_server.log[n:]] == ["/v2/", "/v2/x/manifests/v1"]  # no blob asked for
+    # docker prints no layer line for an image it has, and asks only HEAD manifests/TAG (no pull counted)
+    assert rec.lines() == ["v1: Pulling from x", f"Digest: {top}",
+                           f"Status: Image is up to date for {scripted_server.host}/x:v1", f"{scripted_server.host}/x:v1"]
+    assert [r[:2] for r in scripted_server.log[n:]] == [("GET", "/v2/"), ("HEAD", "/v2/x/manifests/v1")]
+
+
+def test_a_moved_tag_to_an_image_the_store_has_downloads_nothing_but_says_newer(scripted_server, store):
+    one = factory.make_image([{"a": b"a"}])
+    two = factory.make_image([{"b": b"b"}])
+    serve_image(scripted_server, "x", "one", one)
+    serve_image(scripted_server, "x", "two", two)
+    pull(store, f"{scripted_server.host}/x:one")
+    pull(store, f"{scripted_server.host}/x:two")
+    serve_image(scripted_server, "x", "one", two)  # the tag moves to an image the store already has
+    n = len(scripted_server.log)
+    rec = Recorder()
+    res = pull(store, f"{scripted_server.host}/x:one", progress=rec)
+    assert res.status == DOWNLOADED and res.downloaded == () and res.manifest_digest == two.manifest_digest
+    assert rec.lines()[1:3] == [f"Digest: {two.manifest_digest}", f"Status: Downloaded newer image for "
+                                f"{scripted_server.host}/x:one"]
+    assert [r[:2] for r in scripted_server.log[n:]] == [("GET", "/v2/"), ("HEAD", "/v2/x/manifests/one")]
+
+
+@pytest.mark.parametrize("answer", [Reply(405), Reply(404), Reply(200, {"Content-Type": factory.OCI_MANIFEST})])
+def test_a_registry_without_head_gets_get_by_tag(scripted_server, store, answer):
+    """HEAD answered 404/405 or without Docker-Content-Digest: GET by tag, as distribution's client does."""
+    img = factory.make_image([{"a": b"a"}])
+    serve_image(scripted_server, "x", "v1", img)
+    get = scripted_server.routes.pop(("*", "/v2/x/manifests/v1"))
+    scripted_server.route("HEAD", "/v2/x/manifests/v1", answer).route("GET", "/v2/x/manifests/v1", *get)
+    res = pull(store, f"{scripted_server.host}/x:v1")
+    assert res.manifest_digest == img.manifest_digest
+    assert [r[:2] for r in scripted_server.log[:3]] == [("GET", "/v2/"), ("HEAD", "/v2/x/manifests/v1"),
+                                              ("GET", "/v2/x/manifests/v1")]
+
+
+def test_pull_by_digest_of_an_image_the_store_has_asks_nothing_but_the_ping(scripted_server, store):
+    img = factory.make_image([{"a": b"a"}])
+    serve_image(scripted_server, "x", "v1", img)
+    pull(store, f"{scripted_server.host}/x:v1")
+    n = len(scripted_server.log)
+    res = pull(store, f"{scripted_server.host}/x@{img.manifest_digest}")
+    assert res.status == UP_TO_DATE
+    assert [r[:2] for r in scripted_server.log[n:]] == [("GET", "/v2/")]
 
 
 def test_shared_base_layer_already_exists(scripted_server, store):
@@ -439,8 +479,9 @@ def test_trace_records_a_pull(scripted_server, store):
     t = Trace()
     pull(store, f"{scripted_server.host}/x:v1", trace=t)
     lines = t.lines()
-    assert lines[:2] == [f"GET {scripted_server.url}/v2/ -> 404", f"GET {scripted_server.url}/v2/x/manifests/v1 -> 200"]
-    assert sorted(lines[2:]) == sorted(f"GET {scripted_server.url}/v2/x/blobs/{d} -> 200"
+    assert lines[:3] == [f"GET {scripted_server.url}/v2/ -> 404", f"HEAD {scripted_server.url}/v2/x/manifests/v1 -> 200",
+                         f"GET {scripted_server.url}/v2/x/manifests/{img.manifest_digest} -> 200"]
+    assert sorted(lines[3:]) == sorted(f"GET {scripted_server.url}/v2/x/blobs/{d} -> 200"
                                        for d in [img.config_digest, *(lb.digest for lb in img.layers)])
 
 

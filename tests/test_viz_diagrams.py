@@ -287,7 +287,9 @@ def hub_exchanges(blob_order=(C, A, B)) -> list[Exchange]:
         Exchange("GET", f"{reg}/v2/", 401, {}, {"WWW-Authenticate": 'Bearer realm="https://auth.docker.io/token"'}),
         Exchange("GET", "https://auth.docker.io/token?scope=repository%3Alibrary%2Fdebian%3Apull&service=x", 200,
                  {"Authorization": "Basic <redacted>"}, {"Content-Type": "application/json"}),
-        Exchange("GET", f"{reg}/v2/library/debian/manifests/jessie", 200, {}, {"Content-Type": INDEX}),
+        Exchange("HEAD", f"{reg}/v2/library/debian/manifests/jessie", 200, {},
+                 {"Content-Type": INDEX, "Docker-Content-Digest": f"sha256:{'d' * 64}"}),
+        Exchange("GET", f"{reg}/v2/library/debian/manifests/sha256:{'d' * 64}", 200, {}, {"Content-Type": INDEX}),
         Exchange("GET", f"{reg}/v2/library/debian/manifests/sha256:{'e' * 64}", 200, {}, {"Content-Type": MANIFEST}),
     ]
     blobs = {
@@ -312,9 +314,11 @@ def test_pull_sequence_labels_in_order():
         "401 Unauthorized: get a Bearer token",
         "GET /token?scope=repository:library/debian:pull  (ask for a token)",
         "200 OK: a token",
-        "GET /v2/library/debian/manifests/jessie",
+        "HEAD /v2/library/debian/manifests/jessie  (version check: no pull)",
+        "200 OK: its digest (an index)",
+        "GET /v2/library/debian/manifests/sha256:dddddddddddd...  (Docker Hub: pull 1)",
         "200 OK: an index (one manifest per platform)",
-        "GET /v2/library/debian/manifests/sha256:eeeeeeeeeeee...",
+        "GET /v2/library/debian/manifests/sha256:eeeeeeeeeeee...  (Docker Hub: pull 1)",
         "200 OK: the image manifest (config + layers)",
         "GET /v2/library/debian/blobs/sha256:cccccccccccc...",
         "200 OK: the config (1.5 kB)",
@@ -333,6 +337,10 @@ def test_pull_sequence_labels_in_order():
     assert '\tp0_2 -> p1_2 [label="401 Unauthorized: get a Bearer token" constraint=false dir=back style=dashed]' in src
     assert ":443" not in src and "sig=" not in src and "service=" not in src and "redacted" not in src
     assert "blobs are fetched in parallel;\\ndrawn config first, then layer order" in src
+    assert 'label="Docker Hub counts\\n1 pull"' in src
+    # the index and the platform manifest chosen from it are one pull, the HEAD none; an up-to-date pull: 0
+    assert "Docker Hub counts\\n0 pulls" in d.pull_sequence(hub_exchanges()[:3]).source
+    assert "Docker Hub counts" not in d.pull_sequence(hub_exchanges(), hub_pulls=False).source
 
 
 def test_pull_sequence_is_stable_when_parallel_blobs_arrive_in_any_order():
@@ -377,9 +385,10 @@ def test_pull_sequence_of_a_real_pull_on_loopback(scripted_server, tmp_path):
     assert_no_leaks(src)
     assert str(scripted_server.port) not in src and "127.0.0.1" not in src
     labels = message_labels(src)
-    assert labels[:3] == ["GET /v2/  (ping: which auth?)", "404 Not Found", "GET /v2/x/manifests/v1"]
+    assert labels[:4] == ["GET /v2/  (ping: which auth?)", "404 Not Found",
+                          "HEAD /v2/x/manifests/v1  (version check: no pull)", "200 OK: its digest (an index)"]
     assert "200 OK: an index (one manifest per platform)" in labels
-    assert f"GET /v2/x/manifests/sha256:{img.manifest_digest.short}..." in labels
+    assert f"GET /v2/x/manifests/sha256:{img.manifest_digest.short}...  (Docker Hub: pull 1)" in labels
     assert labels[-4:-2] == [f"GET /v2/x/blobs/sha256:{img.config_digest.short}...",
                              f"200 OK: the config ({d.human_size(len(img.config))})"]
     assert 'p1 [label="registry\\nregistry.lab"' in src
@@ -404,9 +413,12 @@ def test_pull_sequence_of_a_token_auth_pull_from_the_lab_registry(tmp_path):
     src = sources[0]
     assert port not in src and "127.0.0.1" not in src
     labels = message_labels(src)
-    assert labels[:4] == ["GET /v2/  (ping: which auth?)", "401 Unauthorized: get a Bearer token",
-                          "GET /token  (ask for a token)", "200 OK: a token"]
-    assert "GET /token?scope=repository:library/debian:pull  (ask for a token)" in labels
+    # Docker's conversation: the ping's 401 only names the token service; one token, for the repository
+    assert labels[:6] == ["GET /v2/  (ping: which auth?)", "401 Unauthorized: get a Bearer token",
+                          "GET /token?scope=repository:library/debian:pull  (ask for a token)", "200 OK: a token",
+                          "HEAD /v2/library/debian/manifests/jessie  (version check: no pull)",
+                          "200 OK: its digest (a manifest)"]
+    assert sum(label.startswith("GET /token") for label in labels) == 1
     assert labels[-2].startswith("GET /v2/library/debian/blobs/sha256:")
     assert labels[-1].startswith("200 OK: a layer (")
     assert 'p2 [label="token service\\nregistry.lab"' in src

@@ -27,10 +27,20 @@ def test_second_pull_of_a_shared_layer_says_already_exists(lab):
     box = wd.pull_widget(lab, initial="debian:jessie")
     box.button.click()
     first = box.progress
-    box.text.value = "debian:8"
+    box.text.value = "httpd"  # built on debian:jessie's layer
     box.button.click()
     assert box.progress is not first and box.area.children == (box.progress.widget,)
-    assert [box.progress.status(lid) for lid in box.progress.bars] == [ALREADY_EXISTS]
+    statuses = [box.progress.status(lid) for lid in box.progress.bars]
+    assert statuses[0] == ALREADY_EXISTS and set(statuses[1:]) == {PULL_COMPLETE}
+    assert "Downloaded newer image for httpd:latest" in box.output.value
+
+
+def test_another_tag_of_an_image_the_store_has_moves_no_layer(lab):
+    box = wd.pull_widget(lab, initial="debian:jessie")
+    box.button.click()
+    box.text.value = "debian:8"  # the same image: docker prints no layer line, and the tag is new
+    box.button.click()
+    assert box.progress.bars == {}
     assert "Downloaded newer image for debian:8" in box.output.value
 
 

@@ -55,6 +55,8 @@ def _pull(p):
     p.add_argument("--no-extract", action="store_true",
                    help="stop after fetch + verify + store (skip applying layers)")
     p.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
+    p.add_argument("--trace", action="store_true",
+                   help="print the HTTP conversation on stderr, marking what Docker Hub counts as a pull")
     p.add_argument("reference", metavar="NAME[:TAG|@DIGEST]")
 
     def run(ctx):
@@ -62,7 +64,17 @@ def _pull(p):
 
         a = ctx.args
         progress = Recorder() if a.quiet else renderer_for(ctx.out)
-        result = ctx.lab.pull(a.reference, platform=a.platform, extract=not a.no_extract, progress=progress)
+        trace = None
+        if a.trace:
+            from ..registry.trace import Trace
+            trace = Trace()
+        try:
+            result = ctx.lab.pull(a.reference, platform=a.platform, extract=not a.no_extract, progress=progress,
+                                  trace=trace)
+        finally:
+            if trace is not None:  # a failed pull's conversation says why it failed
+                ctx.out.flush()
+                ctx.err.write("".join(line + "\n" for line in trace.report()))
         if a.quiet:
             ctx.print(result.reference.canonical)
     return run, False

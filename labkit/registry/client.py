@@ -106,6 +106,18 @@ class ManifestHead:
     size: int | None
 
 
+def _manifest_head(resp) -> ManifestHead:
+    """Return the ManifestHead a HEAD answer describes (digest None when the header is missing or not a digest)."""
+    dcd = resp.headers.get("Docker-Content-Digest", "").strip()
+    length = resp.headers.get("Content-Length")
+    try:
+        digest = as_digest(dcd) if dcd else None
+    except ValueError:
+        digest = None
+    return ManifestHead(resp.headers.get("Content-Type", "").split(";")[0].strip(), digest,
+                        int(length) if length and length.isdigit() else None)
+
+
 def _error_codes(resp) -> tuple[tuple[str, ...], str]:
     """Return (codes, first message) from a registry's {"errors": [...]} body (distribution spec errors)."""
     try:
@@ -192,12 +204,13 @@ class RegistryClient:
                 self.trace.record(old)
             self.trace.record(resp)
 
-    def _send_once(self, method: str, url: str, headers: dict, stream: bool):
+    def _send_once(self, method: str, url: str, headers: dict, stream: bool, authorize: bool = True):
         """Send one request, following up to 5 redirects by hand; returns the final response."""
         for _ in range(6):
             same_host = urlsplit(url).netloc.lower() == self.netloc
+            auth = self.auth if same_host and authorize else _StripAuth()
             resp = self.session.request(method, url, headers=headers, stream=stream, timeout=self.timeout,
-                                        allow_redirects=False, auth=self.auth if same_host else _StripAuth())
+                                        allow_redirects=False, auth=auth)
             self._record(resp)
             if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
                 url = urljoin(url, resp.headers["Location"])
@@ -209,14 +222,16 @@ class RegistryClient:
         raise RegistryError(f"too many redirects from {self.name}", method=method, url=redact_url(url))
 
     def request(self, method: str, path: str, *, what: str, headers: dict | None = None, stream: bool = False,
-                ok=(200,)) -> requests.Response:
-        """Send a request with bounded retries (connection errors, 5xx, short 429s); raise on other statuses."""
+                ok=(200,), authorize: bool = True) -> requests.Response:
+        """Send a request with bounded retries (connection errors, 5xx, short 429s); raise on other statuses.
+
+        authorize=False sends it without credentials (the ping)."""
         url = path if "://" in path else self.url(path)
         headers = dict(headers or {})
         for attempt in range(self.retries):
             last = attempt == self.retries - 1
             try:
-                resp = self._send_once(method, url, headers, stream)
+                resp = self._send_once(method, url, headers, stream, authorize)
             except AuthRequired as e:  # from the token endpoint, via the auth object
                 status = f", {e.status}" if e.status else ""
                 raise AuthRequired(f"{what}: {e} ({self.name}{status})", method=method, url=redact_url(url),
@@ -301,20 +316,26 @@ class RegistryClient:
 
     # -- API ---------------------------------------------------------------------------------------------
     def ping(self, what: str | None = None, *, strict: bool = True) -> dict:
-        """Return {"url", "status", "api_version"} from GET /v2/, after answering any auth challenge.
+        """GET /v2/ as Docker's PingV2Registry does it, and return {"url", "status", "api_version"}.
 
-        strict=False only discovers how the registry wants auth (as docker does before a pull): any HTTP
-        answer is accepted and auth failures are left for the real request to report.
+        The ping goes without credentials; a 401 only records the registry's challenge (Docker's challenge
+        manager), so every later request carries the credentials it asks for at once: no second ping.
+        strict=False (pull, push) accepts any answer and leaves auth failures for the real requests to
+        report. strict=True (login) then checks the credentials the way `docker login` does: GET /v2/ again
+        with them (a Bearer challenge: a token without a repository scope).
         """
         what = what or f"ping {self.name}"
-        try:
-            resp = self.request("GET", "/v2/", what=what, ok=(200,) if strict else range(200, 500))
-        except AuthRequired:
-            if strict:
-                raise
-            return {"url": redact_url(self.url("/v2/")), "status": 401, "api_version": ""}
+        url = redact_url(self.url("/v2/"))
+        resp = self.request("GET", "/v2/", what=what, ok=range(200, 500), authorize=False)
         resp.close()
-        return {"url": redact_url(self.url("/v2/")), "status": resp.status_code,
+        if resp.status_code == 401 and isinstance(self.auth, RegistryAuth):
+            self.auth.add_response(resp)
+        if resp.status_code == 401 and strict:
+            resp = self.request("GET", "/v2/", what=what)
+            resp.close()
+        elif resp.status_code != 200 and strict:
+            raise self.error(resp, what)
+        return {"url": url, "status": resp.status_code,
                 "api_version": resp.headers.get("Docker-Distribution-Api-Version", "")}
 
     def _accept(self) -> dict:
@@ -325,10 +346,23 @@ class RegistryClient:
         what = what or f"head manifest {repo}:{ref}"
         resp = self.request("HEAD", f"/v2/{repo}/manifests/{ref}", what=what, headers=self._accept())
         resp.close()
-        dcd = resp.headers.get("Docker-Content-Digest")
-        length = resp.headers.get("Content-Length")
-        return ManifestHead(resp.headers.get("Content-Type", "").split(";")[0].strip(),
-                            as_digest(dcd) if dcd else None, int(length) if length and length.isdigit() else None)
+        return _manifest_head(resp)
+
+    def resolve_tag(self, repo: str, tag: str, *, what: str | None = None) -> "ManifestHead | FetchedManifest":
+        """Return what `tag` points to, asked as Docker asks: `HEAD manifests/TAG` (a version check, which Docker
+        Hub does not count as a pull) and its Docker-Content-Digest. A registry that answers the HEAD with an
+        error (404, 405, ...) or without a digest gets `GET manifests/TAG` instead, as distribution's client
+        (tags.Get) does: then the manifest itself comes back (or the error with its details).
+        """
+        what = what or f"resolve {repo}:{tag}"
+        resp = self.request("HEAD", f"/v2/{repo}/manifests/{tag}", what=what, headers=self._accept(),
+                            ok=range(200, 600))
+        resp.close()
+        if 200 <= resp.status_code < 300:
+            head = _manifest_head(resp)
+            if head.digest is not None:
+                return head
+        return self.get_manifest(repo, tag, what=what)
 
     def get_manifest(self, repo: str, ref: "str | Digest", *, what: str | None = None) -> FetchedManifest:
         """Return the manifest or index for a tag or digest, verified against the digest it was fetched by."""

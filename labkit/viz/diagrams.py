@@ -18,6 +18,7 @@ import graphviz
 from ..formatting import human_size
 from ..oci.mediatypes import IMAGE_MANIFEST_TYPES, INDEX_TYPES
 from ..oci.whiteouts import OPAQUE_MARKER, WHITEOUT_PREFIX
+from ..registry.trace import header_value, hub_pull_marks, is_version_check
 from .models import (JAVA_WEB_APP, ContainerOp, ImageLayers, LayerBox, as_image, as_op, image_layers,
                      image_name, mark_shared, named_layers, short_command)
 
@@ -363,13 +364,6 @@ _MANIFEST_PATH = re.compile(r"^/v2/(.+)/manifests/([^/]+)$")
 _BLOB_PATH = re.compile(r"^/v2/(.+)/blobs/([a-z0-9]+:[a-f0-9]+)$")
 
 
-def _header(headers: Mapping, name: str) -> str:
-    for k, v in (headers or {}).items():
-        if k.lower() == name.lower():
-            return str(v)
-    return ""
-
-
 def _phrase(status: int) -> str:
     try:
         return f"{status} {HTTPStatus(status).phrase}"
@@ -396,12 +390,18 @@ class _Step:
         self.role = ""
         self.blob = ""
         self.group = pos
+        self.hub_pull = 0  # the pull Docker Hub counts this request in (0: none)
 
 
 def pull_sequence(trace: Iterable[Any], host_alias: "str | Mapping[str, str] | None" = None,
                   platform: "str | None" = None, config_digest: "str | None" = None,
-                  layer_order: "Sequence[str] | None" = None) -> graphviz.Digraph:
-    """Return a sequence diagram of a pull's HTTP conversation (ping, 401, token, index, platform, manifest, blobs).
+                  layer_order: "Sequence[str] | None" = None, hub_pulls: bool = True) -> graphviz.Digraph:
+    """Return a sequence diagram of a pull's HTTP conversation (ping, 401, token, HEAD of the tag, index,
+    platform, manifest, blobs).
+
+    With `hub_pulls`, each request Docker Hub counts as a pull is marked ("Docker Hub: pull 1"), a HEAD of a
+    manifest is marked as the version check that counts nothing, and a last note gives the total
+    (labkit.registry.trace.hub_pull_marks quotes the rule).
 
     `trace` is a labkit.registry.trace.Trace (or its Exchanges). Only paths are shown in messages, never
     ports or query strings (except a token's scope); participants show their host without the port, or
@@ -411,6 +411,8 @@ def pull_sequence(trace: Iterable[Any], host_alias: "str | Mapping[str, str] | N
     """
     exchanges = list(getattr(trace, "exchanges", trace))
     steps = [_Step(ex, i) for i, ex in enumerate(exchanges)]
+    for s, mark in zip(steps, hub_pull_marks(exchanges)):
+        s.hub_pull = mark
     registry_host = next((s.host for s in steps if s.path.startswith("/v2")), "")
     redirects: dict[str, _Step] = {}
     for s in steps:
@@ -424,7 +426,7 @@ def pull_sequence(trace: Iterable[Any], host_alias: "str | Mapping[str, str] | N
             s.role, s.blob, s.group = "blob storage", origin.blob, origin.group
         else:
             s.role = "token service"
-        location = _header(s.ex.response_headers, "Location")
+        location = header_value(s.ex.response_headers, "Location")
         if 300 <= s.ex.status < 400 and location:
             redirects[location] = s
 
@@ -471,7 +473,7 @@ def pull_sequence(trace: Iterable[Any], host_alias: "str | Mapping[str, str] | N
     for group in arranged:
         for s in group:
             col = column[(s.role, alias(s))]
-            rows.append(("msg", 0, col, _request_label(s), False))
+            rows.append(("msg", 0, col, _request_label(s, hub_pulls), False))
             kind, text = _response_label(s, config_digest, layer_rank)
             rows.append(("msg", col, 0, text, True))
             if kind == "index":
@@ -479,6 +481,9 @@ def pull_sequence(trace: Iterable[Any], host_alias: "str | Mapping[str, str] | N
                 rows.append(("note", 0, ("choose a platform", chosen)))
     if parallel:
         rows.append(("note", 0, ("blobs are fetched in parallel;", "drawn config first, then layer order")))
+    if hub_pulls:
+        count = max((s.hub_pull for s in steps), default=0)
+        rows.append(("note", 0, ("Docker Hub counts", f"{count} pull{'' if count == 1 else 's'}")))
 
     g = _graph("pull_sequence", rankdir="TB", ranksep="0.22", nodesep="1.6", splines="line")
     g.attr("node", shape="point", width="0.06", fillcolor="black")
@@ -516,8 +521,12 @@ def pull_sequence(trace: Iterable[Any], host_alias: "str | Mapping[str, str] | N
     return g
 
 
-def _request_label(s: _Step) -> str:
+def _request_label(s: _Step, hub_pulls: bool = False) -> str:
     method = s.ex.method
+    if hub_pulls and s.hub_pull:
+        return f"{method} {_short_path(s.path)}  (Docker Hub: pull {s.hub_pull})"
+    if hub_pulls and is_version_check(s.ex):
+        return f"{method} {_short_path(s.path)}  (version check: no pull)"
     if s.role == "token service":
         scope = [v for k, v in parse_qsl(s.query) if k == "scope"]
         return f"{method} {s.path}" + (f"?scope={' '.join(scope)}" if scope else "") + "  (ask for a token)"
@@ -531,10 +540,10 @@ def _request_label(s: _Step) -> str:
 def _response_label(s: _Step, config_digest: "str | None", layer_rank: Mapping[str, int]) -> tuple[str, str]:
     ex = s.ex
     head = _phrase(ex.status)
-    ctype = _header(ex.response_headers, "Content-Type").split(";")[0].strip()
-    length = _header(ex.response_headers, "Content-Length")
+    ctype = header_value(ex.response_headers, "Content-Type").split(";")[0].strip()
+    length = header_value(ex.response_headers, "Content-Length")
     if ex.status == 401:
-        challenge = _header(ex.response_headers, "WWW-Authenticate").split(" ", 1)[0].lower()
+        challenge = header_value(ex.response_headers, "WWW-Authenticate").split(" ", 1)[0].lower()
         want = {"bearer": "get a Bearer token", "basic": "send Basic credentials"}.get(challenge, "authenticate")
         return "auth", f"{head}: {want}"
     if 300 <= ex.status < 400:
@@ -545,6 +554,9 @@ def _response_label(s: _Step, config_digest: "str | None", layer_rank: Mapping[s
         return "token", f"{head}: a token"
     if s.path.rstrip("/") == "/v2":
         return "ping", f"{head}: API v2 here"
+    if _MANIFEST_PATH.match(s.path) and ex.method == "HEAD":
+        kind = "an index" if ctype in INDEX_TYPES else "a manifest"
+        return "head", f"{head}: its digest ({kind})"
     if _MANIFEST_PATH.match(s.path):
         if ctype in INDEX_TYPES:
             return "index", f"{head}: an index (one manifest per platform)"

@@ -1,0 +1,183 @@
+"""A recording proxy: sits in front of a real server on 127.0.0.1 and writes down every request it forwards.
+
+The client under test talks to the proxy as if it were the registry (or the token server); the proxy forwards
+each request unchanged (the Host header too, so the registry's Location URLs point back at the proxy) and
+keeps one `Recorded` per exchange. Several proxies can share one `Conversation`, so a registry and its token
+server are recorded in one sequence, in the order the client sent them:
+
+    talk = Conversation()
+    tokens = RecordingProxy(token_server_url, talk, "token")
+    url, stop = start_distribution_registry(tmp_path, {"auth": {"token": {..., "realm": tokens.url + "/token"}}})
+    registry = RecordingProxy(url, talk, "registry")
+    ... pull from registry.host ...
+    assert talk.lines() == ["GET /v2/ -> 401", "GET /token scope=repository:x:pull -> 200", ...]
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One exchange as the proxy saw it (headers as sent; secrets are the test's own)."""
+
+    server: str  # the proxy's name: "registry", "token", ...
+    method: str
+    target: str  # path?query as sent
+    status: int
+    request_headers: dict = field(default_factory=dict)
+    response_headers: dict = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.target).path
+
+    @property
+    def query(self) -> "list[tuple[str, str]]":
+        return parse_qsl(urlsplit(self.target).query, keep_blank_values=True)
+
+    @property
+    def auth(self) -> str:
+        """Return the scheme of the Authorization header sent ("Bearer", "Basic") or ""."""
+        value = next((v for k, v in self.request_headers.items() if k.lower() == "authorization"), "")
+        return value.split(" ", 1)[0]
+
+    def line(self, names: "dict[str, str] | None" = None) -> str:
+        """Return `METHOD path [auth] -> status`, digests replaced by `names` (digest -> short name).
+
+        A token request shows only its scopes (`GET /token scope=repository:x:pull -> 200`); a mount shows
+        `?mount=NAME&from=REPO`; other query strings (upload session state) are left out."""
+        def named(text: str) -> str:
+            return _DIGEST.sub(lambda m: (names or {}).get(m.group(0), m.group(0)), text)
+
+        target = named(self.path)
+        query = self.query
+        if self.server == "token" or self.path.endswith("/token"):
+            scopes = " ".join(v for k, v in query if k == "scope")
+            target += f" scope={scopes}" if scopes else ""
+            grant = next((v for k, v in query if k == "grant_type"), "")
+            target += f" grant_type={grant}" if grant else ""
+        else:
+            keep = [(k, v) for k, v in query if k in ("mount", "from")]
+            if keep:
+                target += "?" + "&".join(f"{k}={named(v)}" for k, v in keep)
+        auth = f" [{self.auth}]" if self.auth else ""
+        return f"{self.method} {target}{auth} -> {self.status}"
+
+
+class Conversation:
+    """The exchanges recorded by one or more proxies, in the order they were answered."""
+
+    def __init__(self):
+        self.exchanges: list[Recorded] = []
+        self._lock = threading.Lock()
+
+    def add(self, rec: Recorded) -> None:
+        with self._lock:
+            self.exchanges.append(rec)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.exchanges.clear()
+
+    def lines(self, names: "dict[str, str] | None" = None) -> list[str]:
+        """Return one `Recorded.line` per exchange, in order."""
+        with self._lock:
+            return [r.line(names) for r in self.exchanges]
+
+    def __iter__(self):
+        with self._lock:
+            return iter(list(self.exchanges))
+
+    def __len__(self) -> int:
+        return len(self.exchanges)
+
+
+class RecordingProxy:
+    """An HTTP reverse proxy on 127.0.0.1:<free port> forwarding to `upstream` (http://host:port)."""
+
+    def __init__(self, upstream: str, conversation: "Conversation | None" = None, name: str = "registry"):
+        parts = urlsplit(upstream)
+        self.upstream = (parts.hostname, parts.port or 80)
+        self.conversation = conversation if conversation is not None else Conversation()
+        self.name = name
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.host = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.host}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def lines(self, names: "dict[str, str] | None" = None) -> list[str]:
+        """Return the conversation's lines (every proxy sharing it)."""
+        return self.conversation.lines(names)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _handler(proxy: RecordingProxy):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                out = bytearray()
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return bytes(out)
+                    out += self.rfile.read(size)
+                    self.rfile.readline()
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _forward(self):
+            body = self._body()
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+            if body or self.command in ("PUT", "POST", "PATCH"):
+                headers["Content-Length"] = str(len(body))
+            conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
+            try:
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                answer = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP]
+                status, reason = resp.status, resp.reason
+            finally:
+                conn.close()
+            proxy.conversation.add(Recorded(proxy.name, self.command, self.path, status, dict(self.headers),
+                                            dict(answer)))
+            self.send_response(status, reason)
+            for k, v in answer:
+                if k.lower() != "content-length":
+                    self.send_header(k, v)
+            if self.command == "HEAD":  # keep the upstream's length: it says how big the manifest or blob is
+                length = dict((k.lower(), v) for k, v in answer).get("content-length")
+                if length is not None:
+                    self.send_header("Content-Length", length)
+            else:
+                self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _forward
+
+    return Handler
