@@ -30,16 +30,15 @@ from labkit.registry.auth import Credentials
 from labkit.store import Store
 
 from helpers import imagefactory as factory
+from helpers import peers, skopeo
 from helpers.recorder import Conversation, RecordingProxy
-from helpers.registries import skopeo_copy_to_registry
-
-USER, PASSWORD = "alice", "wonder-land"
+from helpers.registries import HTPASSWD_USERS, TOKEN_USERS, start_distribution_registry, start_htpasswd_registry
 SERIAL = {"max-concurrent-downloads": 1, "max-concurrent-uploads": 1}
 _UPLOAD = re.compile(r"/blobs/uploads/[^/?\s]+")
 
 
-class Lab:
-    """A registry in one auth mode behind a recording proxy, with what a test needs to talk to it."""
+class Recorded:
+    """A docker-registry in one auth mode behind a recording proxy, with what a test needs to talk to it."""
 
     def __init__(self, mode: str, host: str, talk: Conversation, direct: str, credentials):
         self.mode = mode
@@ -49,11 +48,9 @@ class Lab:
         self.credentials = credentials
 
     def seed(self, tmp_path, built, repo_tag: str) -> None:
-        oci = factory.write_oci_dir(tmp_path / f"oci-{repo_tag.replace('/', '_').replace(':', '_')}", built, "src")
-        skopeo_copy_to_registry(f"oci:{oci}:src", f"{self.direct}/{repo_tag}",
-                                creds=f"{USER}:{PASSWORD}" if self.credentials else None,
-                                all_platforms=isinstance(built, factory.BuiltIndex))
-        self.talk.clear()  # skopeo's own token requests go through the token proxy
+        creds = f"{self.credentials.username}:{self.credentials.password}" if self.credentials else None
+        skopeo.push_built(tmp_path, built, f"{self.direct}/{repo_tag}", creds=creds)
+        self.talk.clear()  # skopeo's own token requests went through the token proxy
 
     def lines(self, names: dict) -> list[str]:
         return [_UPLOAD.sub("/blobs/uploads/<session>", line) for line in self.talk.lines(names)]
@@ -76,35 +73,36 @@ class Lab:
 
 
 @pytest.fixture(params=["plain", "basic", "token"])
-def lab(request, tmp_path):
-    from helpers import peers
-
+def recorded(request, tmp_path):
+    """Return a Recorded docker-registry: plain, htpasswd (Basic) or with a token server (Bearer)."""
     mode = request.param
-    peers.require("docker-registry", "skopeo", *(["htpasswd"] if mode == "basic" else []))
-    from helpers.registries import start_distribution_registry, start_htpasswd_registry
-    from helpers.tokenserver import TokenServer
-
+    peers.require("docker-registry", "skopeo", *{"basic": ["htpasswd"], "token": ["cryptography"]}.get(mode, []))
     talk = Conversation()
     stops = []
+    users = None
     if mode == "plain":
-        url, stop = start_distribution_registry(tmp_path)
+        registry = start_distribution_registry(tmp_path)
     elif mode == "basic":
-        url, stop = start_htpasswd_registry(tmp_path, {USER: PASSWORD})
+        users = HTPASSWD_USERS
+        registry = start_htpasswd_registry(tmp_path, users)
     else:
-        ts = TokenServer(tmp_path, users={USER: PASSWORD}).start()
+        from helpers.tokenserver import TokenServer  # signs with cryptography: imported once it is there
+
+        users = TOKEN_USERS
+        ts = TokenServer(tmp_path, users=users).start()
         stops.append(ts.stop)
         tokens = RecordingProxy(ts.realm.rsplit("/", 1)[0], talk, "token")
         stops.append(tokens.stop)
         config = ts.registry_auth_config()
-        config["token"]["realm"] = f"{tokens.url}/token"
-        url, stop = start_distribution_registry(tmp_path, {"auth": config})
-    stops.append(stop)
-    proxy = RecordingProxy(url, talk, "registry")
+        config["token"]["realm"] = f"{tokens.url}/token"  # the registry sends clients through the proxy
+        registry = start_distribution_registry(tmp_path, {"auth": config})
+    stops.append(registry.stop)
+    proxy = RecordingProxy(registry.url, talk, "registry")
     stops.append(proxy.stop)
-    yield Lab(mode, proxy.host, talk, url.removeprefix("http://"),
-              Credentials(USER, PASSWORD) if mode != "plain" else None)
-    for s in reversed(stops):
-        s()
+    credentials = Credentials(*next(iter(users.items()))) if users else None
+    yield Recorded(mode, proxy.host, talk, registry.host, credentials)
+    for stop in reversed(stops):
+        stop()
 
 
 def names_of(*images, index=None) -> dict:
@@ -134,14 +132,14 @@ def two_layers(text: str = "x"):
 
 
 @pytest.mark.interop("docker-registry", "skopeo")
-def test_fresh_pull(lab, tmp_path):
+def test_fresh_pull(recorded, tmp_path):
     img = two_layers()
-    lab.seed(tmp_path, img, "lab/x:v1")
+    recorded.seed(tmp_path, img, "lab/x:v1")
     rec = Recorder()
-    res = pull(Store(tmp_path / "home"), f"{lab.host}/lab/x:v1", credentials=lab.credentials, progress=rec,
+    res = pull(Store(tmp_path / "home"), f"{recorded.host}/lab/x:v1", credentials=recorded.credentials, progress=rec,
                settings=SERIAL)
     assert res.manifest_digest == img.manifest_digest
-    assert lab.lines(names_of(img)) == lab.expect(scope="repository:lab/x:pull", requests=[
+    assert recorded.lines(names_of(img)) == recorded.expect(scope="repository:lab/x:pull", requests=[
         "HEAD /v2/lab/x/manifests/v1 -> 200",
         "GET /v2/lab/x/manifests/manifest -> 200",
         "GET /v2/lab/x/blobs/config -> 200",
@@ -151,31 +149,32 @@ def test_fresh_pull(lab, tmp_path):
 
 
 @pytest.mark.interop("docker-registry", "skopeo")
-def test_up_to_date_pull_is_one_head(lab, tmp_path):
+def test_up_to_date_pull_is_one_head(recorded, tmp_path):
     img = two_layers()
-    lab.seed(tmp_path, img, "lab/x:v1")
+    recorded.seed(tmp_path, img, "lab/x:v1")
     store = Store(tmp_path / "home")
-    pull(store, f"{lab.host}/lab/x:v1", credentials=lab.credentials, settings=SERIAL)
-    lab.talk.clear()
+    pull(store, f"{recorded.host}/lab/x:v1", credentials=recorded.credentials, settings=SERIAL)
+    recorded.talk.clear()
     rec = Recorder()
-    res = pull(store, f"{lab.host}/lab/x:v1", credentials=lab.credentials, progress=rec, settings=SERIAL)
+    res = pull(store, f"{recorded.host}/lab/x:v1", credentials=recorded.credentials, progress=rec, settings=SERIAL)
     assert res.status == UP_TO_DATE and res.downloaded == ()
-    assert lab.lines(names_of(img)) == lab.expect(scope="repository:lab/x:pull", requests=[
+    assert recorded.lines(names_of(img)) == recorded.expect(scope="repository:lab/x:pull", requests=[
         "HEAD /v2/lab/x/manifests/v1 -> 200",
     ])
     assert rec.lines() == ["v1: Pulling from lab/x", f"Digest: {img.manifest_digest}",
-                           f"Status: Image is up to date for {lab.host}/lab/x:v1", f"{lab.host}/lab/x:v1"]
+                           f"Status: Image is up to date for {recorded.host}/lab/x:v1", f"{recorded.host}/lab/x:v1"]
 
 
 @pytest.mark.interop("docker-registry", "skopeo")
-def test_index_pull_with_platform(lab, tmp_path):
+def test_index_pull_with_platform(recorded, tmp_path):
     idx = factory.make_index(files={"os-release": b"lab\n"})
-    lab.seed(tmp_path, idx, "lab/multi:v1")
+    recorded.seed(tmp_path, idx, "lab/multi:v1")
     arm = idx.image_for("linux/arm64/v8")
-    res = pull(Store(tmp_path / "home"), f"{lab.host}/lab/multi:v1", "linux/arm64", credentials=lab.credentials,
-               settings=SERIAL)
+    res = pull(Store(tmp_path / "home"), f"{recorded.host}/lab/multi:v1", "linux/arm64",
+               credentials=recorded.credentials, settings=SERIAL)
     assert (res.index_digest, res.manifest_digest) == (idx.digest, arm.manifest_digest)
-    assert lab.lines(names_of(*idx.images, index=idx)) == lab.expect(scope="repository:lab/multi:pull", requests=[
+    names = names_of(*idx.images, index=idx)
+    assert recorded.lines(names) == recorded.expect(scope="repository:lab/multi:pull", requests=[
         "HEAD /v2/lab/multi/manifests/v1 -> 200",
         "GET /v2/lab/multi/manifests/index -> 200",
         "GET /v2/lab/multi/manifests/manifest-arm64 -> 200",
@@ -185,14 +184,14 @@ def test_index_pull_with_platform(lab, tmp_path):
 
 
 @pytest.mark.interop("docker-registry", "skopeo")
-def test_push_of_a_new_image(lab, tmp_path):
+def test_push_of_a_new_image(recorded, tmp_path):
     img = two_layers("pushed")
     store = Store(tmp_path / "home")
-    factory.store_image(store, img, f"{lab.host}/team/new:1")
-    res = push(store, f"{lab.host}/team/new:1", credentials=lab.credentials, settings=SERIAL)
+    factory.store_image(store, img, f"{recorded.host}/team/new:1")
+    res = push(store, f"{recorded.host}/team/new:1", credentials=recorded.credentials, settings=SERIAL)
     assert res.digest == img.manifest_digest
     upload = ["POST /v2/team/new/blobs/uploads/ -> 202", "PUT /v2/team/new/blobs/uploads/<session> -> 201"]
-    assert lab.lines(names_of(img)) == lab.expect(scope="repository:team/new:pull,push", requests=[
+    assert recorded.lines(names_of(img)) == recorded.expect(scope="repository:team/new:pull,push", requests=[
         "HEAD /v2/team/new/blobs/layer2 -> 404", *upload,  # docker's order: the top layer first
         "HEAD /v2/team/new/blobs/layer1 -> 404", *upload,
         "HEAD /v2/team/new/blobs/config -> 404", *upload,
@@ -201,38 +200,39 @@ def test_push_of_a_new_image(lab, tmp_path):
 
 
 @pytest.mark.interop("docker-registry", "skopeo")
-def test_push_mounts_layers_from_another_repository(lab, tmp_path):
+def test_push_mounts_layers_from_another_repository(recorded, tmp_path):
     img = two_layers("mounted")
-    lab.seed(tmp_path, img, "lab/x:v1")
+    recorded.seed(tmp_path, img, "lab/x:v1")
     store = Store(tmp_path / "home")
-    pull(store, f"{lab.host}/lab/x:v1", credentials=lab.credentials, settings=SERIAL)
-    store.tag(f"{lab.host}/lab/x:v1", f"{lab.host}/team/copy:1")
-    lab.talk.clear()
-    res = push(store, f"{lab.host}/team/copy:1", credentials=lab.credentials, settings=SERIAL)
+    pull(store, f"{recorded.host}/lab/x:v1", credentials=recorded.credentials, settings=SERIAL)
+    store.tag(f"{recorded.host}/lab/x:v1", f"{recorded.host}/team/copy:1")
+    recorded.talk.clear()
+    res = push(store, f"{recorded.host}/team/copy:1", credentials=recorded.credentials, settings=SERIAL)
     assert [b.outcome for b in res.blobs] == ["mounted"] * 3
     # the mount needs pull rights on the source repository too: one more token, then reused
     requests = mounts("team/copy", "lab/x", "layer2", "layer1", "config") + ["PUT /v2/team/copy/manifests/1 -> 201"]
     requests.insert(1, "TOKEN repository:team/copy:pull,push repository:lab/x:pull")
-    assert lab.lines(names_of(img)) == lab.expect(scope="repository:team/copy:pull,push", requests=requests)
+    assert recorded.lines(names_of(img)) == recorded.expect(scope="repository:team/copy:pull,push", requests=requests)
 
 
 @pytest.mark.interop("docker-registry", "skopeo")
-def test_default_concurrency_sends_the_same_requests(lab, tmp_path):
+def test_default_concurrency_sends_the_same_requests(recorded, tmp_path):
     """With docker's defaults (3 downloads, 5 uploads at once) the order of blob requests varies, nothing else."""
     img = two_layers("parallel")
-    lab.seed(tmp_path, img, "lab/x:v1")
+    recorded.seed(tmp_path, img, "lab/x:v1")
     store = Store(tmp_path / "home")
-    pull(store, f"{lab.host}/lab/x:v1", credentials=lab.credentials, settings={})
-    store.tag(f"{lab.host}/lab/x:v1", f"{lab.host}/lab/y:v1")
-    push(store, f"{lab.host}/lab/y:v1", credentials=lab.credentials, settings={})
-    pulled = lab.expect(scope="repository:lab/x:pull", requests=[
+    pull(store, f"{recorded.host}/lab/x:v1", credentials=recorded.credentials, settings={})
+    store.tag(f"{recorded.host}/lab/x:v1", f"{recorded.host}/lab/y:v1")
+    push(store, f"{recorded.host}/lab/y:v1", credentials=recorded.credentials, settings={})
+    pulled = recorded.expect(scope="repository:lab/x:pull", requests=[
         "HEAD /v2/lab/x/manifests/v1 -> 200", "GET /v2/lab/x/manifests/manifest -> 200",
         "GET /v2/lab/x/blobs/config -> 200", "GET /v2/lab/x/blobs/layer1 -> 200", "GET /v2/lab/x/blobs/layer2 -> 200"])
-    pushed = lab.expect(scope="repository:lab/y:pull,push", requests=[
-        "TOKEN repository:lab/y:pull,push repository:lab/x:pull", *mounts("lab/y", "lab/x", "layer2", "layer1", "config"),
+    pushed = recorded.expect(scope="repository:lab/y:pull,push", requests=[
+        "TOKEN repository:lab/y:pull,push repository:lab/x:pull",
+        *mounts("lab/y", "lab/x", "layer2", "layer1", "config"),
         "PUT /v2/lab/y/manifests/v1 -> 201"])
-    lines = lab.lines(names_of(img))
-    assert lines[:4 if lab.mode == "token" else 3] == pulled[:4 if lab.mode == "token" else 3]
+    lines = recorded.lines(names_of(img))
+    assert lines[:4 if recorded.mode == "token" else 3] == pulled[:4 if recorded.mode == "token" else 3]
     assert sorted(lines) == sorted(pulled + pushed)
 
 
