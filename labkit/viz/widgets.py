@@ -170,12 +170,14 @@ TAG_SCENARIOS = (
     TagScenario("want-latest", "You want the latest version", False,
                 "with no tag docker uses :latest, and :latest is generally updated often."),
     TagScenario("script", "Recording a procedure into a script", True,
-                "the script must pull the same image next month; :latest may have moved by then."),
+                "the script must pull the same image next month; :latest may have moved by then, and a version "
+                "tag too (it is moved to each rebuild): name:tag@sha256:... gets exactly the tested image."),
     TagScenario("production", "Going to production", True,
                 "production must run the version you tested, not whatever :latest points to today."),
     TagScenario("same-everywhere", "The same version must be used everywhere", True,
-                "machines that resolve :latest at different times can get different images; a fixed tag "
-                "gives them all the same version."),
+                "machines that resolve a tag at different times can get different images, even for a version "
+                "tag (rebuilt with each fix); the tag plus its digest (debian:bookworm@sha256:...) gives them "
+                "all the same bytes."),
     TagScenario("repeatability", "Repeatability later", True,
                 "a fixed tag names a version; a digest (debian@sha256:...) is stricter still, since a tag "
                 "can be moved but a digest always names the same bytes."),

@@ -11,6 +11,7 @@
 - net: free loopback ports.
 - trees: scanning a directory tree to compare labkit's output with a peer's.
 - markup: the text a widget's HTML shows (tags dropped, entities decoded).
+- lessons: a lab in the state a notebook has reached when its exercises come.
 
 Test modules import from here, never from each other (test_registry_transport re-collects the tests of
 test_push and test_lab_registry on purpose: that is a re-run, not a helper).
