@@ -1,4 +1,4 @@
-"""New images from containers and tarballs: commit, import, and `docker history` rows.
+"""New images from containers and tarballs: commit and import (`docker history` is in labkit.tables).
 
 - commit: the container's read-write layer goes through the reproducible layer writer (whiteouts and opaque
   markers before their siblings, gzip) and becomes one new layer on top of the image's own layers, which are
@@ -8,8 +8,6 @@
   that changed nothing gives an empty_layer history entry and no new layer.
 - import: a tarball (plain or gzip) becomes a single-layer image (`docker import`); "scratch" is the empty
   image everything starts from, and a reserved name, like docker's.
-- history: docker's table rows (IMAGE, CREATED, CREATED BY, SIZE, COMMENT), newest first, `<missing>` where
-  no local image has that step as its top.
 """
 
 from __future__ import annotations
@@ -26,10 +24,9 @@ from pathlib import Path
 from typing import BinaryIO, Iterable
 
 from .digest import Digest
-from .errors import LabkitError, UsageError
+from .errors import UsageError
+from .reference import SCRATCH
 
-SCRATCH = "scratch"
-TRUNC = 45            # docker history: CREATED BY is cut to 45 characters with an ellipsis unless --no-trunc
 
 
 def _check_ref(ref) -> "object | None":
@@ -329,78 +326,3 @@ def import_tarball(store, layer_store, fileobj: BinaryIO, ref=None, message: str
     except BaseException:
         claim.release()
         raise
-
-
-# --- history ------------------------------------------------------------------------------------------
-
-def history(store, record) -> list[dict]:
-    """Return `docker history` rows, newest first: {"id": image ID or "<missing>", "created", "created_by",
-    "size", "comment", "empty_layer"}. A row shows an image ID when a local image has that step as its top
-    (same layers, same number of history steps): the image itself, and parents it was committed from."""
-    from .clock import parse_time
-    from .oci import chain_ids
-
-    cfg = store.config(record)
-    items = cfg.layer_history()
-    chains = chain_ids(cfg.diff_ids)
-    sizes = [_layer_size(store, record, i) for i in range(len(cfg.diff_ids))]
-    tops: dict = {}
-    for rec in store.images():
-        if rec.image_id in tops.values():
-            continue
-        try:
-            other = store.config(rec)
-        except LabkitError:
-            continue
-        key = (str(other.chain_ids[-1]) if other.diff_ids else "", len(other.layer_history()))
-        tops.setdefault(key, rec.image_id)
-    rows = []
-    layers_so_far = 0
-    for n, item in enumerate(items):
-        if not item.empty_layer:
-            layers_so_far = item.index + 1
-        chain = str(chains[layers_so_far - 1]) if layers_so_far else ""
-        image_id = tops.get((chain, n + 1))
-        created = item.entry.get("created")
-        try:
-            when = parse_time(created) if isinstance(created, str) else None
-        except ValueError:
-            when = None
-        rows.append({"id": str(image_id) if image_id is not None else "<missing>", "created": when,
-                     "created_by": item.created_by, "size": 0 if item.empty_layer else sizes[item.index],
-                     "comment": item.entry.get("comment") or "", "empty_layer": item.empty_layer})
-    if rows:
-        rows[-1]["id"] = str(record.image_id)
-    return list(reversed(rows))
-
-
-def _layer_size(store, record, i: int) -> int:
-    try:
-        m = store.manifest(record)
-        cfg = store.config(record)
-        return store.layer_size(cfg.diff_ids[i], m.layers[i].digest)
-    except (LabkitError, IndexError):
-        return 0
-
-
-def ellipsis(text: str, width: int = TRUNC) -> str:
-    """Return `text` cut to `width` characters with "…" at the end (docker's stringutils.Ellipsis)."""
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
-def history_table(rows: list[dict], now=None, no_trunc: bool = False) -> str:
-    """Return `docker history` output: IMAGE CREATED CREATED BY SIZE COMMENT."""
-    from .clock import now as clock_now
-    from .formatting import human_size, time_ago
-    from .tables import tabwrite
-
-    now = now or clock_now()
-    out = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
-    for r in rows:
-        image = r["id"]
-        if image != "<missing>" and not no_trunc:
-            image = Digest.parse(image).short
-        created_by = r["created_by"].replace("\t", " ")
-        out.append([image, time_ago(r["created"], now) if r["created"] else "N/A",
-                    created_by if no_trunc else ellipsis(created_by), human_size(r["size"]), r["comment"]])
-    return tabwrite(out)

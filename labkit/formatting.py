@@ -54,3 +54,8 @@ def human_duration(seconds: float) -> str:
 def time_ago(then: datetime, now: datetime) -> str:
     """Return docker's CREATED column: '2 months ago'."""
     return human_duration((now - then).total_seconds()) + " ago"
+
+
+def ellipsis(text: str, width: int) -> str:
+    """Return `text` cut to `width` characters with "…" at the end (docker's stringutils.Ellipsis)."""
+    return text if len(text) <= width else text[:width - 1] + "…"

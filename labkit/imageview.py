@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Iterator, NamedTuple
 
 from .errors import LabkitError, NotFound
+from .paths import MAX_SYMLINKS
 
-MAX_SYMLINKS = 40          # Linux's MAXSYMLINKS: more hops than this is ELOOP
 _DEVICE_TYPES = ("char", "block", "fifo")
 _S_IFMT = {"file": 0o100000, "dir": 0o040000, "symlink": 0o120000, "char": 0o020000, "block": 0o060000,
            "fifo": 0o010000}

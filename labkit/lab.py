@@ -111,7 +111,9 @@ class Lab:
         from .errors import NotFound
         from .reference import Reference
 
-        if image == "scratch":
+        from .reference import SCRATCH
+
+        if image == SCRATCH:
             return None
         try:
             return self.store.resolve(image)
@@ -151,7 +153,7 @@ class Lab:
 
     def history(self, ref: str) -> list[dict]:
         """Return `docker history` rows for an image, newest first."""
-        from .commit import history
+        from .tables import history
 
         return history(self.store, self.store.resolve(ref))
 

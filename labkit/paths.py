@@ -9,6 +9,8 @@ import errno
 import os
 import posixpath
 
+MAX_SYMLINKS = 40       # Linux's MAXSYMLINKS (include/linux/namei.h): more hops than this in one lookup is ELOOP
+
 
 def norm(path: str, cwd: str = "/") -> str:
     """Return `path` as a clean absolute container path ("/etc/hosts"), lexically ('..' stops at '/')."""

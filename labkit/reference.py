@@ -25,6 +25,7 @@ from .errors import InvalidReference
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DEFAULT_DOMAIN = "index.docker.io"
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
+SCRATCH = "scratch"     # docker's reserved name for the empty image (no layers): no image may take it
 OFFICIAL_REPO_PREFIX = "library/"
 DEFAULT_TAG = "latest"
 # RepositoryNameTotalLengthMax: since distribution/reference v0.6 (PR #9) it limits the path only,

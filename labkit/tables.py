@@ -1,17 +1,19 @@
-"""Docker's output for image lists and disk usage: tabwriter tables and JSON-lines rows with docker's keys."""
+"""Docker's output for image lists, image history, containers and disk usage: tabwriter tables and JSON-lines rows with docker's keys."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Iterable, Sequence
 
-from .formatting import human_size, time_ago
+from .errors import LabkitError
+from .formatting import ellipsis, human_size, time_ago
 
 # docker 1.x (the lab text's era): tabwriter.NewWriter(out, 20, 1, 3, ' ', 0) -- a column is as wide as its
 # longest cell plus 3 spaces of padding, and at least 20 characters.
 MIN_WIDTH = 20
 PADDING = 3
 NONE = "<none>"
+HISTORY_CREATED_BY = 45  # docker history cuts CREATED BY to 45 characters with an ellipsis unless --no-trunc
 
 
 def tabwrite(rows: Sequence[Sequence[str]], minwidth: int = MIN_WIDTH, padding: int = PADDING) -> str:
@@ -152,16 +154,11 @@ def system_df_json(df: dict, now: datetime, verbose: bool = False) -> list[dict]
 
 # --- ps ---------------------------------------------------------------------------------------------------
 
-def _ellipsis(text: str, width: int) -> str:
-    """Return docker's stringutils.Ellipsis: cut to `width` characters ending in "…"."""
-    return text if len(text) <= width else text[:width - 1] + "…"
-
-
 def _quoted_command(command: str, no_trunc: bool) -> str:
     """Return the COMMAND cell as docker prints it: cut to 20 characters, then quoted like Go's strconv.Quote."""
     import json
 
-    return json.dumps(command if no_trunc else _ellipsis(command, 20), ensure_ascii=False)
+    return json.dumps(command if no_trunc else ellipsis(command, 20), ensure_ascii=False)
 
 
 def ps_table(manager, containers: Iterable, now: datetime, sizes: bool = False, no_trunc: bool = False) -> str:
@@ -195,3 +192,72 @@ def ps_json(manager, containers: Iterable, now: datetime, sizes: bool = False) -
             row["Size"] = size_text(*manager.sizes(c))
         out.append(row)
     return out
+
+
+# --- history ----------------------------------------------------------------------------------------------
+
+def history(store, record) -> list[dict]:
+    """Return `docker history` rows, newest first: {"id": image ID or "<missing>", "created", "created_by",
+    "size", "comment", "empty_layer"}. A row shows an image ID when a local image has that step as its top
+    (same layers, same number of history steps): the image itself, and parents it was committed from."""
+    from .clock import parse_time
+    from .oci import chain_ids
+
+    cfg = store.config(record)
+    items = cfg.layer_history()
+    chains = chain_ids(cfg.diff_ids)
+    sizes = [_layer_size(store, record, i) for i in range(len(cfg.diff_ids))]
+    tops: dict = {}
+    for rec in store.images():
+        if rec.image_id in tops.values():
+            continue
+        try:
+            other = store.config(rec)
+        except LabkitError:
+            continue
+        key = (str(other.chain_ids[-1]) if other.diff_ids else "", len(other.layer_history()))
+        tops.setdefault(key, rec.image_id)
+    rows = []
+    layers_so_far = 0
+    for n, item in enumerate(items):
+        if not item.empty_layer:
+            layers_so_far = item.index + 1
+        chain = str(chains[layers_so_far - 1]) if layers_so_far else ""
+        image_id = tops.get((chain, n + 1))
+        created = item.entry.get("created")
+        try:
+            when = parse_time(created) if isinstance(created, str) else None
+        except ValueError:
+            when = None
+        rows.append({"id": str(image_id) if image_id is not None else "<missing>", "created": when,
+                     "created_by": item.created_by, "size": 0 if item.empty_layer else sizes[item.index],
+                     "comment": item.entry.get("comment") or "", "empty_layer": item.empty_layer})
+    if rows:
+        rows[-1]["id"] = str(record.image_id)
+    return list(reversed(rows))
+
+
+def _layer_size(store, record, i: int) -> int:
+    try:
+        m = store.manifest(record)
+        cfg = store.config(record)
+        return store.layer_size(cfg.diff_ids[i], m.layers[i].digest)
+    except (LabkitError, IndexError):
+        return 0
+
+
+def history_table(rows: list[dict], now=None, no_trunc: bool = False) -> str:
+    """Return `docker history` output: IMAGE CREATED CREATED BY SIZE COMMENT."""
+    from .clock import now as clock_now
+    from .digest import Digest
+
+    now = now or clock_now()
+    out = [["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"]]
+    for r in rows:
+        image = r["id"]
+        if image != "<missing>" and not no_trunc:
+            image = Digest.parse(image).short
+        created_by = r["created_by"].replace("\t", " ")
+        out.append([image, time_ago(r["created"], now) if r["created"] else "N/A",
+                    created_by if no_trunc else ellipsis(created_by, HISTORY_CREATED_BY), human_size(r["size"]), r["comment"]])
+    return tabwrite(out)

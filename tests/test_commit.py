@@ -12,7 +12,9 @@ from datetime import datetime, timezone
 import pytest
 
 from helpers.imagefactory import stored_entry_image
-from labkit.commit import apply_changes, commit, ellipsis, history, history_table, import_tarball, layer_entries
+from labkit.commit import apply_changes, commit, import_tarball, layer_entries
+from labkit.formatting import ellipsis
+from labkit.tables import history, history_table
 from labkit.containers import Containers
 from labkit.errors import UnsafeLayer, UsageError
 from labkit.layers.writer import Entry
@@ -230,7 +232,7 @@ def test_history_rows_and_missing(containers, monkeypatch):
 
 @pytest.mark.parametrize("text,out", [("short", "short"), ("x" * 45, "x" * 45), ("x" * 46, "x" * 44 + "…")])
 def test_ellipsis(text, out):
-    assert ellipsis(text) == out
+    assert ellipsis(text, 45) == out
 
 
 def test_shared_chain_ids(containers):

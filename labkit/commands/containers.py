@@ -189,7 +189,7 @@ def _history(p):
     p.add_argument("image", metavar="IMAGE")
 
     def run(ctx):
-        from ..commit import history_table
+        from ..tables import history_table
         from ..clock import now
         from ..formatting import human_size, time_ago
 

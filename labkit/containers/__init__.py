@@ -28,7 +28,9 @@ path is followed through the merged view, never out of the container.
 
 from __future__ import annotations
 
-from .ops import CONTAINER_LAYER, MAX_SYMLINKS, SCRATCH, STATE_CREATED, STATE_EXITED, STATE_RUNNING, Node, Op
+from ..paths import MAX_SYMLINKS
+from ..reference import SCRATCH
+from .ops import CONTAINER_LAYER, STATE_CREATED, STATE_EXITED, STATE_RUNNING, Node, Op
 from .container import Container
 from .manager import Containers, size_text
 from .changes import diff

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..errors import Conflict, LabkitError, NotFound, UsageError
 from .container import Container
-from .ops import SCRATCH, STATE_CREATED, STATE_EXITED, STATE_RUNNING
+from ..reference import SCRATCH
+from .ops import STATE_CREATED, STATE_EXITED, STATE_RUNNING
 
 # --- the manager ----------------------------------------------------------------------------------------
 

@@ -7,8 +7,6 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-SCRATCH = "scratch"          # docker's reserved name for the empty image (no layers)
-MAX_SYMLINKS = 40            # Linux's MAXSYMLINKS for path resolution
 CONTAINER_LAYER = -1         # Node.layer_index of a path that lives in the container's read-write layer
 
 STATE_CREATED, STATE_RUNNING, STATE_EXITED = "created", "running", "exited"

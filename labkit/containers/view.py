@@ -10,8 +10,8 @@ import stat as stat_mod
 from pathlib import Path
 from typing import Iterator
 
-from ..paths import ancestors, norm, parent
-from .ops import CONTAINER_LAYER, MAX_SYMLINKS, Node, os_error
+from ..paths import MAX_SYMLINKS, ancestors, norm, parent
+from .ops import CONTAINER_LAYER, Node, os_error
 
 
 class MergedView:

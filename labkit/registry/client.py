@@ -20,6 +20,7 @@ from ..digest import Digest, Verifier, as_digest
 from ..errors import AuthRequired, DigestMismatch, LabkitError, NotFound, RateLimited, RegistryError
 from ..oci.limits import MAX_MANIFEST_SIZE
 from ..oci.mediatypes import MANIFEST_ACCEPT, SCHEMA1_TYPES
+from ..reference import DEFAULT_DOMAIN, DOCKER_HUB_API_HOST
 from .auth import Credentials, RegistryAuth, load_docker_credentials
 from .trace import Trace, redact_url
 
@@ -27,7 +28,6 @@ MAX_CONFIG_SIZE = 64 << 20
 CHUNK_SIZE = 1 << 20
 _FROM_CONFIG = object()
 _LOOPBACK_NAMES = {"localhost"}
-HUB_API_HOST = "registry-1.docker.io"
 
 
 class RegistryNotFound(RegistryError, NotFound):
@@ -79,7 +79,7 @@ def is_insecure(host: str, insecure_registries=()) -> bool:
 
 def endpoint_for(host: str, insecure_registries=()) -> str:
     """Return the base URL for registry `host`: http:// for loopback and insecure registries, else https://."""
-    api = HUB_API_HOST if host == "docker.io" else host
+    api = DOCKER_HUB_API_HOST if host == DEFAULT_DOMAIN else host
     return ("http://" if is_insecure(api, insecure_registries) else "https://") + api
 
 

@@ -15,7 +15,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-HUB_HOST = "registry-1.docker.io"
+from ..reference import DOCKER_HUB_API_HOST as HUB_HOST
 OFFLINE_ENV = "LABKIT_OFFLINE"
 
 
