@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from labkit.errors import AuthRequired, UsageError
-from labkit.registry.auth import load_docker_credentials
+from labkit.registry.dockerconfig import load_docker_credentials
 from labkit.registry.login import config_key, login, logout, normalize_host
 
 from helpers import imagefactory as factory

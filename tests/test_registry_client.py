@@ -9,8 +9,8 @@ import pytest
 
 from labkit.digest import Digest
 from labkit.errors import AuthRequired, DigestMismatch, LabkitError, NotFound, RateLimited, RegistryError
-from labkit.registry.auth import (Credentials, RegistryAuth, config_key_host, load_docker_credentials,
-                                  scope_for_request)
+from labkit.registry.auth import Credentials, RegistryAuth, scope_for_request
+from labkit.registry.dockerconfig import config_key_host, load_docker_credentials
 from labkit.registry.client import (RegistryClient, RegistryNotFound, endpoint_for, is_insecure, is_loopback,
                                     split_host_port)
 from labkit.registry.trace import Trace, redact_header, redact_url
@@ -96,6 +96,10 @@ def test_is_insecure_and_split():
     ("GET", "http://r/v2/_catalog", False, None),
     # a repository named like an endpoint word still parses from the left
     ("GET", "http://r/v2/blobs/manifests/latest", False, "repository:blobs:pull"),
+    # a cross-repository mount also needs pull on the source (distribution's token handler, containerd)
+    ("POST", "http://r/v2/team/x/blobs/uploads/?mount=sha256:ab&from=lab/base", True,
+     "repository:team/x:pull,push repository:lab/base:pull"),
+    ("POST", "http://r/v2/team/x/blobs/uploads/?mount=sha256:ab&from=team/x", True, "repository:team/x:pull,push"),
 ])
 def test_scope_for_request(method, url, push, scope):
     assert scope_for_request(method, url, push) == scope

@@ -58,7 +58,6 @@ def _login(p):
 
     def run(ctx):
         from ..errors import UsageError
-        from ..home import docker_config_path
         from ..progress import is_terminal
         from ..registry.login import login
 
@@ -87,8 +86,7 @@ def _login(p):
                 import getpass
 
                 password = getpass.getpass("Password: ")
-        line = login(a.server, username, password, settings=_settings(ctx))
-        ctx.err.write(f"WARNING! Your password will be stored unencrypted in {docker_config_path()}.\n")
+        line = login(a.server, username, password, settings=_settings(ctx), warn=lambda w: ctx.err.write(w + "\n"))
         ctx.print(line)
     return run, False
 
@@ -100,5 +98,5 @@ def _logout(p):
     def run(ctx):
         from ..registry.login import logout
 
-        ctx.print(logout(ctx.args.server))
+        ctx.print(logout(ctx.args.server, warn=lambda w: ctx.err.write(w + "\n")))
     return run, False

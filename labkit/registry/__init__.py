@@ -10,8 +10,8 @@ from ..lazy import lazy_getattr
 
 _EXPORTS = {
     "Challenge": "challenge", "parse_challenges": "challenge", "pick_challenge": "challenge",
-    "Credentials": "auth", "RegistryAuth": "auth", "load_docker_credentials": "auth",
-    "scope_for_request": "auth",
+    "Credentials": "auth", "RegistryAuth": "auth", "scope_for_request": "auth",
+    "load_docker_credentials": "dockerconfig", "store_for": "dockerconfig", "CredentialHelper": "credhelper",
     "RegistryClient": "client", "RegistryNotFound": "client", "FetchedManifest": "client",
     "client_for": "client", "endpoint_for": "client", "is_loopback": "client", "is_insecure": "client",
     "Trace": "trace", "Exchange": "trace", "redact_url": "trace",

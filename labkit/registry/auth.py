@@ -1,13 +1,14 @@
-"""Registry auth as a pluggable requests auth object: answer a 401 once with a Bearer token or Basic credentials.
+"""Registry auth as a pluggable requests auth object: Basic credentials or Bearer tokens, sent as Docker sends them.
 
 Token flow: docker's "Token Authentication Specification" (distribution docs, spec/auth/token.md):
-GET <realm>?service=<service>&scope=repository:<name>:<actions>, with Basic credentials when we have them.
+GET <realm>?service=<service>&scope=repository:<name>:<actions>, with Basic credentials when we have them;
+with an identity token, the OAuth2 refresh-token grant (spec/auth/oauth.md). Where credentials come from:
+registry.dockerconfig.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
 import time
@@ -18,11 +19,9 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from requests.auth import AuthBase
 
-from ..errors import AuthRequired, LabkitError
+from ..errors import AuthRequired
 from .challenge import Challenge, parse_challenges, pick_challenge
 
-DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/"
-_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
 CLIENT_ID = "docker"  # what Docker sends as client_id to token servers (registry/auth.go AuthClientID)
 DEFAULT_TOKEN_LIFETIME = 60  # seconds; token.md: "if omitted, a default of 60 seconds should be assumed"
 _BAD_TOKENS = {"", "none", "null", "undefined"}
@@ -48,55 +47,6 @@ class Credentials:
         """Return the value of an HTTP Basic Authorization header for these credentials."""
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
-def config_key_host(key: str) -> str:
-    """Return the registry host a docker config `auths` key names ("https://index.docker.io/v1/" -> "docker.io")."""
-    k = key.strip()
-    if "://" in k:
-        k = urlsplit(k).netloc
-    k = k.split("/", 1)[0].lower()
-    return "docker.io" if k in _HUB_ALIASES else k
-
-
-def _decode_entry(entry: dict) -> Credentials | None:
-    if not isinstance(entry, dict):
-        return None
-    if entry.get("auth"):
-        try:
-            user, sep, password = base64.b64decode(entry["auth"]).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            return None
-        if sep and user:
-            return Credentials(user, password)
-        return None
-    if entry.get("username") and entry.get("password"):
-        return Credentials(str(entry["username"]), str(entry["password"]))
-    return None
-
-
-def load_docker_credentials(host: str, config_path=None) -> Credentials | None:
-    """Return the credentials docker's config.json (`auths`) holds for registry `host`, or None."""
-    from ..home import docker_config_path
-
-    path = config_path or docker_config_path()
-    try:
-        with open(path, "rb") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        raise LabkitError(f"read docker config {path}: {type(e).__name__}") from None
-    auths = data.get("auths") if isinstance(data, dict) else None
-    if not isinstance(auths, dict):
-        return None
-    want = config_key_host(host)
-    for key, entry in auths.items():
-        if config_key_host(key) == want:
-            creds = _decode_entry(entry)
-            if creds:
-                return creds
-    return None
 
 
 def scope_for_request(method: str, url: str, push: bool = False) -> str | None:

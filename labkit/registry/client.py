@@ -21,7 +21,7 @@ from ..errors import AuthRequired, DigestMismatch, LabkitError, NotFound, RateLi
 from ..oci.limits import MAX_MANIFEST_SIZE
 from ..oci.mediatypes import MANIFEST_ACCEPT, SCHEMA1_TYPES
 from ..reference import DEFAULT_DOMAIN, DOCKER_HUB_API_HOST
-from .auth import Credentials, RegistryAuth, load_docker_credentials
+from .auth import Credentials, RegistryAuth
 from .trace import Trace, redact_url
 
 MAX_CONFIG_SIZE = 64 << 20
@@ -179,6 +179,7 @@ class RegistryClient:
         self.name = name or host
         self.session = session or requests.Session()
         if credentials is _FROM_CONFIG:
+            from .dockerconfig import load_docker_credentials
             credentials = load_docker_credentials(host)
         self.auth = auth if auth is not None else RegistryAuth(credentials, push=push, session=self.session)
         self.retries = max(1, retries)

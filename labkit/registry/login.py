@@ -1,24 +1,28 @@
-"""`docker login` / `docker logout`: check credentials against a registry, then keep them in docker's config.
+"""`docker login` / `docker logout`: check credentials against a registry, then keep them where Docker does.
 
-login asks GET /v2/ with the credentials: a Basic challenge is answered with them, a Bearer challenge with a
-token fetched using them (spec/auth/token.md), so a wrong password fails here and not at the next pull.
-Only then is `auths` in docker's config.json updated, as docker writes it: `{"auths": {"<host>": {"auth":
-base64("user:pass")}}}`, Docker Hub under "https://index.docker.io/v1/". Other keys of the file are kept;
-the file is written atomically with mode 0600. base64 is an encoding, not encryption: anyone who can read
-the file can read the password (docker's credential helpers are not supported here).
+login asks GET /v2/ as `docker login` does (docker/docker registry/auth.go, loginV2): a ping without
+credentials, then again with them; a Basic challenge is answered with them, a Bearer challenge with a token
+fetched using them, asking for a refresh token (offline_token=true&client_id=docker). So a wrong password fails
+here and not at the next pull. Only then are the credentials stored, in the store Docker would use
+(registry.dockerconfig.store_for): the credential helper `credHelpers`/`credsStore` names, which gets them
+over its stdin and leaves config.json with `{"auths": {"<server>": {}}}`; else `auths` in config.json, as
+`{"auth": base64("user:pass")}`, Docker Hub under "https://index.docker.io/v1/". When the token server gave a
+refresh token, it is kept as `identitytoken` instead of the password (docker/cli, cli/command/registry/
+login.go). Other keys of the file are kept; it is written atomically with mode 0600. base64 is an encoding,
+not encryption: anyone who can read the file can read a password kept there.
 Credentials never appear in a message, a log line or a trace.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-from pathlib import Path
+from typing import Callable
 from urllib.parse import urlsplit
 
 from ..errors import AuthRequired, UsageError
-from .auth import DOCKER_HUB_CONFIG_KEY, Credentials, config_key_host
+from .auth import Credentials
+from .credhelper import CredentialHelperError
+from .dockerconfig import HelperStore, config_key_host, config_path, server_address, store_for
 
 LOGIN_SUCCEEDED = "Login Succeeded"
 
@@ -37,31 +41,19 @@ def normalize_host(server: str | None) -> str:
 
 
 def config_key(host: str) -> str:
-    """Return the `auths` key docker uses for `host` ("https://index.docker.io/v1/" for Docker Hub)."""
-    return DOCKER_HUB_CONFIG_KEY if host == "docker.io" else host
+    """Return the server address docker keys `host` by ("https://index.docker.io/v1/" for Docker Hub)."""
+    return server_address(host)
 
 
-def read_config(path: Path) -> dict:
-    """Return docker's config.json as a dict ({} when the file does not exist)."""
-    from ..fsutil import read_json_object
-
-    return read_json_object(path, "docker config")
-
-
-def write_config(path: Path, data: dict) -> None:
-    """Write docker's config.json atomically, mode 0600 (it holds credentials), in docker's layout."""
-    from ..fsutil import atomic_write_bytes
-
-    path = Path(path)
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    atomic_write_bytes(path, json.dumps(data, indent="\t").encode(), mode=0o600)
-
-
-def verify(host: str, credentials: Credentials, settings: dict | None = None, **client_options) -> None:
-    """Return None when the registry at `host` accepts `credentials`; AuthRequired when it refuses them."""
+def verify(host: str, credentials: Credentials, settings: dict | None = None, **client_options) -> str:
+    """Check `credentials` against the registry at `host`; return the refresh token its token server gave
+    ("" when none); AuthRequired when the registry refuses them."""
+    from .auth import RegistryAuth
     from .client import client_for
 
-    client = client_for(host, settings=settings, credentials=credentials, **client_options)
+    auth = RegistryAuth(credentials, offline=True)
+    client = client_for(host, settings=settings, credentials=credentials, auth=auth, **client_options)
+    auth.session = client.session
     what = f"login {host}"
     try:
         client.ping(what)
@@ -72,14 +64,15 @@ def verify(host: str, credentials: Credentials, settings: dict | None = None, **
                            status=e.status, codes=e.codes) from None
     finally:
         client.close()
+    return auth.refresh_token or ""
 
 
 def login(host: str | None, username: str, password: str, settings: dict | None = None, *,
-          config_path: "str | os.PathLike | None" = None, **client_options) -> str:
-    """Check `username`/`password` against the registry `host` (None: Docker Hub), store them in docker's
-    config and return "Login Succeeded"; AuthRequired (one line) when the registry refuses them."""
-    from ..home import docker_config_path
-
+          config_path: "str | os.PathLike | None" = None, warn: "Callable[[str], object] | None" = None,
+          **client_options) -> str:
+    """Check `username`/`password` against the registry `host` (None: Docker Hub), keep them where Docker would
+    and return "Login Succeeded"; AuthRequired (one line) when the registry refuses them. `warn` gets docker's
+    warning when a password goes into config.json itself."""
     host = normalize_host(host)
     if not username:
         raise UsageError(f"login {host}: a username is required")
@@ -90,33 +83,38 @@ def login(host: str | None, username: str, password: str, settings: dict | None 
     if settings is None:
         from ..home import load_settings, resolve_home
         settings = load_settings(resolve_home())
-    verify(host, Credentials(username, password), settings, **client_options)
-    path = Path(config_path) if config_path else docker_config_path()
-    data = read_config(path)
-    auths = data.get("auths") if isinstance(data.get("auths"), dict) else {}
-    # One entry per registry: older aliases ("http://host", "index.docker.io") would shadow the new one.
-    auths = {k: v for k, v in auths.items() if config_key_host(k) != host}
-    auths[config_key(host)] = {"auth": base64.b64encode(f"{username}:{password}".encode()).decode("ascii")}
-    data["auths"] = auths
-    write_config(path, data)
+    server = server_address(host)
+    store = store_for(server, config_path)  # a bad credsStore fails here, before the registry is asked
+    token = verify(host, Credentials(username, password), settings, **client_options)
+    credentials = Credentials(username, "", token) if token else Credentials(username, password)
+    try:
+        store.store(server, credentials)
+    except CredentialHelperError as e:
+        raise CredentialHelperError(f"login {host}: Error saving credentials: {e}") from None
+    if warn is not None and not isinstance(store, HelperStore) and not token:
+        warn(f"WARNING! Your password will be stored unencrypted in {store.path}.")
     return LOGIN_SUCCEEDED
 
 
-def logout(host: str | None = None, *, config_path: "str | os.PathLike | None" = None) -> str:
-    """Remove the stored credentials for `host` (None: Docker Hub); return docker's line saying what happened."""
-    from ..home import docker_config_path
-
+def logout(host: str | None = None, *, config_path: "str | os.PathLike | None" = None,
+           warn: "Callable[[str], object] | None" = None) -> str:
+    """Forget the credentials for `host` (None: Docker Hub), through its credential helper when one is
+    configured; return docker's line saying what happened. A helper that fails to erase gets docker's
+    warning (`warn`), and the config file's entry goes anyway."""
     host = normalize_host(host)
-    shown = config_key(host)
-    path = Path(config_path) if config_path else docker_config_path()
-    data = read_config(path)
-    auths = data.get("auths") if isinstance(data.get("auths"), dict) else {}
-    keep = {k: v for k, v in auths.items() if config_key_host(k) != host}
-    if len(keep) == len(auths):
-        return f"Not logged in to {shown}"
-    data["auths"] = keep
-    write_config(path, data)
-    return f"Removing login credentials for {shown}"
+    server = server_address(host)
+    store = store_for(server, config_path)
+    if isinstance(store, HelperStore):
+        try:
+            store.helper.erase(server)
+        except CredentialHelperError as e:
+            if warn is not None:
+                warn(f"WARNING: could not erase credentials: {server}: {e}")
+        store.file.erase(server)
+        return f"Removing login credentials for {server}"
+    if not store.erase(server):
+        return f"Not logged in to {server}"
+    return f"Removing login credentials for {server}"
 
 
-__all__ = ["login", "logout", "verify", "normalize_host", "config_key", "LOGIN_SUCCEEDED"]
+__all__ = ["login", "logout", "verify", "normalize_host", "config_key", "config_path", "LOGIN_SUCCEEDED"]

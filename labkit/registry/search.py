@@ -141,7 +141,8 @@ def _ask(session, ep: SearchEndpoint, limit: int, timeout) -> list[SearchResult]
     """Return the results `ep` answers; LabkitError saying what went wrong otherwise."""
     import requests
 
-    from .auth import RegistryAuth, load_docker_credentials
+    from .auth import RegistryAuth
+    from .dockerconfig import load_docker_credentials
 
     url = f"{ep.base_url}/v1/search"
     try:

@@ -58,6 +58,7 @@ class TokenServer:
         self.service = service
         self.expires_in = expires_in
         self.insufficient_first = insufficient_first
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> user (offline logins, spec/auth/oauth.md)
         self.requests: list[dict] = []  # what each token request asked for (no passwords)
         self._scopes_seen: set[str] = set()
         self._lock = threading.Lock()
@@ -142,6 +143,37 @@ class TokenServer:
                         _dt.datetime.now(_dt.timezone.utc).isoformat()}
                 if server.expires_in is not None:
                     body["expires_in"] = server.expires_in
+                if user and dict(params).get("offline_token") == "true":  # docker login asks for one
+                    body["refresh_token"] = server.new_refresh_token(user)
+                self._reply(200, body)
+
+            def do_POST(self):
+                """The OAuth2 token endpoint (distribution docs, spec/auth/oauth.md): refresh_token and password
+                grants, form-encoded; answers access_token (and a refresh_token for access_type=offline)."""
+                if urlsplit(self.path).path != "/token":
+                    self.send_error(404)
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                form = dict(parse_qsl(self.rfile.read(length).decode()))
+                grant = form.get("grant_type", "")
+                scopes = [s for s in form.get("scope", "").split(" ") if s]
+                user = None
+                if grant == "refresh_token":
+                    user = server.refresh_tokens.get(form.get("refresh_token", ""))
+                elif grant == "password" and server.users is not None:
+                    name = form.get("username", "")
+                    user = name if server.users.get(name) == form.get("password") else None
+                record = {"scopes": scopes, "service": form.get("service"), "user": user, "grant": grant,
+                          "client_id": form.get("client_id"), "ok": user is not None}
+                server.requests.append(record)
+                if user is None:
+                    return self._reply(401 if grant == "password" else 400, {"error": "invalid_grant"})
+                body = {"access_token": server.issue(user, scopes), "scope": " ".join(scopes),
+                        "issued_at": _dt.datetime.now(_dt.timezone.utc).isoformat()}
+                if server.expires_in is not None:
+                    body["expires_in"] = server.expires_in
+                if form.get("access_type") == "offline":
+                    body["refresh_token"] = server.new_refresh_token(user)
                 self._reply(200, body)
 
             def _reply(self, status, body):
@@ -155,6 +187,13 @@ class TokenServer:
         return Handler
 
     allow_anonymous = False
+
+    def new_refresh_token(self, user: str) -> str:
+        """Return a new refresh token standing for `user`."""
+        token = "rt-" + secrets.token_hex(16)
+        with self._lock:
+            self.refresh_tokens[token] = user
+        return token
 
     def start(self) -> "TokenServer":
         """Start serving on a free port of 127.0.0.1 in a daemon thread; return self."""
