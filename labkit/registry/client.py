@@ -157,6 +157,28 @@ def _short_reason(e: Exception) -> str:
     return type(e).__name__
 
 
+def _arrived(resp):
+    """Yield a streamed body as it arrives (up to CHUNK_SIZE at a time). A read waits for what the network has
+    delivered, not for a whole chunk, so when the connection drops every byte received is already written,
+    and the resumed request asks only for the rest. Errors come out as requests' own exceptions."""
+    read1 = getattr(resp.raw, "read1", None)  # urllib3 2
+    if read1 is None:
+        yield from resp.iter_content(CHUNK_SIZE)
+        return
+    import urllib3
+
+    while True:
+        try:
+            data = read1(CHUNK_SIZE, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as e:
+            raise requests.exceptions.ConnectionError(e) from None
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise requests.exceptions.ChunkedEncodingError(e) from None
+        if not data:
+            return
+        yield data
+
+
 class _StripAuth(requests.auth.AuthBase):
     """Auth for requests to a host that is not the registry: send no Authorization (and never read .netrc)."""
 
@@ -444,8 +466,10 @@ class RegistryClient:
                    what: str | None = None, on_progress: Callable[[int, int | None], None] | None = None) -> bool:
         """Stream a blob into `layout.blob_writer` (verified there); return False when it was already stored.
 
-        A connection that drops mid-blob is resumed with `Range: bytes=N-M` (up to `retries` times); the
-        writer still hashes every byte, so the whole blob is verified before it becomes visible.
+        A connection that drops mid-blob is resumed with `Range: bytes=N-M` (up to `retries` times), and so is a
+        download an earlier pull left unfinished (the writer adopts its bytes, as containerd's content store
+        does); a registry that ignores Range sends the whole blob and the bytes we have are skipped. The writer
+        hashes every byte, so the whole blob is verified before it becomes visible.
         """
         d = as_digest(digest)
         what = what or f"get blob {repo}@{d}"
@@ -454,9 +478,13 @@ class RegistryClient:
         path = f"/v2/{repo}/blobs/{d}"
         drops = 0
         try:
-            with layout.blob_writer(d, size) as w:
-                offset = 0
+            with layout.blob_writer(d, size, resume=True) as w:
+                offset = w.offset
+                if on_progress and offset:
+                    on_progress(offset, size)
                 while True:
+                    if size is not None and offset >= size:
+                        break  # an adopted download that had every byte: the writer verifies and commits it
                     headers = {}
                     if offset:
                         end = f"{size - 1}" if size is not None else ""
@@ -467,7 +495,7 @@ class RegistryClient:
                     if offset:
                         skip = self._check_range(resp, offset, what)
                     try:
-                        for chunk in resp.iter_content(CHUNK_SIZE):
+                        for chunk in _arrived(resp):
                             if skip:
                                 cut = min(skip, len(chunk))
                                 chunk, skip = chunk[cut:], skip - cut

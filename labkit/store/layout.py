@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterable
 
 from ..digest import Digest, Verifier, as_digest
-from ..errors import InvalidReference, LabkitError, NotFound
+from ..errors import DigestMismatch, InvalidReference, LabkitError, NotFound
 from ..fsutil import atomic_write_bytes, file_lock, fsync_dir
 from ..oci.keys import INDEX_DIGEST
 from ..oci.layout import LAYOUT_VERSION
@@ -111,10 +111,12 @@ class BlobWriter:
     already exists, `.exists` is True and writes are just counted: the work is already done.
     """
 
-    def __init__(self, layout: "OciLayout", expected: "Digest | str", size: "int | None" = None):
+    def __init__(self, layout: "OciLayout", expected: "Digest | str", size: "int | None" = None,
+                 resume: bool = False):
         self.layout = layout
         self.expected = as_digest(expected)
         self.size = size
+        self.resume = resume
         self.offset = 0
         self.exists = False
         self.committed = False
@@ -131,11 +133,39 @@ class BlobWriter:
                 return self
             self.layout.ingest_dir.mkdir(parents=True, exist_ok=True)
             self._tmp = self.layout.ingest_dir / f"{self.expected.hex}.{self._claim.token}.partial"
-            self._file = open(self._tmp, "xb")
+            if not (self.resume and self._adopt_partial()):
+                self._file = open(self._tmp, "xb")
         except BaseException:
+            self._discard()
             self._claim.release()
             raise
         return self
+
+    def _adopt_partial(self) -> bool:
+        """Take over the longest partial download of this blob that a dead writer left (an interrupted pull):
+        rename it to ours, hash what it holds, and go on writing after it. Return False when there is none.
+
+        containerd keeps interrupted downloads the same way (content store ingests) and resumes them with a
+        Range request; the digest is still checked over the whole blob when it is committed."""
+        candidates = []
+        for p in self.layout.ingest_dir.glob(f"{self.expected.hex}.*.partial"):
+            token = p.name.split(".")[1]
+            if p != self._tmp and not self.layout.claim_alive(token):
+                with contextlib.suppress(OSError):
+                    candidates.append((p.stat().st_size, p))
+        for length, p in sorted(candidates, reverse=True):
+            if self.size is not None and length > self.size:
+                continue
+            try:
+                os.rename(p, self._tmp)  # atomic: another writer adopting it at once loses the race
+            except FileNotFoundError:
+                continue
+            self._file = open(self._tmp, "r+b")
+            for chunk in iter(lambda: self._file.read(1 << 20), b""):
+                self._verifier.update(chunk)
+                self.offset += len(chunk)
+            return True
+        return False
 
     def write(self, chunk: bytes) -> int:
         """Append `chunk`; DigestMismatch at once if it goes past the declared size."""
@@ -176,6 +206,13 @@ class BlobWriter:
                 os.unlink(self._tmp)
             self._tmp = None
 
+    def _keep_for_resume(self) -> None:
+        """Leave the partial file for a later writer to adopt (its name holds our claim, dead once released)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._tmp = None
+
     def __exit__(self, exc_type, exc, tb) -> bool:
         try:
             if exc_type is None:
@@ -184,6 +221,8 @@ class BlobWriter:
                 except BaseException:
                     self._discard()
                     raise
+            elif self.resume and self.offset > 0 and not issubclass(exc_type, DigestMismatch):
+                self._keep_for_resume()  # an interrupted download: the bytes so far were hashed and are good
             else:
                 self._discard()
         finally:
@@ -284,9 +323,26 @@ class OciLayout:
         """Return a Claim (also a context manager) that keeps `digests` from GC until released."""
         return Claim(self, digests)
 
-    def blob_writer(self, expected: "Digest | str", size: "int | None" = None) -> BlobWriter:
-        """Return a BlobWriter context manager for the blob `expected` (optionally of `size` bytes)."""
-        return BlobWriter(self, expected, size)
+    def blob_writer(self, expected: "Digest | str", size: "int | None" = None, resume: bool = False) -> BlobWriter:
+        """Return a BlobWriter context manager for the blob `expected` (optionally of `size` bytes).
+
+        resume=True (downloads): an interrupted write leaves its bytes for the next writer of the blob, which
+        goes on from there (`.offset` says where)."""
+        return BlobWriter(self, expected, size, resume)
+
+    def claim_alive(self, token: str) -> bool:
+        """Return True while the writer that holds claim `token` is alive (its claim file is locked)."""
+        try:
+            fd = os.open(self.claims_dir / f"{token}.claim", os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     def ingest(self, chunks: Iterable[bytes], expected: "Digest | str", size: "int | None" = None) -> Digest:
         """Store the blob streamed by `chunks` after verifying it; return its digest (nothing kept on error)."""

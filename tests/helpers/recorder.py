@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import http.client
 import re
+import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -103,13 +105,23 @@ class Conversation:
 
 
 class RecordingProxy:
-    """An HTTP reverse proxy on 127.0.0.1:<free port> forwarding to `upstream` (http://host:port)."""
+    """An HTTP reverse proxy on 127.0.0.1:<free port> forwarding to `upstream` (http://host:port).
 
-    def __init__(self, upstream: str, conversation: "Conversation | None" = None, name: str = "registry"):
+    For transfer tests it can also hold each answer back (`delay` seconds, so transfers overlap), count how
+    many requests of a method were in flight at once (`max_in_flight`), and cut the next answer whose path
+    contains a text after some bytes of its body (`cut_next`), as a dropped connection does."""
+
+    def __init__(self, upstream: str, conversation: "Conversation | None" = None, name: str = "registry",
+                 delay: float = 0.0):
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname, parts.port or 80)
         self.conversation = conversation if conversation is not None else Conversation()
         self.name = name
+        self.delay = delay
+        self.max_in_flight: dict[str, int] = {}
+        self._in_flight: dict[str, int] = {}
+        self._cuts: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
@@ -121,6 +133,28 @@ class RecordingProxy:
     def lines(self, names: "dict[str, str] | None" = None) -> list[str]:
         """Return the conversation's lines (every proxy sharing it)."""
         return self.conversation.lines(names)
+
+    def cut_next(self, path_contains: str, after: int) -> None:
+        """Drop the connection of the next answer whose path contains `path_contains` after `after` body bytes."""
+        with self._lock:
+            self._cuts.append((path_contains, after))
+
+    def _take_cut(self, path: str) -> "int | None":
+        with self._lock:
+            for i, (text, after) in enumerate(self._cuts):
+                if text in path:
+                    del self._cuts[i]
+                    return after
+        return None
+
+    def _enter(self, method: str) -> None:
+        with self._lock:
+            n = self._in_flight[method] = self._in_flight.get(method, 0) + 1
+            self.max_in_flight[method] = max(self.max_in_flight.get(method, 0), n)
+
+    def _leave(self, method: str) -> None:
+        with self._lock:
+            self._in_flight[method] -= 1
 
     def stop(self) -> None:
         self.httpd.shutdown()
@@ -154,14 +188,19 @@ def _handler(proxy: RecordingProxy):
             if body or self.command in ("PUT", "POST", "PATCH"):
                 headers["Content-Length"] = str(len(body))
             conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
+            proxy._enter(self.command)
             try:
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()
                 answer = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP]
                 status, reason = resp.status, resp.reason
+                if proxy.delay:
+                    time.sleep(proxy.delay)
             finally:
                 conn.close()
+                proxy._leave(self.command)
+            cut = proxy._take_cut(self.path) if self.command == "GET" else None
             proxy.conversation.add(Recorded(proxy.name, self.command, self.path, status, dict(self.headers),
                                             dict(answer)))
             self.send_response(status, reason)
@@ -175,7 +214,12 @@ def _handler(proxy: RecordingProxy):
             else:
                 self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            if self.command != "HEAD":
+            if cut is not None:  # a dropped connection: part of the body, then nothing
+                self.wfile.write(data[:cut])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            elif self.command != "HEAD":
                 self.wfile.write(data)
 
         do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _forward

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -58,6 +59,30 @@ def blob(data: bytes, cut_after: int | None = None, honour_range: bool = True, h
                   cut_after)(h)
         else:
             Reply(200, dict(headers or {}), data, cut_after)(h)
+    return step
+
+
+def slow_blob(data: bytes, piece: int = 16 << 10, pause: float = 0.04, honour_range: bool = True):
+    """Return a step serving `data` slowly (`piece` bytes every `pause` seconds), a pull to kill in the
+    middle; a Range request (honour_range) gets the rest at full speed, the resumption."""
+
+    def step(h: "Handler") -> None:
+        rng = h.headers.get("Range") if honour_range else None
+        start = int(rng.removeprefix("bytes=").split("-")[0]) if rng else 0
+        part = data[start:]
+        h.send_response(206 if rng else 200)
+        if rng:
+            h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        h.send_header("Content-Length", str(len(part)))
+        h.end_headers()
+        try:
+            for i in range(0, len(part), piece):
+                h.wfile.write(part[i:i + piece])
+                h.wfile.flush()
+                if not rng:
+                    time.sleep(pause)
+        except OSError:
+            pass  # the client was killed: that is the point
     return step
 
 
