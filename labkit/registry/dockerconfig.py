@@ -20,11 +20,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import LabkitError
+from ..reference import DEFAULT_DOMAIN, DOCKER_HUB_API_HOST, LEGACY_DEFAULT_DOMAIN
 from .auth import Credentials
 from .credhelper import CredentialHelper
 
 HUB_SERVER = "https://index.docker.io/v1/"
-_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
+_HUB_ALIASES = {DEFAULT_DOMAIN, LEGACY_DEFAULT_DOMAIN, DOCKER_HUB_API_HOST, "registry.hub.docker.com"}
 
 
 def config_path() -> Path:
@@ -40,13 +41,13 @@ def config_key_host(key: str) -> str:
     if "://" in k:
         k = urlsplit(k).netloc
     k = k.split("/", 1)[0].lower()
-    return "docker.io" if k in _HUB_ALIASES else k
+    return DEFAULT_DOMAIN if k in _HUB_ALIASES else k
 
 
 def server_address(host: str) -> str:
     """Return docker's server address for registry `host` ("https://index.docker.io/v1/" for Docker Hub)."""
     host = config_key_host(host)
-    return HUB_SERVER if host == "docker.io" else host
+    return HUB_SERVER if host == DEFAULT_DOMAIN else host
 
 
 def read_config(path: "str | os.PathLike | None" = None) -> dict:
