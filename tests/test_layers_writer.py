@@ -163,7 +163,7 @@ def test_whiteout_and_opaque_names():
 
 @pytest.mark.parametrize("path, kind", [("../x", "file"), ("a/../../x", "file"), ("", "file"), ("", "dir"),
                                         (".wh.", "whiteout"), ("a/.wh..", "whiteout"), ("a/.wh.b", "file"),
-                                        (".wh..wh..opq", "dir")])
+                                        (".wh..wh..opq", "dir"), ("a/.wh..wh.b", "whiteout")])
 def test_bad_entries_are_refused(path, kind):
     with pytest.raises(ValueError):
         tar_of([Entry(path, kind)])
@@ -172,6 +172,23 @@ def test_bad_entries_are_refused(path, kind):
 @pytest.mark.parametrize("raw, clean", [("/etc/x", "etc/x"), ("./a//b/", "a/b"), ("a/./b/../c", "a/c"), (".", "")])
 def test_normalize_path_table(raw, clean):
     assert normalize_path(raw) == clean
+
+
+def test_every_whiteout_the_writer_accepts_the_reader_reads():
+    """A whiteout hiding a name that itself starts with .wh. cannot be expressed: the writer refuses what the
+    reader would refuse as unsafe, so labkit never writes a layer it cannot read back."""
+    from labkit.errors import UnsafeLayer
+    from labkit.layers.reader import classify_whiteout
+
+    for path in ("a/.wh..wh.b", "a/.wh..wh..opq.x", ".wh..wh.x/y"):
+        try:
+            name = Entry(path, "whiteout").tar_name
+        except ValueError:
+            continue
+        try:
+            classify_whiteout(name)
+        except UnsafeLayer:
+            pytest.fail(f"the writer wrote {name!r}, which the reader refuses")
 
 
 def test_duplicate_paths_later_wins():

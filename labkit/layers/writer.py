@@ -102,7 +102,9 @@ class Entry:
             head, base = posixpath.split(path)
             if not base.startswith(WHITEOUT_PREFIX):
                 base = WHITEOUT_PREFIX + base
-            if base in (WHITEOUT_PREFIX, ".wh..", ".wh...") or base == OPAQUE_MARKER:
+            hidden = base[len(WHITEOUT_PREFIX):]
+            if hidden in ("", ".", "..") or hidden.startswith(WHITEOUT_PREFIX):
+                # what the reader refuses (layers/reader.classify_whiteout): never write a layer labkit won't read
                 raise ValueError(f"layer entry {self.path!r}: not a valid whiteout name")
             return posixpath.join(head, base) if head else base
         return path
