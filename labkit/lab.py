@@ -57,7 +57,7 @@ class Lab:
         """Search the mirrors, then Docker Hub (or the registry named in `term`); return SearchResults."""
         from .registry.search import search
 
-        return search(term, limit=limit, filters=filters, settings=self.settings())
+        return search(term, limit=limit, filters=filters, settings=self.settings(), home=self.home)
 
     # --- images -------------------------------------------------------------------------------
     def images(self):

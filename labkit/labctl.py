@@ -12,6 +12,13 @@ Each home keeps an identity secret (`<home>/run/lab-registry.secret`); its regis
 (registry/server/identity.py) and exits by itself once its root is gone. `lab up` uses a registry only
 after that proof; when the default port belongs to something else it starts this home's registry on a
 free port and says so in one line (an explicit `--addr` is never replaced: that is an error instead).
+
+On a free port, the names of the default address (`localhost:5000`, `127.0.0.1:5000`) must still reach this
+home's registry: the notebooks push to `localhost:5000/...`. `lab up` then writes containerd-style registry
+host files, `<home>/certs.d/localhost:5000/hosts.toml` and `<home>/certs.d/127.0.0.1:5000/hosts.toml`
+(registry.hosts), whose server is the registry's real address; pulls, pushes, login and search read them.
+They are removed by `lab down`, and once the registry is back on the default address. Only files `lab up`
+wrote are touched (they say so in their first line).
 """
 
 from __future__ import annotations
@@ -301,6 +308,59 @@ def _mirror_line(home, url: str) -> str:
     return "docker.io mirror: not set (docker.io pulls go to Docker Hub)"
 
 
+# --- the default address's names, when the registry is elsewhere ---------------------------------------------
+
+REDIRECT_MARK = "Written by `labkit lab up`"
+
+
+def default_names(addr: "str | None" = None) -> list[str]:
+    """Return the registry names a notebook may use for the default lab address: localhost:P and 127.0.0.1:P."""
+    from .registry.server import parse_addr
+
+    _host, port = parse_addr(addr or default_addr())
+    return [f"localhost:{port}", f"127.0.0.1:{port}"]
+
+
+def _ours(path: Path) -> bool:
+    try:
+        return path.read_text().startswith(f"# {REDIRECT_MARK}")
+    except OSError:
+        return False
+
+
+def set_redirects(home: "str | os.PathLike", url: "str | None") -> None:
+    """Point the default address's names at `url` in `home`'s certs.d (None, or `url` on the default address
+    itself: remove the files `lab up` wrote there)."""
+    from .registry import hosts
+
+    default = default_addr()
+    elsewhere = url is not None and url.removeprefix("http://") != default
+    for name in default_names(default):
+        path = hosts.config_dir(home) / name / hosts.FILE
+        if elsewhere:
+            if path.exists() and not _ours(path):
+                continue  # the user's own configuration for that name wins
+            note = (f"{REDIRECT_MARK}: {default} is another's, so this home's lab registry listens on\n"
+                    f"{url.removeprefix('http://')}; requests for {name} go there. `labkit lab down` removes this file.")
+            hosts.write_redirect(home, name, url, note)
+        elif _ours(path):
+            hosts.remove_redirect(home, name)
+
+
+def share_redirects(base: "str | os.PathLike", home: "str | os.PathLike") -> None:
+    """Give `home` (a notebook's) the same redirects as `base` (the user's home, whose lab registry it uses)."""
+    from .registry import hosts
+
+    for name in default_names():
+        src = hosts.config_dir(base) / name / hosts.FILE
+        dest = hosts.config_dir(home) / name / hosts.FILE
+        if _ours(src):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(src.read_bytes())
+        elif _ours(dest):
+            hosts.remove_redirect(home, name)
+
+
 # --- up / down / reset ----------------------------------------------------------------------------------------
 
 def _control_lock(home: Path):
@@ -327,6 +387,7 @@ def _up(home: Path, addr: "str | None", mirror: bool) -> list[str]:
         host, port = parse_addr(state["addr"])
         if _ask_identity(host, port, _identity_secret(home))[0] == "own":
             _set_mirror(home, url if mirror else None, remove=url)
+            set_redirects(home, url if state.get("requested_addr") is None else None)
             return [f"lab registry already running at {url} (pid {state['pid']}, "
                     f"{repository_count(state['root'])} repositories)", _mirror_line(home, url)]
         _terminate(state["pid"])  # our process, but it no longer answers as this home's registry
@@ -351,6 +412,7 @@ def _up(home: Path, addr: "str | None", mirror: bool) -> list[str]:
     _write_state(home, pid, url, root, requested)
     count = repository_count(root)
     _set_mirror(home, url if mirror else None, remove=url)
+    set_redirects(home, url if requested is None else None)
     what = f"seeded with {count} repositories" if seeded else f"{count} repositories"
     return lines + [f"lab registry running at {url} ({what})", _mirror_line(home, url)]
 
@@ -451,6 +513,7 @@ def _down(home: Path) -> list[str]:
         lines.append("lab registry was not running")
     if state is not None:
         _set_mirror(home, None, remove=state.get("url"))
+    set_redirects(home, None)
     _clear_state(home)
     lines.append("docker.io mirror: removed" if state is not None else
                  "docker.io mirror: not set (docker.io pulls go to Docker Hub)")

@@ -27,6 +27,7 @@ def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | No
     """Return a Lab on a fresh home for notebook `name`, with the lab registry as mirror and `pull` stored."""
     from .home import resolve_home, save_settings
     from .lab import Lab
+    from .labctl import share_redirects
     from .labimages import LAB_NOW
 
     base = Path(os.environ.get(_BASE_ENV) or resolve_home())
@@ -44,6 +45,7 @@ def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | No
     os.environ["LABKIT_SEED"] = name  # container IDs and names come out the same every run
     url = _ensure_registry(base)
     save_settings(home, {"registry-mirrors": [url]})
+    share_redirects(base, home)  # localhost:5000 is this user's registry, wherever it listens
     _load_magic()
     lab = Lab(home)
     for ref in pull:

@@ -50,9 +50,11 @@ class Endpoint:
     mirror: bool = False
 
 
-def endpoints_for(ref, settings: dict | None = None, mirrors=None) -> list[Endpoint]:
-    """Return where to pull `ref` from: for docker.io refs each registry mirror first, then the registry."""
+def endpoints_for(ref, settings: dict | None = None, mirrors=None, home=None) -> list[Endpoint]:
+    """Return where to pull `ref` from: for docker.io refs each registry mirror first, then the registry, or
+    the hosts `<home>/certs.d/<registry>/hosts.toml` lists for it (registry.hosts), named as the registry."""
     from .registry.client import endpoint_for
+    from .registry.hosts import base_urls
 
     settings = settings or {}
     insecure = settings.get("insecure-registries") or ()
@@ -64,7 +66,8 @@ def endpoints_for(ref, settings: dict | None = None, mirrors=None) -> list[Endpo
                 continue
             base = m if "://" in m else endpoint_for(m, insecure)
             out.append(Endpoint(base, urlsplit(base).netloc, True))
-    out.append(Endpoint(endpoint_for(ref.domain, insecure), ref.domain))
+    for base in base_urls(ref.domain, home, "pull", endpoint_for(ref.domain, insecure)):
+        out.append(Endpoint(base, ref.domain))
     return out
 
 
@@ -181,7 +184,7 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
     options = dict(client_options or {})
     if trace is not None:
         options["trace"] = trace
-    endpoints = endpoints_for(ref, settings, mirrors)
+    endpoints = endpoints_for(ref, settings, mirrors, store.home)
     errors: list[LabkitError] = []
     for i, ep in enumerate(endpoints):
         kw = dict(options)

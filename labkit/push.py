@@ -366,7 +366,7 @@ def push(store, reference, *, progress: Callable | None = None, credentials=None
         options["credentials"] = credentials
     if trace is not None:
         options["trace"] = trace
-    client = client_for(ref.domain, settings=settings, push=True, **options)
+    client = client_for(ref.domain, settings=settings, home=store.home, operation="push", push=True, **options)
     candidates = mount_candidates(store, ref)
     pusher = _Pusher(client, ref, store.layout, candidates, chunk_size, what)
     results: list[BlobPush] = []

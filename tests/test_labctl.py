@@ -244,3 +244,97 @@ def test_reset_keeps_the_default_address_rule(home, tmp_path, default_addr):
         assert _url(home) != f"http://{default_addr}"
     finally:
         labctl.lab_down(other)
+
+
+# --- localhost:5000 is this home's registry, wherever it listens (containerd's hosts.toml) --------------------
+
+def _repositories(url: str) -> list[str]:
+    return requests.get(f"{url}/v2/_catalog", timeout=5).json()["repositories"]
+
+
+def _push_as(home, ref: str) -> None:
+    from labkit.lab import Lab
+
+    lab = Lab(home)
+    lab.pull("busybox")
+    lab.tag("busybox", ref)
+    lab.push(ref)
+
+
+def test_two_homes_push_to_localhost_5000_each_into_its_own_registry(home, tmp_path, default_addr):
+    from labkit.lab import Lab
+    from labkit.registry import hosts
+
+    port = default_addr.split(":")[1]
+    other = tmp_path / "other-home"
+    try:
+        labctl.lab_up(other)  # the default address: no redirect there
+        labctl.lab_up(home)  # a free port, and the default address's names point at it
+        url = _url(home)
+        assert not hosts.config_dir(other).exists()
+        written = sorted(p.parent.name for p in hosts.config_dir(home).glob("*/hosts.toml"))
+        assert written == [f"127.0.0.1:{port}", f"localhost:{port}"]
+        toml = (hosts.config_dir(home) / f"localhost:{port}" / "hosts.toml").read_text()
+        assert toml.startswith("# Written by `labkit lab up`") and f'server = "{url}"' in toml
+        assert hosts.endpoints(f"localhost:{port}", home, "push") == [url]
+
+        _push_as(other, f"localhost:{port}/from-other:1")
+        _push_as(home, f"localhost:{port}/from-home:1")
+        _push_as(home, f"127.0.0.1:{port}/also-home:1")
+        assert "from-home" in _repositories(url) and "also-home" in _repositories(url)
+        assert "from-other" not in _repositories(url)
+        assert "from-other" in _repositories(f"http://{default_addr}")
+        assert "from-home" not in _repositories(f"http://{default_addr}")
+
+        # pull and search go the same way
+        fresh = tmp_path / "home-again"
+        fresh.mkdir()
+        (hosts.config_dir(fresh)).mkdir()
+        for name in (f"localhost:{port}", f"127.0.0.1:{port}"):
+            (hosts.config_dir(fresh) / name).mkdir()
+            (hosts.config_dir(fresh) / name / "hosts.toml").write_bytes(
+                (hosts.config_dir(home) / name / "hosts.toml").read_bytes())
+        assert Lab(fresh).pull(f"localhost:{port}/from-home:1").host == f"localhost:{port}"
+        assert Lab(home).search(f"localhost:{port}/from-home") is not None
+
+        # down removes the files; up again, alone, takes the default address and writes none
+        labctl.lab_down(home)
+        assert list(hosts.config_dir(home).glob("*/hosts.toml")) == []
+    finally:
+        labctl.lab_down(other)
+    labctl.lab_up(home)
+    assert _url(home) == f"http://{default_addr}" and list(hosts.config_dir(home).glob("*/hosts.toml")) == []
+
+
+def test_a_hosts_file_of_the_users_own_is_left_alone(home, tmp_path, default_addr):
+    from labkit.registry import hosts
+
+    port = default_addr.split(":")[1]
+    mine = hosts.config_dir(home) / f"localhost:{port}" / "hosts.toml"
+    mine.parent.mkdir(parents=True)
+    mine.write_text('server = "http://127.0.0.1:1"\n')
+    other = tmp_path / "other-home"
+    try:
+        labctl.lab_up(other)
+        labctl.lab_up(home)
+        assert mine.read_text() == 'server = "http://127.0.0.1:1"\n'
+        assert (hosts.config_dir(home) / f"127.0.0.1:{port}" / "hosts.toml").read_text().startswith("# Written")
+        labctl.lab_down(home)
+        assert mine.exists() and not (hosts.config_dir(home) / f"127.0.0.1:{port}").exists()
+    finally:
+        labctl.lab_down(other)
+
+
+def test_a_notebook_home_gets_the_redirects_of_its_users_home(home, tmp_path, default_addr, monkeypatch):
+    from labkit import notebook
+    from labkit.registry import hosts
+
+    port = default_addr.split(":")[1]
+    other = tmp_path / "other-home"
+    monkeypatch.setenv("LABKIT_NOTEBOOK_BASE", str(home))
+    try:
+        labctl.lab_up(other)
+        lab = notebook.setup("08")
+        assert hosts.endpoints(f"localhost:{port}", lab.home, "push") == [_url(home)]
+    finally:
+        labctl.lab_down(other)

@@ -41,7 +41,7 @@ def _search(p):
         from ..registry.search import search, search_json, search_table
 
         a = ctx.args
-        results = search(a.term, limit=a.limit, filters=a.filter, settings=_settings(ctx))
+        results = search(a.term, limit=a.limit, filters=a.filter, settings=_settings(ctx), home=ctx.lab.home)
         if a.format == "json":
             ctx.json_lines(search_json(results, no_trunc=a.no_trunc))
         else:
@@ -86,7 +86,8 @@ def _login(p):
                 import getpass
 
                 password = getpass.getpass("Password: ")
-        line = login(a.server, username, password, settings=_settings(ctx), warn=lambda w: ctx.err.write(w + "\n"))
+        line = login(a.server, username, password, settings=_settings(ctx), home=ctx.lab.home,
+                     warn=lambda w: ctx.err.write(w + "\n"))
         ctx.print(line)
     return run, False
 

@@ -545,10 +545,16 @@ class RegistryClient:
         self.session.close()
 
 
-def client_for(host: str, *, settings: dict | None = None, **kw) -> RegistryClient:
-    """Return a RegistryClient for `host`, honouring `insecure-registries` from daemon.json settings."""
+def client_for(host: str, *, settings: dict | None = None, home=None, operation: str = "push",
+               **kw) -> RegistryClient:
+    """Return a RegistryClient for `host`, honouring `insecure-registries` from daemon.json settings and, with
+    `home`, the registry host configuration `<home>/certs.d/<host>/hosts.toml` (registry.hosts): the first host
+    there that may serve `operation` ("push", "login", "search", "pull")."""
+    from .hosts import base_urls
+
     insecure = (settings or {}).get("insecure-registries") or ()
-    return RegistryClient(host, insecure_registries=insecure, **kw)
+    base = base_urls(host, home, operation, endpoint_for(host, insecure))[0]
+    return RegistryClient(host, base_url=base, insecure_registries=insecure, **kw)
 
 
 __all__ = ["RegistryClient", "RegistryNotFound", "FetchedManifest", "ManifestHead", "Credentials", "client_for",

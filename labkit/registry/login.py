@@ -45,14 +45,19 @@ def config_key(host: str) -> str:
     return server_address(host)
 
 
-def verify(host: str, credentials: Credentials, settings: dict | None = None, **client_options) -> str:
+def verify(host: str, credentials: Credentials, settings: dict | None = None, *,
+           home: "str | os.PathLike | None" = None, **client_options) -> str:
     """Check `credentials` against the registry at `host`; return the refresh token its token server gave
-    ("" when none); AuthRequired when the registry refuses them."""
+    ("" when none); AuthRequired when the registry refuses them. `home`'s certs.d may send `host`'s requests
+    elsewhere (registry.hosts)."""
+    from ..home import resolve_home
     from .auth import RegistryAuth
     from .client import client_for
 
     auth = RegistryAuth(credentials, offline=True)
-    client = client_for(host, settings=settings, credentials=credentials, auth=auth, **client_options)
+    home = resolve_home() if home is None else home
+    client = client_for(host, settings=settings, home=home, operation="login", credentials=credentials, auth=auth,
+                        **client_options)
     auth.session = client.session
     what = f"login {host}"
     try:
@@ -69,7 +74,7 @@ def verify(host: str, credentials: Credentials, settings: dict | None = None, **
 
 def login(host: str | None, username: str, password: str, settings: dict | None = None, *,
           config_path: "str | os.PathLike | None" = None, warn: "Callable[[str], object] | None" = None,
-          **client_options) -> str:
+          home: "str | os.PathLike | None" = None, **client_options) -> str:
     """Check `username`/`password` against the registry `host` (None: Docker Hub), keep them where Docker would
     and return "Login Succeeded"; AuthRequired (one line) when the registry refuses them. `warn` gets docker's
     warning when a password goes into config.json itself."""
@@ -80,12 +85,14 @@ def login(host: str | None, username: str, password: str, settings: dict | None 
         raise UsageError(f"login {host}: a password is required")
     if ":" in username:
         raise UsageError(f"login {host}: a username cannot contain ':'")
+    from ..home import load_settings, resolve_home
+
+    home = resolve_home() if home is None else home
     if settings is None:
-        from ..home import load_settings, resolve_home
-        settings = load_settings(resolve_home())
+        settings = load_settings(home)
     server = server_address(host)
     store = store_for(server, config_path)  # a bad credsStore fails here, before the registry is asked
-    token = verify(host, Credentials(username, password), settings, **client_options)
+    token = verify(host, Credentials(username, password), settings, home=home, **client_options)
     credentials = Credentials(username, "", token) if token else Credentials(username, password)
     try:
         store.store(server, credentials)

@@ -79,16 +79,18 @@ def split_term(term: str) -> tuple[str, str]:
 
 
 def endpoints_for(term: str, settings: dict | None = None, index_url: str = HUB_INDEX_URL,
-                  mirrors=None) -> list[SearchEndpoint]:
-    """Return where to ask for `term`, in order: its registry, or the mirrors then Docker Hub."""
+                  mirrors=None, home=None) -> list[SearchEndpoint]:
+    """Return where to ask for `term`, in order: its registry (or the hosts `<home>/certs.d` configures for
+    it, registry.hosts), or the mirrors then Docker Hub."""
     from .client import endpoint_for
+    from .hosts import base_urls
 
     settings = settings or {}
     insecure = settings.get("insecure-registries") or ()
     index, remote = split_term(term)
     if index != HUB_INDEX_NAME:
-        base = endpoint_for(index, insecure)
-        return [SearchEndpoint(base, index, remote)]
+        return [SearchEndpoint(base, index, remote)
+                for base in base_urls(index, home, "search", endpoint_for(index, insecure))]
     out = []
     for m in (settings.get("registry-mirrors") or ()) if mirrors is None else mirrors:
         m = str(m).strip().rstrip("/")
@@ -180,10 +182,11 @@ def _ask(session, ep: SearchEndpoint, limit: int, timeout) -> list[SearchResult]
 
 
 def search(term: str, limit: int = DEFAULT_LIMIT, filters=(), settings: dict | None = None, session=None, *,
-           index_url: str = HUB_INDEX_URL, mirrors=None, timeout=(5, 30)) -> list[SearchResult]:
+           index_url: str = HUB_INDEX_URL, mirrors=None, timeout=(5, 30), home=None) -> list[SearchResult]:
     """Return the search results for `term` (at most `limit`, after filters) from the first index that answers.
 
     settings: daemon.json (default: labkit's home) for registry-mirrors and insecure-registries.
+    home: labkit's home, whose certs.d/ may send a registry's requests elsewhere (default: the current home).
     filters: docker's ["stars=3", "is-official=true", ...]. index_url: where Docker Hub's index is.
     """
     import requests
@@ -194,14 +197,16 @@ def search(term: str, limit: int = DEFAULT_LIMIT, filters=(), settings: dict | N
     if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise UsageError(f"search: limit {limit} is outside the range of [1, {MAX_LIMIT}]")
     wanted = parse_filters(filters)
+    from ..home import load_settings, resolve_home
+
+    home = resolve_home() if home is None else home
     if settings is None:
-        from ..home import load_settings, resolve_home
-        settings = load_settings(resolve_home())
+        settings = load_settings(home)
     own = session is None
     session = session or requests.Session()
     failures = []
     try:
-        for ep in endpoints_for(term, settings, index_url, mirrors):
+        for ep in endpoints_for(term, settings, index_url, mirrors, home):
             try:
                 results = _ask(session, ep, limit, timeout)
             except LabkitError as e:
