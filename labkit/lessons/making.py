@@ -91,3 +91,56 @@ LESSONS = [
            answers=lambda lab: (TARGET,), wrong=lambda lab: (("ubuntu", "layer"), (BASE, "layers")),
            placeholder=TARGET, task=make_v2),
 ]
+
+
+# --- a deleted secret ------------------------------------------------------------------------------------
+
+SECRET_IMAGE, SECRET_PATH = "leaky:2", "root/.aws/credentials"
+
+
+def secret_layer(lab, image: str = SECRET_IMAGE) -> "tuple[int, int]":
+    """Return (index of the layer that added SECRET_PATH, index of the layer that deleted it) in `image`."""
+    from ..layerchanges import layer_changes
+
+    view = lab.view(image)
+    added = removed = -1
+    for i in range(len(view.layer_trees)):
+        for change in layer_changes(view, i):
+            if change.path.strip("/") == SECRET_PATH:
+                if change.kind == "removed":
+                    removed = i
+                else:
+                    added = i
+    if added < 0:
+        raise LookupError(f"{image} never held /{SECRET_PATH}: run the cells that build it first")
+    return added, removed
+
+
+def check_secret(lab, answer) -> Feedback:
+    added, removed = secret_layer(lab)
+    text = str(answer or "").strip().lower()
+    if text in ("none", "no layer", "nowhere", "0", "gone"):
+        return Feedback(False, "that assumes `rm` in a later commit removes the file from the image. It only adds a "
+                               f"whiteout in layer {removed + 1}; the bytes stay in the layer that added them, and "
+                               "anyone who pulls the image can read that layer's tar.")
+    n = parse_number(answer)
+    if n is None:
+        return empty("a layer number")
+    if n == added + 1:
+        return Feedback(True, f"layer {n}: the commit that added the credentials. The image still ships them; "
+                              "revoke the key, and never put secrets in a layer (build secrets, or mounts).")
+    if n == removed + 1:
+        return Feedback(False, f"layer {n} is the commit that deleted it: it holds a whiteout, an empty marker, not "
+                               "the secret. Where was the file added?")
+    return Feedback(False, f"layer {n} never touched /{SECRET_PATH}: look for the layer whose changes add it.")
+
+
+LESSONS.append(
+    Lesson("03-deleted-secret", "Find the deleted secret",
+           f"{SECRET_IMAGE} no longer shows /{SECRET_PATH}. Which of its layers still holds the file?",
+           check_secret,
+           solution=lambda lab: "Layer {}: it added the file; layer {} only hides it with a whiteout.".format(
+               *(i + 1 for i in secret_layer(lab))),
+           answers=lambda lab: (str(secret_layer(lab)[0] + 1),),
+           wrong=lambda lab: ((str(secret_layer(lab)[1] + 1), "whiteout"), ("none", "removes")),
+           placeholder="a layer number"))

@@ -21,6 +21,12 @@ def notebook_state(lab, notebook: str):
         builder = lab.create("ubuntu", name="builder")
         run(builder, "mkdir -p /opt/hello && echo 1 > /opt/hello/VERSION")
         lab.commit(builder, "myubuntu:v1")
+        leaky = lab.create("ubuntu", name="leaky")
+        run(leaky, "mkdir -p /root/.aws && echo 'aws_secret_access_key = wJalrXUtnFEMI' > /root/.aws/credentials")
+        lab.commit(leaky, "leaky:1")
+        cleaner = lab.create("leaky:1", name="cleaner")
+        run(cleaner, "rm /root/.aws/credentials")
+        lab.commit(cleaner, "leaky:2")
     if notebook == "08":  # version 2 of myapp: the notebook pushes debian:jessie to the tag and pulls it back
         lab.tag("debian:jessie", "localhost:5000/myapp:latest")
     return lab
