@@ -10,12 +10,9 @@ submodules.
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "labkit"
+from helpers.imports import PACKAGE, files, import_graph, imports, module_name
 
 LEVELS = {
     "core": ["errors", "digest", "reference", "oci", "formatting", "clock", "fsutil", "home", "paths", "progress",
@@ -30,12 +27,6 @@ ORDER = list(LEVELS)
 LEVEL_OF = {name: level for level, names in LEVELS.items() for name in names}
 
 
-def _module_name(path: Path, root: Path = PACKAGE) -> str:
-    """Return the dotted module name of a file of the package at `root` (a package's own name for __init__)."""
-    parts = path.relative_to(root.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def _level(module: str) -> "str | None":
     parts = module.split(".")
     if parts[0] != "labkit":
@@ -43,84 +34,7 @@ def _level(module: str) -> "str | None":
     return LEVEL_OF.get(parts[1] if len(parts) > 1 else "__init__")
 
 
-def _is_type_checking(node: ast.AST) -> bool:
-    test = getattr(node, "test", None)
-    return isinstance(node, ast.If) and (
-        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
-        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
-
-
-def _imports(path: Path, root: Path = PACKAGE):
-    """Yield (line, imported name, runs) for every import in `path`: `name` is absolute ("labkit.oci.Descriptor"
-    for `from ..oci import Descriptor`); `runs` is False for imports under `if TYPE_CHECKING:`."""
-    tree = ast.parse(path.read_text(), str(path))
-    own = _module_name(path, root)
-    package = own if path.name == "__init__.py" else own.rpartition(".")[0]
-
-    def visit(node, runs):
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.Import):
-                for alias in child.names:
-                    yield child.lineno, alias.name, runs
-            elif isinstance(child, ast.ImportFrom):
-                if child.level:
-                    base = package.split(".")
-                    base = base[: len(base) - child.level + 1]
-                    module = ".".join(base + ([child.module] if child.module else []))
-                else:
-                    module = child.module or ""
-                for alias in child.names:
-                    yield child.lineno, f"{module}.{alias.name}", runs
-            elif _is_type_checking(child):
-                for stmt in child.body:
-                    yield from visit(ast.Module(body=[stmt], type_ignores=[]), False)
-                for stmt in child.orelse:
-                    yield from visit(ast.Module(body=[stmt], type_ignores=[]), runs)
-            else:
-                yield from visit(child, runs)
-
-    yield from visit(tree, True)
-    if path.name == "__init__.py":
-        yield from _lazy_exports(tree, own)
-
-
-def _lazy_exports(tree: ast.Module, package: str):
-    """Yield (line, submodule, True) for the lazy re-exports of a package's __init__ (PEP 562): its
-    module-level `_EXPORTS = {name: submodule}` dict, which `__getattr__` imports on first use."""
-    for node in tree.body:
-        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets)
-                and isinstance(node.value, ast.Dict)):
-            for value in node.value.values:
-                if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                    yield node.lineno, f"{package}.{value.value}", True
-
-
-def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*.py") if "labimages/layout" not in str(p))
-
-
-MODULES = _files(PACKAGE)
-
-
-def import_graph(root: Path = PACKAGE) -> "dict[str, dict[str, int]]":
-    """Return {module: {module it imports at run time: first line}} for the package at `root`.
-
-    An imported name resolves to the longest module it starts with (`from ..oci import Descriptor` is
-    labkit.oci; `from . import tables` is labkit.tables); imports of the module itself and of other
-    packages are left out.
-    """
-    files = {_module_name(p, root): p for p in _files(root)}
-    graph: dict[str, dict[str, int]] = {}
-    for module, path in files.items():
-        edges = graph.setdefault(module, {})
-        for line, name, runs in _imports(path, root):
-            parts = name.split(".")
-            while parts and ".".join(parts) not in files:
-                parts.pop()
-            target = ".".join(parts)
-            if runs and target and target != module:
-                edges.setdefault(target, line)
-    return graph
+MODULES = files(PACKAGE)
 
 
 def find_cycles(graph: "dict[str, dict[str, int] | set[str]]") -> list[list[str]]:
@@ -176,22 +90,22 @@ def _cycle_through(graph, group: set) -> list[str]:
 
 
 def test_every_module_has_a_level():
-    missing = [_module_name(p) for p in MODULES if _level(_module_name(p)) is None]
+    missing = [module_name(p) for p in MODULES if _level(module_name(p)) is None]
     assert missing == []
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: _module_name(p))
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
 def test_imports_point_down(path):
-    own = ORDER.index(_level(_module_name(path)))
+    own = ORDER.index(_level(module_name(path)))
     wrong = []
-    for line, module, _ in _imports(path):
+    for line, module, _ in imports(path):
         level = _level(module)
         if level is not None and ORDER.index(level) > own:
             wrong.append(f"line {line}: {module} ({level})")
         top = module.split(".")[0]
-        if top in ("graphviz", "ipywidgets") and not _module_name(path).startswith("labkit.viz"):
+        if top in ("graphviz", "ipywidgets") and not module_name(path).startswith("labkit.viz"):
             wrong.append(f"line {line}: {module} outside labkit.viz")
-    assert wrong == [], f"{_module_name(path)} imports upward: {wrong}"
+    assert wrong == [], f"{module_name(path)} imports upward: {wrong}"
 
 
 def test_no_import_cycles():
