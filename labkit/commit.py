@@ -172,7 +172,7 @@ def _clamp() -> "int | None":
     return int(sde) if sde and sde.isdigit() else None
 
 
-def _store_layer(store, layer_store, write, media_type: str) -> tuple:
+def store_layer(store, layer_store, write, media_type: str) -> tuple:
     """Write a gzip layer with `write(fileobj) -> (diff_id, size)` into the store and the layer store;
     return (Descriptor, diff_id, uncompressed size, Claim): the blob stays claimed until the image names it."""
     from .oci import Descriptor
@@ -209,7 +209,7 @@ def _store_layer(store, layer_store, write, media_type: str) -> tuple:
     return Descriptor(media_type, digest, size), diff_id, usize, claim
 
 
-def _record(store, ref, manifest, claims):
+def record_image(store, ref, manifest, claims):
     """Store `manifest` as an image named `ref` (None: an untagged <none> image); release the claims."""
     from .reference import Reference
 
@@ -259,7 +259,7 @@ def commit(store, layer_store, container, ref=None, message: str = "", author: s
         entries = layer_entries(container)
         if entries:
             clamp = _clamp()
-            desc, diff_id, _usize, claim = _store_layer(
+            desc, diff_id, _usize, claim = store_layer(
                 store, layer_store, lambda f: write_layer(entries, f, "gzip", clamp), layer_type)
             claims.append(claim)
             new_layers, new_ids = [desc], [diff_id]
@@ -274,7 +274,7 @@ def commit(store, layer_store, container, ref=None, message: str = "", author: s
         store.layout.put_bytes(raw, cfg.digest)
         cdesc = cfg.descriptor(DOCKER_CONFIG if docker else (config_type or OCI_CONFIG))
         manifest = Manifest.build(cdesc, [*parent_layers, *new_layers], media_type=media_type)
-        return _record(store, ref, manifest, claims)
+        return record_image(store, ref, manifest, claims)
     except BaseException:
         for c in claims:
             c.release()
@@ -312,7 +312,7 @@ def import_tarball(store, layer_store, fileobj: BinaryIO, ref=None, message: str
             raise UsageError("import: the tarball is empty")
         return Digest("sha256", h.hexdigest()), n
 
-    desc, diff_id, _usize, claim = _store_layer(store, layer_store, write, OCI_LAYER_GZIP)
+    desc, diff_id, _usize, claim = store_layer(store, layer_store, write, OCI_LAYER_GZIP)
     try:
         when = build_time()
         config = apply_changes({}, changes)
@@ -322,7 +322,7 @@ def import_tarball(store, layer_store, fileobj: BinaryIO, ref=None, message: str
         cfg = ImageConfig.from_bytes(raw)
         store.layout.put_bytes(raw, cfg.digest)
         manifest = Manifest.build(cfg.descriptor(OCI_CONFIG), [desc], media_type=OCI_MANIFEST)
-        return _record(store, ref, manifest, [claim])
+        return record_image(store, ref, manifest, [claim])
     except BaseException:
         claim.release()
         raise

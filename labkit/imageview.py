@@ -312,6 +312,15 @@ class ImageView:
             self._below[i] = v
         return v
 
+    def extend(self, layer_trees) -> "ImageView":
+        """Return the view of this view's layers plus `layer_trees` on top (a build's next step), sharing what
+        was already read of the layers below."""
+        v = ImageView([*self.layer_trees, *layer_trees])
+        n = len(self.layer_trees)
+        v._applied[:n] = self._applied
+        v._states[:n] = self._states
+        return v
+
     # ---- reading ----------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._index().nodes)

@@ -151,6 +151,29 @@ class Lab:
             container = self.containers.get(container)
         return commit(self.store, self.layers, container, ref, message=message, author=author, changes=changes)
 
+    def builder(self, clock=None):
+        """Return the image builder of this home (a labkit.build.builder.Builder): BuildKit's rules, its cache
+        in the home, base images pulled like `docker build` pulls them."""
+        from .build.builder import Builder
+
+        def pull(ref: str, platform: "str | None"):
+            return self.pull(ref, platform=platform).record
+
+        return Builder(self.store, self.layers, self.home, pull=pull, clock=clock,
+                       image_store=getattr(self, "image_store", "graphdriver"))
+
+    def build(self, context, tags=(), dockerfile=None, build_args=None, target: str = "", no_cache: bool = False,
+              no_cache_filter=(), labels=None, platform: "str | None" = None, progress=None, clock=None):
+        """Build an image from a Dockerfile like `docker build` (BuildKit); return a BuildResult. `progress`
+        takes the build's events (labkit.build.display.PlainDisplay prints them as --progress=plain does);
+        a failed build raises BuildError and tags nothing."""
+        from .build.builder import BuildRequest
+
+        req = BuildRequest(context=context, dockerfile=dockerfile, tags=list(tags), build_args=dict(build_args or {}),
+                           target=target, no_cache=no_cache, no_cache_filter=list(no_cache_filter),
+                           labels=dict(labels or {}), platform=platform)
+        return self.builder(clock).build(req, progress)
+
     def history(self, ref: str) -> list[dict]:
         """Return `docker history` rows for an image, newest first."""
         from .tables import history

@@ -16,9 +16,12 @@ from helpers.imports import PACKAGE, files, import_graph, imports, module_name
 
 LEVELS = {
     "core": ["errors", "digest", "reference", "oci", "formatting", "clock", "fsutil", "home", "paths", "progress",
-             "platform", "compression", "lazy", "transfers"],
+             "platform", "compression", "lazy", "transfers",
+             # the Dockerfile front end is pure; the rest of `build` (context, cache, steps) works on disk
+             "build.dockerfile", "build.shellwords", "build.instructions", "build.dockerignore", "build.plan",
+             "build.events", "build.display"],
     "disk": ["store", "tables", "layers", "imageview", "layerchanges", "unpack", "containers", "shell", "names",
-             "commit", "labimages"],
+             "commit", "labimages", "build"],
     "network": ["registry"],
     "workflows": ["pull", "push", "labctl"],
     "faces": ["lab", "cli", "commands", "magic", "inspection", "notebook", "lessons", "viz", "__main__", "__init__"],
@@ -28,9 +31,12 @@ LEVEL_OF = {name: level for level, names in LEVELS.items() for name in names}
 
 
 def _level(module: str) -> "str | None":
+    """Return the level of a module: a listed submodule ("build.dockerfile") first, else its top package."""
     parts = module.split(".")
     if parts[0] != "labkit":
         return None
+    if len(parts) > 2 and ".".join(parts[1:3]) in LEVEL_OF:
+        return LEVEL_OF[".".join(parts[1:3])]
     return LEVEL_OF.get(parts[1] if len(parts) > 1 else "__init__")
 
 

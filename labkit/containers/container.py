@@ -27,6 +27,25 @@ class Container(ContainerState, MergedView, CopyOnWrite):
     def __repr__(self) -> str:
         return f"Container({self.short_id!r}, name={self.name!r}, image={self.image!r}, state={self.state!r})"
 
+    @classmethod
+    def detached(cls, root: Path, lower, name: str = "build") -> "Container":
+        """Return a container that belongs to no home's list (what a build step runs in, as BuildKit's
+        containers never show in `docker ps`): created at `root` over `lower`, any read-only view (an
+        ImageView of some layers). The caller removes `root` when done."""
+        import json
+        import secrets
+
+        cid = secrets.token_hex(32)
+        (root / "upper").mkdir(parents=True)
+        config = {"id": cid, "name": name, "image": "", "image_id": None, "created": "1970-01-01T00:00:00Z",
+                  "state": "running", "exit_code": None, "cmd": [], "cmd_given": False, "order": 0,
+                  "started_at": "1970-01-01T00:00:00Z"}
+        (root / "config.json").write_bytes(json.dumps(config, indent=1, sort_keys=True).encode())
+        (root / "changes.json").write_bytes(b'{"meta":{},"opaque":[],"whiteouts":[]}')
+        c = cls(None, root)
+        c._lower = lower
+        return c
+
     @property
     def lower(self):
         """Return the image's read-only view (labkit.imageview.ImageView; empty for scratch)."""

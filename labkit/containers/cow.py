@@ -252,6 +252,56 @@ class CopyOnWrite:
             ops.append(Op("chmod", p, 0, f"{mode & 0o7777:o}"))
             return ops
 
+    def chown(self, path: str, uid: int, gid: int, follow: bool = True) -> list[Op]:
+        """Change a path's owner (following symlinks unless `follow` is False); an image path is copied up."""
+        with self.mutation() as ops:
+            p = self.resolve(path, follow=follow)
+            self._writable(p, ops)
+            self._touch_meta(p, uid=int(uid), gid=int(gid))
+            ops.append(Op("chown", p, 0, f"{uid}:{gid}"))
+            return ops
+
+    def set_meta(self, path: str, mode: "int | None" = None, uid: "int | None" = None, gid: "int | None" = None,
+                 mtime: "int | None" = None, follow: bool = True) -> list[Op]:
+        """Set any of a path's permission bits, owner and modification time at once (what COPY gives each path
+        it copies); an image path is copied up first. Returns the Ops."""
+        fields = {k: int(v) for k, v in (("mode", mode), ("uid", uid), ("gid", gid), ("mtime", mtime))
+                  if v is not None}
+        if "mode" in fields:
+            fields["mode"] &= 0o7777
+        with self.mutation() as ops:
+            p = self.resolve(path, follow=follow)
+            self._writable(p, ops)
+            self._touch_meta(p, **fields)
+            return ops
+
+    def put(self, path: str, data: bytes = b"", mode: int = 0o644, uid: int = 0, gid: int = 0,
+            mtime: "int | None" = None, source: "str | os.PathLike | None" = None) -> list[Op]:
+        """Create or replace the regular file `path` with new contents and metadata (a COPY of one file):
+        nothing of a file it replaces is copied up first; a symlink at `path` is replaced, not followed.
+        `source` copies the contents from a file on disk instead of `data`. Returns the Ops."""
+        with self.mutation() as ops:
+            p = self.resolve(path, follow=False)
+            n = self.node_at(p)
+            if n is not None and n.type == "dir":
+                raise os_error(errno.EISDIR, path)
+            if n is None:
+                self._check_parent(p, path)
+            elif n.layer_index == CONTAINER_LAYER:
+                self._drop_upper(p)        # replaced: a hard link's other names keep the old contents
+            self._new_entry_slot(p, "file", ops)
+            dest = self.upper_path(p)
+            if source is not None:
+                shutil.copyfile(source, dest, follow_symlinks=True)
+                size = dest.stat().st_size
+            else:
+                dest.write_bytes(data)
+                size = len(data)
+            self.changes["meta"][p] = {"mode": mode & 0o7777, "uid": int(uid), "gid": int(gid),
+                                       "mtime": now_seconds() if mtime is None else int(mtime)}
+            ops.append(Op("create" if n is None else "write", p, size, "" if n is None else "replaced"))
+            return ops
+
     def symlink(self, target: str, path: str) -> list[Op]:
         """Create the symlink `path` -> `target` (target is stored as given); return the Ops."""
         with self.mutation() as ops:

@@ -17,7 +17,7 @@ STATE_CREATED, STATE_RUNNING, STATE_EXITED = "created", "running", "exited"
 @dataclass(frozen=True)
 class Op:
     """One step of a file operation: kind is copy-up, whiteout, opaque, create, write, mkdir, remove, rename,
-    chmod or link; `path` the container path; `size` bytes involved; `detail` the rest (rename target,
+    chmod, chown or link; `path` the container path; `size` bytes involved; `detail` the rest (rename target,
     link target, mode)."""
 
     kind: str
@@ -51,6 +51,8 @@ class Op:
             return f"chmod {d} {p}"
         if k == "link":
             return f"linked {p} -> {d}"
+        if k == "chown":
+            return f"chown {d} {p}"
         return f"{k} {p} {d}".strip()
 
     def to_json(self) -> dict:

@@ -20,6 +20,7 @@ class ContainerState:
         self.upper = self.root / "upper"
         self._config: dict = json.loads((self.root / "config.json").read_bytes())
         self._changes: "dict | None" = None
+        self._batch: "list | None" = None     # the Ops of a batch() in progress
 
     def reload(self) -> None:
         """Read config.json and changes.json again (another process may have changed them)."""
@@ -166,17 +167,43 @@ class ContainerState:
 
     @contextlib.contextmanager
     def mutation(self) -> Iterator[list]:
-        """Hold the container's lock, reload its state, collect Ops; save changes and history on the way out."""
-        ops: list[Op] = []
+        """Hold the container's lock, reload its state, collect Ops; save changes and history on the way out.
+        Inside batch() the lock is already held: the Ops join the batch, saved once at its end."""
+        if self._batch is not None:
+            ops: list[Op] = []
+            try:
+                yield ops
+            finally:
+                self._batch.extend(ops)
+            return
+        ops = []
         with self.frozen():
             try:
                 yield ops
             finally:
-                self.save_changes()
-                if ops:
-                    with open(self.root / "history.jsonl", "a", encoding="utf-8") as f:
-                        for op in ops:
-                            f.write(json.dumps(op.to_json(), sort_keys=True) + "\n")
+                self._save(ops)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[list]:
+        """Hold the lock across many file operations (a build step copying thousands of files): changes.json
+        and the history are written once, at the end; yields the list the operations' Ops gather in."""
+        if self._batch is not None:
+            yield self._batch
+            return
+        with self.frozen():
+            self._batch = []
+            try:
+                yield self._batch
+            finally:
+                ops, self._batch = self._batch, None
+                self._save(ops)
+
+    def _save(self, ops: list) -> None:
+        self.save_changes()
+        if ops:
+            with open(self.root / "history.jsonl", "a", encoding="utf-8") as f:
+                for op in ops:
+                    f.write(json.dumps(op.to_json(), sort_keys=True) + "\n")
 
     def history(self) -> list[Op]:
         """Return every Op this container's file operations produced, oldest first."""

@@ -128,7 +128,7 @@ class Store(ImageSizes):
         from ..home import resolve_home
 
         self.home = Path(home).absolute() if home is not None else resolve_home()
-        self.layout = OciLayout(self.home / "store", tmp_dir=self.home / "tmp" / "store")
+        self.layout = OciLayout(self.home / "store", tmp_dir=self.home / "tmp" / "store", pins_dir=self.home / "gcroots")
         self.layerdb = self.home / "layerdb"
 
     def __repr__(self) -> str:

@@ -238,12 +238,16 @@ class OciLayout:
     it holds the lock file, the claims and the partial downloads.
     """
 
-    def __init__(self, root: "str | os.PathLike", tmp_dir: "str | os.PathLike | None" = None):
+    def __init__(self, root: "str | os.PathLike", tmp_dir: "str | os.PathLike | None" = None,
+                 pins_dir: "str | os.PathLike | None" = None):
         self.root = Path(root).absolute()
         self.tmp_dir = Path(tmp_dir).absolute() if tmp_dir else self.root.parent / "tmp" / self.root.name
         self.lock_path = self.tmp_dir / "lock"
         self.claims_dir = self.tmp_dir / "claims"
         self.ingest_dir = self.tmp_dir / "ingest"
+        # lasting GC roots besides index.json (containerd's gc.root labels): a builder's cache keeps the layers
+        # of its cached steps there, so removing an image does not empty the build cache
+        self.pins_dir = Path(pins_dir).absolute() if pins_dir else None
 
     def __repr__(self) -> str:
         return f"OciLayout({str(self.root)!r})"
@@ -402,6 +406,27 @@ class OciLayout:
 
     # -- garbage collection
 
+    def pin(self, owner: str, digests: Iterable["Digest | str"]) -> None:
+        """Make `digests` the lasting GC roots of `owner` (replacing its previous ones; none: unpin)."""
+        if self.pins_dir is None:
+            raise LabkitError(f"{self}: this layout keeps no pins")
+        text = "".join(f"{d}\n" for d in sorted({str(as_digest(d)) for d in digests}))
+        with self.lock(shared=True):
+            self.pins_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.pins_dir / f"{owner}.pins", text.encode())
+
+    def pinned(self) -> set[Digest]:
+        """Return every digest some owner pinned."""
+        out: set[Digest] = set()
+        if self.pins_dir is None or not self.pins_dir.is_dir():
+            return out
+        for p in self.pins_dir.glob("*.pins"):
+            with contextlib.suppress(FileNotFoundError):
+                for line in p.read_text().split():
+                    with contextlib.suppress(InvalidReference):
+                        out.add(Digest.parse(line))
+        return out
+
     def _live_claims(self) -> tuple[set[Digest], set[str]]:
         """Return (claimed digests, live claim tokens); claim files of dead processes are removed."""
         digests: set[Digest] = set()
@@ -465,12 +490,12 @@ class OciLayout:
         return seen | pulled_through
 
     def gc(self, keep: Iterable["Digest | str"] = (), grace: float = 0.0) -> list[Digest]:
-        """Remove blobs not reachable from index.json, not claimed, not in `keep` (nor younger than `grace`
-        seconds); return the removed digests, sorted. Runs under the layout lock."""
+        """Remove blobs not reachable from index.json, not claimed, not pinned, not in `keep` (nor younger than
+        `grace` seconds); return the removed digests, sorted. Runs under the layout lock."""
         with self.lock():
             present = self.blobs()  # listed before the claims: see Claim.__init__
             claimed, tokens = self._live_claims()
-            live = self.reachable() | claimed | {as_digest(d) for d in keep}
+            live = self.reachable() | claimed | self.pinned() | {as_digest(d) for d in keep}
             now = time.time()
             removed = []
             for d in sorted(present - live):

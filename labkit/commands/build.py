@@ -1,0 +1,158 @@
+"""`build` (BuildKit's `docker build`) and `builder prune` (its build cache)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .parser import command
+
+
+def _pairs(items, what: str) -> dict:
+    """Return KEY=value options as a dict; a bare KEY takes the value from the environment (docker's rule)."""
+    out = {}
+    for item in items or []:
+        key, eq, value = item.partition("=")
+        if not key:
+            from ..errors import UsageError
+
+            raise UsageError(f"invalid {what}: {item!r}")
+        if not eq:
+            if key not in os.environ:
+                continue
+            value = os.environ[key]
+        out[key] = value
+    return out
+
+
+def _progress_mode(ctx) -> str:
+    mode = ctx.args.progress
+    if ctx.args.quiet:
+        return "quiet"
+    if mode == "auto":
+        return "tty" if getattr(ctx.err, "isatty", lambda: False)() else "plain"
+    return mode
+
+
+@command("build", "Build an image from a Dockerfile (BuildKit: its cache, stages and output)")
+def _build(p):
+    p.add_argument("-t", "--tag", action="append", default=[], metavar="NAME[:TAG]",
+                   help="name and optionally a tag (repeatable)")
+    p.add_argument("-f", "--file", help='name of the Dockerfile (default: "PATH/Dockerfile")')
+    p.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE", help="set a build-time variable")
+    p.add_argument("--target", default="", help="set the target build stage to build")
+    p.add_argument("--no-cache", action="store_true", help="do not use cache when building the image")
+    p.add_argument("--no-cache-filter", action="append", default=[], metavar="STAGE",
+                   help="do not cache specified stages")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="set metadata for an image")
+    p.add_argument("--platform", help="set the target platform (recorded: labkit's shell runs everywhere)")
+    p.add_argument("--iidfile", help="write the image ID to the file")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress the build output and print image ID on success")
+    p.add_argument("--progress", choices=["auto", "plain", "tty", "quiet"], default="auto",
+                   help="set type of progress output (auto, plain, tty, quiet)")
+    p.add_argument("path", metavar="PATH", help='the build context ("-" reads a Dockerfile from stdin, no context)')
+
+    def run(ctx):
+        import tempfile
+
+        from ..build.builder import BuildError, BuildRequest
+        from ..build.display import ERROR_PREFIX, PlainDisplay, TtyDisplay, failure_report
+        from ..build.events import Recorder
+
+        a = ctx.args
+        mode = _progress_mode(ctx)
+        recorder = Recorder()
+        display = None
+        if mode == "plain":
+            display = PlainDisplay(ctx.err)
+        elif mode == "tty":
+            display = TtyDisplay(ctx.err)
+
+        def progress(event):
+            recorder(event)
+            if display is not None:
+                display(event)
+
+        labels = _pairs(a.label, "label")
+        build_args = _pairs(a.build_arg, "build-arg")
+        stdin_dir = None
+        context, dockerfile, text = a.path, a.file, None
+        if a.path == "-":
+            stdin_dir = tempfile.TemporaryDirectory(prefix="labkit-build-")
+            context = stdin_dir.name
+            text = sys.stdin.read()
+        elif a.file == "-":
+            text = sys.stdin.read()
+            dockerfile = None
+        elif a.file and not os.path.isabs(a.file) and not os.path.exists(a.file):
+            dockerfile = os.path.join(a.path, a.file)
+        req = BuildRequest(context=context, dockerfile=dockerfile, dockerfile_text=text, tags=list(a.tag),
+                           build_args=build_args, target=a.target, no_cache=a.no_cache,
+                           no_cache_filter=list(a.no_cache_filter), labels=labels, platform=a.platform)
+        lab = ctx.lab
+        try:
+            result = lab.builder().build(req, progress)
+        except BuildError as e:
+            if display is None:                 # quiet: docker still says what failed
+                failure = [ev for ev in recorder.events if type(ev).__name__ == "BuildFailed"]
+                ctx.err.write(failure_report(recorder.events, failure[-1]) if failure else ERROR_PREFIX + e.message + "\n")
+            return 1
+        finally:
+            if isinstance(display, TtyDisplay):
+                display.close()
+            if stdin_dir is not None:
+                stdin_dir.cleanup()
+        image_id = str(result.image_id(getattr(lab, "image_store", "graphdriver")))
+        if a.iidfile:
+            with open(a.iidfile, "w") as f:
+                f.write(image_id)
+        if mode == "quiet":
+            ctx.print(image_id)
+        return 0
+    return run, False
+
+
+@command("builder", "Manage builds (builder prune: remove build cache)")
+def _builder(p):
+    sub = p.add_subparsers(dest="builder_command", metavar="COMMAND", required=True)
+    prune = sub.add_parser("prune", help="Remove build cache")
+    prune.add_argument("-a", "--all", action="store_true", help="remove all unused build cache, not just dangling ones")
+    prune.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+
+    def run(ctx):
+        from ..build.cache import BuildCache
+
+        a = ctx.args
+        lab = ctx.lab
+        cache = BuildCache(lab.home, lab.store)
+        warning = ("WARNING! This will remove all build cache. Are you sure you want to continue?" if a.all else
+                   "WARNING! This will remove all dangling build cache. Are you sure you want to continue?")
+        if not a.force:
+            ctx.out.write(warning + " [y/N] ")
+            ctx.out.flush()
+            answer = sys.stdin.readline().strip().lower()
+            if answer not in ("y", "yes"):
+                return 0                        # docker: a cancelled prune removes nothing and says no more
+        in_use = {str(d) for d in lab.store.layout.reachable()}
+        removed = cache.prune(in_use=in_use, everything=a.all)
+        reclaimed = sum(r.size for r in removed if r.digest not in in_use)
+        if removed:
+            ctx.print("Deleted build cache objects:")
+            for rec in removed:
+                ctx.print(rec.id)
+            ctx.print()
+        ctx.print(f"Total reclaimed space: {_size(reclaimed)}")
+        return 0
+    return run, False
+
+
+def _size(n: int) -> str:
+    """Return go-units HumanSize (4 significant digits, no space), as `docker builder prune` prints."""
+    value = float(n)
+    units = ["B", "kB", "MB", "GB", "TB", "PB"]
+    i = 0
+    while value >= 1000 and i < len(units) - 1:
+        value /= 1000
+        i += 1
+    text = f"{value:.4g}"
+    return f"{text}{units[i]}"

@@ -1,0 +1,454 @@
+"""labkit build: each instruction, COPY/ADD semantics, the cache rules, failures, reproducible images.
+
+Builds run for real in the test's home, FROM the lab's stand-in images pulled from the lab registry (the
+`lab` fixture), with BuildKit's expectations written from its source (dockerfile2llb, exporter).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from labkit.build.builder import BuildError
+from labkit.build.events import Recorder, VertexCompleted
+from labkit.lab import Lab
+
+CLOCK = staticmethod(lambda: 0.0)
+
+
+def write(ctx: Path, files: dict) -> Path:
+    ctx.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        p = ctx / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data.encode() if isinstance(data, str) else data)
+    return ctx
+
+
+def build(lab, ctx, **kw):
+    rec = Recorder()
+    result = lab.build(ctx, progress=rec, clock=lambda: 0.0, **kw)
+    return result, rec
+
+
+def config(lab, ref):
+    return json.loads(lab.store.config(lab.image(ref)).raw)
+
+
+def cached(rec) -> list[bool]:
+    """Return, for each Dockerfile step (FROM, RUN, COPY, ADD, WORKDIR), whether it hit the cache."""
+    return [s.cached for s in rec.steps()]
+
+
+def layer_members(lab, ref, index=-1):
+    m = lab.store.manifest(lab.image(ref))
+    blob = lab.store.layout.read_blob(m.layers[index].digest)
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob))) as tf:
+        return {t.name: t for t in tf.getmembers()}
+
+
+# --- instructions ---------------------------------------------------------------------------------------
+
+def test_metadata_instructions_set_the_config_as_docker_does(lab, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox
+MAINTAINER ada@example.com
+ENV A=1 B="two words"
+ENV C=$A-${B}
+LABEL version=1.0 "description"="a test"
+EXPOSE 80 443/udp 8000-8001
+VOLUME ["/data", "/logs"]
+USER nobody
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=5s --retries=3 CMD wget -q -O- http://localhost/
+SHELL ["/bin/ash", "-c"]
+ENTRYPOINT ["/bin/app"]
+CMD serve --port 80
+ONBUILD RUN echo child
+ARG V=1
+"""})
+    result, _ = build(lab, ctx, tags=["meta:1"])
+    doc = config(lab, "meta:1")
+    c = doc["config"]
+    assert doc["author"] == "ada@example.com"
+    assert c["Env"][-3:] == ["A=1", "B=two words", "C=1-two words"]
+    assert c["Labels"]["version"] == "1.0" and c["Labels"]["description"] == "a test"
+    assert c["Labels"]["io.labkit.official"] == "true"                # busybox's labels are inherited
+    assert c["ExposedPorts"] == {"443/udp": {}, "80/tcp": {}, "8000/tcp": {}, "8001/tcp": {}}
+    assert c["Volumes"] == {"/data": {}, "/logs": {}}
+    assert c["User"] == "nobody" and c["StopSignal"] == "SIGTERM"
+    assert c["Healthcheck"] == {"Test": ["CMD-SHELL", "wget -q -O- http://localhost/"],
+                                "Interval": 30_000_000_000, "Timeout": 5_000_000_000, "Retries": 3}
+    assert c["Shell"] == ["/bin/ash", "-c"]
+    assert c["Entrypoint"] == ["/bin/app"]
+    assert c["Cmd"] == ["/bin/ash", "-c", "serve --port 80"] and c["ArgsEscaped"] is True
+    assert c["OnBuild"] == ["RUN echo child"]
+    assert "V=1" not in c["Env"]                                      # ARGs never reach the image
+    new = doc["history"][2:]                                          # busybox has two history entries
+    assert [h["created_by"] for h in new] == [
+        "MAINTAINER ada@example.com", "ENV A=1 B=two words", "ENV C=1-two words",
+        "LABEL version=1.0 description=a test", "EXPOSE [443/udp 80/tcp 8000/tcp 8001/tcp]",
+        "VOLUME [/data /logs]", "USER nobody", "STOPSIGNAL SIGTERM",
+        "HEALTHCHECK {Test:[CMD-SHELL wget -q -O- http://localhost/] Interval:30s Timeout:5s StartPeriod:0s "
+        "StartInterval:0s Retries:3}",
+        "SHELL [/bin/ash -c]", 'ENTRYPOINT ["/bin/app"]', 'CMD ["/bin/ash" "-c" "serve --port 80"]', "ARG V=1"]
+    assert all(h["empty_layer"] is True and h["comment"] == "buildkit.dockerfile.v0" for h in new)
+    assert len(doc["rootfs"]["diff_ids"]) == 1                        # metadata steps add no layer
+
+
+def test_entrypoint_resets_an_inherited_cmd_and_onbuild_triggers_run(lab, tmp_path):
+    base = write(tmp_path / "base", {"Dockerfile": "FROM busybox\nCMD [\"sh\"]\nONBUILD RUN echo triggered > /t\n"})
+    build(lab, base, tags=["base:1"])
+    child = write(tmp_path / "child", {"Dockerfile": "FROM base:1\nENTRYPOINT [\"echo\"]\n"})
+    _, rec = build(lab, child, tags=["child:1"])
+    c = config(lab, "child:1")["config"]
+    assert "Cmd" not in c and c["Entrypoint"] == ["echo"] and "OnBuild" not in c
+    assert lab.view("child:1").read("t") == b"triggered\n"
+    assert any(v.name == "[2/2] ONBUILD RUN echo triggered > /t" for v in rec.vertices())
+
+
+def test_run_workdir_and_layers(lab, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox
+WORKDIR /srv/app
+RUN echo hi > note && mkdir -p sub/dir && ln -s note link
+RUN ["sh", "-c", "rm /etc/passwd"]
+WORKDIR /
+"""})
+    result, rec = build(lab, ctx, tags=["run:1"])
+    busybox = lab.image("busybox")
+    view = lab.view("run:1")
+    assert view.read("srv/app/note") == b"hi\n"
+    assert view.lookup("srv/app/sub/dir").type == "dir"
+    assert view.lookup("srv/app/link").linkname == "note"
+    assert view.lookup("etc/passwd") is None                         # deleted in a later layer: a whiteout
+    doc = config(lab, "run:1")
+    assert len(doc["rootfs"]["diff_ids"]) == 4                        # busybox + WORKDIR + 2 RUN (WORKDIR / adds none)
+    assert [h["created_by"] for h in doc["history"][2:]] == [
+        "WORKDIR /srv/app", "RUN /bin/sh -c echo hi > note && mkdir -p sub/dir && ln -s note link # buildkit",
+        "RUN sh -c rm /etc/passwd # buildkit", "WORKDIR /"]
+    assert doc["history"][-1]["empty_layer"] is True and doc["config"]["WorkingDir"] == "/"
+    assert "etc/.wh.passwd" in layer_members(lab, "run:1")
+    assert [v.name for v in rec.vertices() if v.name.startswith("[") and "internal" not in v.name] == [
+        f"[1/5] FROM docker.io/library/busybox:latest@{busybox.index_digest or busybox.manifest.digest}",
+        "[2/5] WORKDIR /srv/app", "[3/5] RUN echo hi > note && mkdir -p sub/dir && ln -s note link",
+        '[4/5] RUN ["sh", "-c", "rm /etc/passwd"]']
+
+
+def test_build_args_and_run_history(lab, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": """\
+ARG BASE=busybox
+FROM ${BASE}
+ARG VERSION=1.0
+ARG UNSET
+ENV WHERE=/opt/v${VERSION}
+RUN mkdir -p $WHERE
+"""})
+    build(lab, ctx, tags=["args:1"], build_args={"VERSION": "2.0", "NOT_DECLARED": "x"})
+    doc = config(lab, "args:1")
+    assert "WHERE=/opt/v2.0" in doc["config"]["Env"]
+    assert doc["history"][-1]["created_by"] == "RUN |2 VERSION=2.0 UNSET= /bin/sh -c mkdir -p $WHERE # buildkit"
+    assert [h["created_by"] for h in doc["history"][2:4]] == ["ARG VERSION=2.0", "ARG UNSET"]
+
+
+def test_base_config_is_inherited(lab, tmp_path):
+    build(lab, write(tmp_path / "a", {"Dockerfile": "FROM ubuntu\n"}), tags=["same:1"])
+    ubuntu, same = config(lab, "ubuntu"), config(lab, "same:1")
+    assert same["config"]["Cmd"] == ubuntu["config"]["Cmd"]
+    assert same["rootfs"] == ubuntu["rootfs"] and same["history"] == ubuntu["history"]
+    assert lab.store.manifest(lab.image("same:1")).layers == lab.store.manifest(lab.image("ubuntu")).layers
+
+
+# --- COPY and ADD -------------------------------------------------------------------------------------------
+
+def test_copy_semantics(lab, tmp_path):
+    ctx = write(tmp_path / "ctx", {
+        "Dockerfile": """\
+FROM busybox
+COPY app/ /app/
+COPY one.txt /dest/renamed.txt
+COPY one.txt two.txt /many/
+COPY *.md /docs/
+COPY --chown=1000:50 --chmod=700 one.txt /owned/
+COPY <<EOF /inline.txt
+hello $HOSTNAME
+EOF
+WORKDIR /work
+COPY one.txt .
+""",
+        "app/main.py": "print('hi')\n", "app/lib/util.py": "x = 1\n", "one.txt": "1\n", "two.txt": "2\n",
+        "a.md": "a\n", "b.md": "b\n", "skip.log": "no\n"})
+    os.symlink("main.py", ctx / "app" / "link.py")
+    os.chmod(ctx / "app" / "main.py", 0o755)
+    build(lab, ctx, tags=["copy:1"])
+    view = lab.view("copy:1")
+    assert view.read("app/main.py") == b"print('hi')\n" and view.lookup("app/main.py").mode == 0o755
+    assert view.read("app/lib/util.py") == b"x = 1\n"
+    assert view.lookup("app/link.py").linkname == "main.py"           # symlinks inside a copied dir stay
+    assert view.lookup("app/app") is None                             # a directory copies its contents
+    assert view.read("dest/renamed.txt") == b"1\n"
+    assert sorted(view.listdir("many")) == ["one.txt", "two.txt"]
+    assert sorted(view.listdir("docs")) == ["a.md", "b.md"]
+    owned = view.lookup("owned/one.txt")
+    assert (owned.uid, owned.gid, owned.mode) == (1000, 50, 0o700)
+    assert view.lookup("app/main.py").uid == 0
+    assert view.read("inline.txt") == b"hello \n"                      # heredocs expand variables
+    assert view.read("work/one.txt") == b"1\n"
+    mtime = int(os.stat(ctx / "one.txt").st_mtime)
+    assert view.lookup("dest/renamed.txt").mtime == mtime              # COPY keeps modification times
+
+
+def test_dockerignore_and_missing_sources(lab, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nCOPY . /src/\n",
+                                   ".dockerignore": "# comment\n*.log\nsecret/\n!secret/public.txt\n",
+                                   "a.txt": "a", "debug.log": "x", "secret/key": "k", "secret/public.txt": "p"})
+    build(lab, ctx, tags=["ign:1"])
+    view = lab.view("ign:1")
+    assert sorted(view.listdir("src")) == [".dockerignore", "Dockerfile", "a.txt", "secret"]
+    assert view.listdir("src/secret") == ["public.txt"]
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY debug.log /\n")
+    with pytest.raises(BuildError, match=r'failed to compute cache key: failed to calculate checksum of ref '
+                                         r'\S+: "/debug.log": not found') as e:
+        build(lab, ctx, tags=["ign:2"])
+    assert e.value.start == 2
+
+
+def test_add_unpacks_local_archives_but_copy_does_not(lab, tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        for name, data in (("pkg/bin/tool", b"#!tool\n"), ("pkg/README", b"read me\n")):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o755
+            tf.addfile(info, io.BytesIO(data))
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nADD pkg.tar.gz /opt/\nCOPY pkg.tar.gz /copied/\n",
+                                   "pkg.tar.gz": buf.getvalue()})
+    build(lab, ctx, tags=["add:1"])
+    view = lab.view("add:1")
+    assert view.read("opt/pkg/bin/tool") == b"#!tool\n" and view.lookup("opt/pkg/bin/tool").mode == 0o755
+    assert view.read("copied/pkg.tar.gz") == buf.getvalue()
+
+
+def test_add_url_from_a_local_server(lab, tmp_path):
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"downloaded\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Last-Modified", "Wed, 21 Oct 2015 07:28:00 GMT")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/files/data.txt"
+        ctx = write(tmp_path / "ctx", {"Dockerfile": f"FROM busybox\nADD {url} /srv/\n"})
+        build(lab, ctx, tags=["url:1"])
+        node = lab.view("url:1").lookup("srv/data.txt")
+        assert lab.view("url:1").read("srv/data.txt") == b"downloaded\n"
+        assert node.mode == 0o600 and node.mtime == 1445412480            # BuildKit: 0600 and Last-Modified
+        (ctx / "Dockerfile").write_text(f"FROM busybox\nCOPY {url} /srv/\n")
+        with pytest.raises(BuildError, match="source can't be a URL for COPY"):
+            build(lab, ctx)
+    finally:
+        server.shutdown()
+    ctx.joinpath("Dockerfile").write_text(f"FROM busybox\nADD {url} /srv/\n")
+    with pytest.raises(BuildError, match=r'failed to load cache key: Get "http://127\.0\.0\.1'):
+        build(lab, ctx, tags=["url:2"])
+
+
+def test_multi_stage_copy_from_stage_and_image_and_target(lab, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox AS build
+RUN mkdir -p /out && echo binary > /out/app && echo junk > /tmp/junk
+
+FROM busybox AS unused
+RUN echo never > /never
+
+FROM scratch
+COPY --from=build /out/app /app
+COPY --from=busybox /bin/busybox /bin/busybox
+CMD ["/app"]
+"""})
+    result, rec = build(lab, ctx, tags=["multi:1"])
+    view = lab.view("multi:1")
+    assert sorted(view.paths()) == ["app", "bin", "bin/busybox"]
+    assert not any("unused" in v.name for v in rec.vertices())        # --target's needs only
+    assert len(config(lab, "multi:1")["rootfs"]["diff_ids"]) == 2
+    assert lab.store.image_size(lab.image("multi:1")) < lab.store.image_size(lab.image("busybox")) * 2
+    _, rec = build(lab, ctx, tags=["stage:unused"], target="unused")
+    assert [v.name for v in rec.vertices() if v.name.startswith("[")][-1] == "[unused 2/2] RUN echo never > /never"
+    assert lab.view("stage:unused").read("never") == b"never\n"
+    with pytest.raises(BuildError, match='target stage "unusd" could not be found \\(did you mean unused\\?\\)'):
+        build(lab, ctx, target="unusd")
+
+
+# --- the cache -----------------------------------------------------------------------------------------------
+
+APP_DOCKERFILE = """\
+FROM busybox
+WORKDIR /app
+COPY requirements.txt .
+RUN echo installing > deps.txt
+COPY src/ ./src/
+RUN echo built > build.txt
+"""
+
+
+def app_context(tmp_path) -> Path:
+    return write(tmp_path / "app", {"Dockerfile": APP_DOCKERFILE, "requirements.txt": "flask\n",
+                                    "src/app.py": "print('v1')\n"})
+
+
+def test_cache_hit_then_miss_after_a_change(lab, tmp_path):
+    ctx = app_context(tmp_path)
+    first, rec = build(lab, ctx, tags=["app:1"])
+    assert cached(rec) == [False] * 6                                  # busybox pulled by this build: DONE
+    again, rec = build(lab, ctx, tags=["app:1"])
+    assert cached(rec) == [True] * 6 and again.config_digest == first.config_digest
+    (ctx / "src" / "app.py").write_text("print('v2')\n")
+    third, rec = build(lab, ctx, tags=["app:1"])
+    assert cached(rec) == [True, True, True, True, False, False]       # the changed COPY and what follows
+    assert third.config_digest != first.config_digest
+    os.utime(ctx / "src" / "app.py", (1, 1))                          # a new mtime alone changes nothing
+    _, rec = build(lab, ctx, tags=["app:1"])
+    assert cached(rec) == [True] * 6
+
+
+def test_cache_rules_for_args_env_and_labels(lab, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox
+ARG FLAVOR=plain
+RUN echo one > /one
+LABEL note=$FLAVOR
+ENV MODE=fast
+RUN echo two > /two
+"""})
+    build(lab, ctx)
+    _, rec = build(lab, ctx, build_args={"FLAVOR": "spicy"})          # an ARG is in every later RUN's env
+    assert cached(rec) == [True, False, False]
+    _, rec = build(lab, ctx, build_args={"FLAVOR": "spicy"})
+    assert cached(rec) == [True, True, True]
+    (ctx / "Dockerfile").write_text((ctx / "Dockerfile").read_text().replace("LABEL note=", "LABEL other="))
+    _, rec = build(lab, ctx, build_args={"FLAVOR": "spicy"})          # a LABEL re-runs nothing
+    assert cached(rec) == [True, True, True]
+    (ctx / "Dockerfile").write_text((ctx / "Dockerfile").read_text().replace("MODE=fast", "MODE=slow"))
+    _, rec = build(lab, ctx, build_args={"FLAVOR": "spicy"})          # an ENV re-runs the RUNs after it
+    assert cached(rec) == [True, True, False]
+
+
+def test_no_cache_and_no_cache_filter(lab, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox AS deps
+RUN echo deps > /deps
+FROM busybox AS final
+COPY --from=deps /deps /deps
+RUN echo final > /final
+"""})
+    build(lab, ctx)
+    _, rec = build(lab, ctx, no_cache=True)
+    assert [s.cached for s in rec.steps()] == [False] * 5
+    _, rec = build(lab, ctx, no_cache_filter=["final"])
+    by_stage = {(s.stage, s.instruction): s.cached for s in rec.steps()}
+    assert by_stage[("deps", "RUN echo deps > /deps")] is True
+    assert by_stage[("final", "COPY --from=deps /deps /deps")] is False
+    assert by_stage[("final", "RUN echo final > /final")] is False
+
+
+def test_cache_survives_restarts_and_rmi_and_builder_prune_clears_it(lab, tmp_path, labkit_home):
+    ctx = app_context(tmp_path)
+    build(lab, ctx, tags=["app:1"])
+    lab.rmi("app:1")
+    fresh = Lab(labkit_home)                                          # a new process would see the same
+    _, rec = build(fresh, ctx, tags=["app:1"])
+    assert cached(rec) == [True] * 6
+    from labkit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["builder", "prune", "-af"], out=out, err=err) == 0
+    assert out.getvalue().startswith("Deleted build cache objects:\n")
+    assert out.getvalue().endswith("\nTotal reclaimed space: 0B\n")      # app:1 still uses the layers
+    _, rec = build(fresh, ctx, tags=["app:1"])
+    assert cached(rec) == [True, False, False, False, False, False]   # busybox is stored: its FROM is CACHED
+
+
+# --- failures -------------------------------------------------------------------------------------------------
+
+def test_failing_run_leaves_no_tag_and_no_partial_layer(lab, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nRUN echo ok > /ok\nRUN apt-get update\n"})
+    lab.pull("busybox")
+    blobs_before = set(lab.store.layout.blobs())
+    with pytest.raises(BuildError) as e:
+        build(lab, ctx, tags=["broken:1"])
+    assert e.value.message == 'process "/bin/sh -c apt-get update" did not complete successfully: exit code: 127'
+    assert (e.value.start, e.value.end) == (3, 3)
+    assert [r.repository for r in lab.images()] == ["busybox"]
+    new_blobs = set(lab.store.layout.blobs()) - blobs_before
+    assert len(new_blobs) == 1                                         # the successful RUN's cached layer only
+    assert not list((labkit_home_of(lab) / "tmp").glob("build-*"))    # no work container left
+
+
+def labkit_home_of(lab) -> Path:
+    return Path(lab.home)
+
+
+def test_failed_step_event_and_parse_errors(lab, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nRUN apt-get update\n"})
+    rec = Recorder()
+    with pytest.raises(BuildError):
+        lab.build(ctx, progress=rec, clock=lambda: 0.0)
+    errors = [e for e in rec.events if isinstance(e, VertexCompleted) and e.error]
+    assert len(errors) == 1
+    (ctx / "Dockerfile").write_text("FORM busybox\n")
+    with pytest.raises(BuildError, match=r"^dockerfile parse error on line 1: unknown instruction: FORM "
+                                         r"\(did you mean FROM\?\)$"):
+        lab.build(ctx)
+    (ctx / "Dockerfile").write_text("FROM busybox AS app\nCOPY --from=later /x /x\nFROM busybox AS later\n")
+    with pytest.raises(BuildError, match='cannot copy from stage "later", it needs to be defined before '
+                                         'current stage "app"'):
+        lab.build(ctx, target="app")
+    (ctx / "Dockerfile").write_text("")
+    with pytest.raises(BuildError, match="the Dockerfile cannot be empty"):
+        lab.build(ctx)
+    (ctx / "Dockerfile").unlink()
+    with pytest.raises(BuildError, match="failed to read dockerfile: open Dockerfile: no such file or directory"):
+        lab.build(ctx)
+    with pytest.raises(BuildError, match='invalid tag "App:1"'):
+        lab.build(tmp_path, tags=["App:1"])
+
+
+# --- reproducible images -----------------------------------------------------------------------------------------
+
+def test_same_image_id_in_two_homes_whatever_the_file_times(tmp_path, monkeypatch, lab_images_registry):
+    from labkit.home import save_settings
+
+    epoch = 1700000000
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(epoch))
+    ids = []
+    for n, when in enumerate((1800000000, 1900000000)):
+        home = tmp_path / f"home{n}"
+        home.mkdir()
+        save_settings(home, {"registry-mirrors": [lab_images_registry.url]})
+        ctx = app_context(tmp_path / f"machine{n}")
+        for p in [ctx, *ctx.rglob("*")]:
+            os.utime(p, (when, when))
+        lab = Lab(home)
+        result, _ = build(lab, ctx, tags=["app:1"])
+        ids.append((result.config_digest, result.manifest_digest))
+        doc = config(lab, "app:1")
+        assert doc["created"] == "2023-11-14T22:13:20Z"
+        assert {h["created"] for h in doc["history"][2:]} == {"2023-11-14T22:13:20Z"}
+        assert {t.mtime for t in layer_members(lab, "app:1").values()} <= {epoch}
+    assert ids[0] == ids[1]
