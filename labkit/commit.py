@@ -142,12 +142,13 @@ def layer_entries(container) -> list:
     out = [Entry(p.lstrip("/"), "whiteout") for p in sorted(changes["whiteouts"])]
     out += [Entry(p.lstrip("/"), "opaque") for p in sorted(changes["opaque"])]
     inodes: dict = {}
-    upper = container.upper
+    upper = str(container.upper)
+    cut = len(upper) + 1
     for dirpath, dirnames, filenames in os.walk(upper):
         dirnames.sort()
         for name in sorted(dirnames) + sorted(filenames):
-            disk = Path(dirpath, name)
-            rel = disk.relative_to(upper).as_posix()
+            disk = os.path.join(dirpath, name)        # strings, not pathlib: a layer can hold many thousand paths
+            rel = disk[cut:]
             m = meta.get("/" + rel, {})
             st = os.lstat(disk)
             common = dict(mtime=int(m.get("mtime", int(st.st_mtime))), uid=int(m.get("uid", 0)),

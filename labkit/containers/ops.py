@@ -79,7 +79,7 @@ class Node:
     mtime: int
     linkname: str
     layer_index: int
-    disk_path: "Path | None"
+    disk_path: "str | Path | None"   # where the bytes are: upper/ (a str, built for every lookup) or a layer tree
 
 
 def os_error(code: int, path: str, path2: "str | None" = None) -> OSError:
