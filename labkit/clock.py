@@ -44,6 +44,16 @@ def now_seconds() -> int:
     return int(now().timestamp())
 
 
+def elapsed() -> float:
+    """Return seconds for measuring durations (a build step's "DONE 0.3s"): time.monotonic(), or always 0.0
+    while $LABKIT_NOW pins the clock, so stored outputs of pinned runs print the same durations."""
+    if os.environ.get("LABKIT_NOW"):
+        return 0.0
+    import time
+
+    return time.monotonic()
+
+
 def build_time() -> datetime:
     """Return the time to stamp on what labkit builds: $SOURCE_DATE_EPOCH when set, else now()."""
     sde = os.environ.get("SOURCE_DATE_EPOCH")

@@ -35,10 +35,16 @@ def _ctx(tmp_path: Path, dockerfile: str, files: "dict | None" = None) -> Path:
     return ctx
 
 
+def _builder(lab, image_store: str = "graphdriver") -> Builder:
+    return Builder(lab.store, lab.layers, lab.home, pull=lambda ref, p: lab.pull(ref, platform=p).record,
+                   clock=lambda: 0.0, image_store=image_store)
+
+
 def _plain(lab, ctx, **kw) -> str:
+    """Return the plain output of a build in the graphdriver store's terms (the lab text's Docker)."""
     out = io.StringIO()
     try:
-        lab.build(ctx, progress=PlainDisplay(out), clock=lambda: 0.0, **kw)
+        _builder(lab).build(BuildRequest(context=ctx, **kw), PlainDisplay(out))
     except BuildError:
         pass
     return out.getvalue()
@@ -56,7 +62,7 @@ def test_plain_output_of_a_build_then_a_cached_rebuild(lab, tmp_path, pinned):
     busybox = lab.image("busybox")
     digest = busybox.index_digest or busybox.manifest.digest
     layer = lab.store.manifest(busybox).layers[0]
-    image_id = lab.image("app:1").image_id
+    image_id = lab.store.config(lab.image("app:1")).digest            # graphdriver's image ID: the config's
     assert first == f"""\
 #0 building with "default" instance using docker driver
 
@@ -147,9 +153,8 @@ ERROR: failed to build: failed to solve: dockerfile parse error on line 1: unkno
 def test_containerd_store_export_lines(lab, tmp_path, pinned):
     ctx = _ctx(tmp_path, "FROM busybox\nENV A=1\n")
     out = io.StringIO()
-    builder = Builder(lab.store, lab.layers, lab.home, pull=lambda ref, p: lab.pull(ref, platform=p).record,
-                      clock=lambda: 0.0, image_store="containerd")
-    result = builder.build(BuildRequest(context=ctx, tags=["app:1", "app:latest"]), PlainDisplay(out))
+    result = _builder(lab, "containerd").build(BuildRequest(context=ctx, tags=["app:1", "app:latest"]),
+                                               PlainDisplay(out))
     assert out.getvalue().endswith(f"""\
 #5 exporting to image
 #5 exporting layers done
@@ -162,7 +167,7 @@ def test_containerd_store_export_lines(lab, tmp_path, pinned):
 #5 DONE 0.0s
 """)
     assert result.image_id("containerd") == result.manifest_digest
-    assert result.image_id("graphdriver") == result.config_digest == lab.image("app:latest").image_id
+    assert result.image_id("graphdriver") == result.config_digest == lab.store.config(lab.image("app:latest")).digest
 
 
 def test_terminal_view_redraws_steps():
@@ -212,9 +217,11 @@ def test_cli_quiet_iidfile_tags_labels(lab, tmp_path, pinned):
     status, out, err = _run("build", "-q", "-t", "app:1", "-t", "app:2", "--label", "team=lab",
                             "--iidfile", str(iid), str(ctx))
     assert status == 0 and err == ""
-    image_id = lab.image("app:1").image_id
-    assert out == f"{image_id}\n" and iid.read_text() == str(image_id)
-    assert lab.image("app:2").image_id == image_id
+    record = lab.image("app:1")
+    # the ID of the image store in use: the config digest (graphdriver) or the manifest's (containerd)
+    ids = {str(lab.store.config(record).digest), str(record.manifest.digest)}
+    assert out.endswith("\n") and out.strip() in ids and iid.read_text() == out.strip()
+    assert lab.image("app:2").manifest.digest == record.manifest.digest
     assert lab.store.config(lab.image("app:1")).labels["team"] == "lab"
     status, out, err = _run("build", "--progress=plain", "-t", "app:3", str(ctx))
     assert status == 0 and out == ""                                  # docker build prints on stderr
@@ -249,3 +256,18 @@ def test_cli_builder_prune_asks_first(lab, tmp_path, monkeypatch):
     assert re.fullmatch(r"WARNING! This will remove all build cache\. Are you sure you want to continue\? \[y/N\] "
                         r"Deleted build cache objects:\n[0-9a-z]{25}\n\nTotal reclaimed space: 0B\n", out)
     assert _run("builder", "prune", "-f")[1] == "Total reclaimed space: 0B\n"
+
+
+def test_terminal_view_ends_with_the_error_report():
+    out = io.StringIO()
+    tty = TtyDisplay(out, clock=lambda: 0.0, width=60)
+    p = Progress(tty, clock=lambda: 0.0)
+    v = p.start("[2/2] RUN apt-get update")
+    p.error(v, "exit code: 127")
+    p.emit(BuildFailed("exit code: 127"))
+    text = out.getvalue()
+    tty.close()                                              # nothing is redrawn over the report
+    assert out.getvalue() == text
+    assert " => ERROR [2/2] RUN apt-get update" in text
+    assert text.endswith("------\n > [2/2] RUN apt-get update:\n------\n"
+                         "ERROR: failed to build: failed to solve: exit code: 127\n")

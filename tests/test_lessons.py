@@ -24,7 +24,7 @@ def test_keys_are_unique_and_name_their_notebook():
     for key, item in found.items():
         assert item.key == key and key[:2].isdigit() and key[2] == "-"
         assert item.question and item.title
-    assert {item.notebook for item in found.values()} == {f"{n:02}" for n in range(10)}
+    assert {item.notebook for item in found.values()} == {f"{n:02}" for n in range(11)}
 
 
 def test_an_unknown_key_names_the_known_ones():
@@ -63,6 +63,29 @@ def test_the_change_task_lesson_checks_the_container(lab):
     assert not before.ok and "A /etc/motd" in before.message
     do_task(lab)
     assert item.check(lab, None).ok
+
+
+def test_the_build_lessons_check_by_building(lab):
+    from labkit.lessons import building
+
+    notebook_state(lab, "10")
+    building.reorder_context(lab)
+    reorder = lesson("10-reorder")
+    before = reorder.check(lab, None)
+    assert not before.ok and "COPY . ." in before.message              # the misconception, named
+    building.do_reorder(lab)
+    assert reorder.check(lab, None).ok
+    (building.reorder_dir(lab) / "Dockerfile").write_text("FROM busybox\nCOPY app.py /app/\n")
+    assert "dependencies" in reorder.check(lab, None).message
+    fat = building.fat_context(lab)
+    lab.build(fat, tags=[building.FAT])
+    shrink = lesson("10-multi-stage")
+    assert "no image" in shrink.check(lab, None).message
+    (fat / "Dockerfile.rm").write_text(building.FAT_DOCKERFILE + "RUN rm -r /opt/toolchain /src\n")
+    lab.build(fat, tags=[building.SMALL], dockerfile=fat / "Dockerfile.rm")
+    assert "still weighs" in shrink.check(lab, None).message            # deleted later: still in a layer
+    building.do_multi_stage(lab)
+    assert shrink.check(lab, None).ok
 
 
 def test_the_one_more_layer_lesson_checks_the_image(lab):

@@ -14,7 +14,7 @@ from typing import Any
 from .base import Lesson
 
 _MODULES = ("start", "image", "containers", "making", "namespaces", "showing", "searching", "pulling", "tags",
-            "summary")
+            "summary", "building")
 
 
 def lessons() -> "dict[str, Lesson]":

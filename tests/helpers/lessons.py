@@ -7,7 +7,7 @@ PULLS = {
     "00": ["busybox"], "01": ["ubuntu"], "02": ["ubuntu"], "03": ["ubuntu"], "04": ["busybox"],
     "05": ["mkerker/duckhunt", "node", "httpd", "busybox", "ubuntu", "hcscompany/clock"], "06": [],
     "07": ["debian:jessie"], "08": ["debian:jessie"],
-    "09": ["ubuntu", "busybox", "labkit/webapp:1.0", "labkit/reports"],
+    "09": ["ubuntu", "busybox", "labkit/webapp:1.0", "labkit/reports"], "10": ["busybox"],
 }
 
 
