@@ -156,6 +156,14 @@ def check_reorder(lab, _answer=None) -> Feedback:
                           "the cache: the files it needs are copied before it, the ones that change often after.")
 
 
+REORDER_SOLUTION = """\
+Copy what the install needs alone, install, then copy the rest:
+    COPY requirements.txt .
+    (the dependency RUN, unchanged)
+    COPY . .
+A change to app.py then changes only the last COPY's checksum."""
+
+
 def do_reorder(lab) -> None:
     """Do what the exercise asks (tests use it to see the checker accept the real result)."""
     (reorder_dir(lab) / "Dockerfile").write_text(HELLO_DOCKERFILE.replace("COPY app.py .", "COPY . ."))
@@ -201,6 +209,16 @@ CMD ["/app/hello"]
 """
 
 
+MULTI_STAGE_SOLUTION = """\
+Two stages: the build stage holds the toolchain, the final one only the result.
+    FROM busybox AS build
+    (the toolchain and source COPY lines, and the RUN that makes /app/hello)
+    FROM busybox
+    COPY --from=build /app/hello /app/hello
+    CMD ["/app/hello"]
+Then: docker build -t hello:small -f Dockerfile.small ."""
+
+
 def do_multi_stage(lab) -> None:
     """Do what the exercise asks (tests use it to see the checker accept the real result)."""
     ctx = contexts_dir(lab) / "fat"
@@ -233,11 +251,11 @@ LESSONS = [
            placeholder="a number of steps"),
     Lesson("10-reorder", "Reorder a Dockerfile",
            "Change contexts/reorder/Dockerfile so that a change to app.py does not re-run the dependency step.",
-           check_reorder, solution=lambda lab: HELLO_DOCKERFILE.replace("COPY app.py .", "COPY . ."),
+           check_reorder, solution=lambda lab: REORDER_SOLUTION,
            state=True, task=do_reorder),
     Lesson("10-multi-stage", "Shrink an image with a build stage",
            f"Write contexts/fat/Dockerfile.small so that {SMALL} has /app/hello but not the 2 MB toolchain.",
-           check_multi_stage, solution=lambda lab: SMALL_DOCKERFILE, state=True, task=do_multi_stage),
+           check_multi_stage, solution=lambda lab: MULTI_STAGE_SOLUTION, state=True, task=do_multi_stage),
     Lesson("10-secret-layer", "Is the secret still in the image?",
            "A Dockerfile copies secret.txt and removes it in the next RUN. Is the secret in the image?",
            check_secret, solution=lambda lab: "yes: in the lower layer the COPY made",
