@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 LAB_APT := graphviz
-TEST_APT := graphviz docker-registry skopeo umoci apache2-utils chromium libatomic1
+TEST_APT := graphviz docker-registry skopeo umoci apache2-utils chromium libatomic1 buildah
 PYTEST_ARGS ?=
 LITE_PORT ?= 8000
 
