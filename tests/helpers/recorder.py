@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.client
 import re
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -122,7 +123,7 @@ class RecordingProxy:
         self._in_flight: dict[str, int] = {}
         self._cuts: list[tuple[str, int]] = []
         self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.httpd = _QuietServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
@@ -161,6 +162,14 @@ class RecordingProxy:
         self.httpd.server_close()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that drops its connection (a killed pull, a cut test) is no error worth a traceback."""
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 def _handler(proxy: RecordingProxy):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -184,13 +193,18 @@ def _handler(proxy: RecordingProxy):
 
         def _forward(self):
             body = self._body()
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+            # A list, not a dict: a header sent several times (Go clients send one Accept line per media type)
+            # must reach the server several times.
+            headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP | {"content-length"}]
             if body or self.command in ("PUT", "POST", "PATCH"):
-                headers["Content-Length"] = str(len(body))
+                headers.append(("Content-Length", str(len(body))))
             conn = http.client.HTTPConnection(*proxy.upstream, timeout=60)
             proxy._enter(self.command)
             try:
-                conn.request(self.command, self.path, body=body, headers=headers)
+                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for k, v in headers:
+                    conn.putheader(k, v)
+                conn.endheaders(body or None)
                 resp = conn.getresponse()
                 data = resp.read()
                 answer = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP]

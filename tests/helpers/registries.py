@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
 from helpers import peers
 from helpers.net import free_port
@@ -84,20 +85,28 @@ def start_distribution_registry(tmp_path: "str | os.PathLike", config_extra: "di
     {"auth": {"htpasswd": {...}}} or {"proxy": {"remoteurl": ...}}. Raises RuntimeError with the log's tail
     when the registry does not come up.
     """
+    def config(port: int, base: Path) -> str:
+        return json.dumps(_merge({
+            "version": 0.1,
+            "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "storage": {"filesystem": {"rootdirectory": str(base / "data")}, "delete": {"enabled": True}},
+            "http": {"addr": f"127.0.0.1:{port}", "secret": "labkit-tests"},
+        }, config_extra or {}), indent=2)  # JSON is YAML
+    return serve_config(tmp_path, config)
+
+
+def serve_config(tmp_path: "str | os.PathLike", config: "Callable[[int, Path], str]") -> DistributionRegistry:
+    """Start `docker-registry serve` with the config.yml text `config(port, folder)` returns for a free
+    127.0.0.1 port and a fresh folder, and wait until it answers GET /v2/ (RuntimeError with the log's tail
+    when it does not)."""
     peers.require("docker-registry")
     last_error = ""
     for _attempt in range(3):  # another process may take the port between free_port() and the bind
         port = free_port()
         base = Path(tmp_path) / f"distribution-{port}"
         base.mkdir(parents=True)
-        config = _merge({
-            "version": 0.1,
-            "log": {"level": "warn", "accesslog": {"disabled": True}},
-            "storage": {"filesystem": {"rootdirectory": str(base / "data")}, "delete": {"enabled": True}},
-            "http": {"addr": f"127.0.0.1:{port}", "secret": "labkit-tests"},
-        }, config_extra or {})
         config_path = base / "config.yml"
-        config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+        config_path.write_text(config(port, base))
         log_path = base / "registry.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen([peers.executable("docker-registry"), "serve", str(config_path)], stdout=log,
