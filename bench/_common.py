@@ -308,3 +308,20 @@ def median(xs) -> float:
 def mb(n: int) -> str:
     """Return `n` bytes as MB (10^6) with one decimal."""
     return f"{n / 1e6:.1f} MB"
+
+
+def load_note(what: str = "wall times are noisy") -> None:
+    """Print a note when other work shared the machine while measuring (load average above 1)."""
+    load = os.getloadavg()[0]
+    if load > 1.0:
+        print(f"note: load average {load:.2f} on {os.cpu_count()} CPUs while measuring: other work shared the "
+              f"machine, so {what}")
+
+
+def remove_workdir(work: Path, keep: bool) -> None:
+    """Delete the series' temp dir (read-only layer dirs included), or say where it was kept."""
+    if keep:
+        print(f"kept {work}")
+        return
+    subprocess.run(["chmod", "-R", "u+rwX", str(work)], stderr=subprocess.DEVNULL)
+    shutil.rmtree(work, ignore_errors=True)

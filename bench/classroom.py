@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -24,7 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))  # the classroom and the registries are the tests' helpers
+sys.path.insert(0, str(REPO / "bench"))
 
+import _common as c  # noqa: E402
 from helpers.classroom import Classroom, seed_upstream  # noqa: E402
 from helpers.registries import start_distribution_registry  # noqa: E402
 
@@ -72,16 +73,10 @@ def main() -> int:
                 report("one student alone (warm cache)", room, alone)
                 print(f"class of {a.students} / one student: {second.wall / alone.wall:.1f}x the wall time "
                       f"({os.cpu_count()} CPUs share {a.students} pulls)")
-        load = os.getloadavg()[0]
-        if load > 1.0:
-            print(f"note: load average {load:.2f} on {os.cpu_count()} CPUs while measuring: other work shared the "
-                  f"machine, so wall times are noisy")
+        c.load_note()
         return 0 if all(s.returncode == 0 for s in first.students + second.students + alone.students) else 1
     finally:
-        if a.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        c.remove_workdir(work, a.keep)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ fsync per blob, the store's index.json. Prints each tool's median, the median ra
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -68,18 +66,12 @@ def main() -> int:
               f"{'OK' if ratio <= TARGET_RATIO else 'MISSED'}")
         print(f"labkit peak RSS: {c.mb(peak)} (median {c.mb(int(c.median(rss)))}; target <= {c.mb(int(TARGET_RSS))}) "
               f"{'OK' if peak <= TARGET_RSS else 'MISSED'}")
-        load = os.getloadavg()[0]
-        if load > 1.0:
-            print(f"note: load average {load:.2f} on {os.cpu_count()} CPUs while measuring: other work shared "
-                  f"the machine, so wall times are noisy (CPU times less so)")
+        c.load_note("wall times are noisy (CPU times less so)")
         return 0 if ratio <= TARGET_RATIO and peak <= TARGET_RSS else 1
     finally:
         if stop is not None:
             stop()
-        if a.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        c.remove_workdir(work, a.keep)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -158,18 +156,12 @@ def main() -> int:
             print(f"\n2. containers (library calls, medians of {a.container_runs} runs)")
             containers(work, "1 MB", f"{host}/bench/small:v1", a.container_runs)
             containers(work, "200 MB", f"{host}/bench/image:v1", a.container_runs)
-        load = os.getloadavg()[0]
-        if load > 1.0:
-            print(f"note: load average {load:.2f} on {os.cpu_count()} CPUs while measuring: wall times are noisy")
+        c.load_note()
         return 0
     finally:
         if stop is not None:
             stop()
-        if a.keep:
-            print(f"kept {work}")
-        else:
-            subprocess.run(["chmod", "-R", "u+rwX", str(work)], stderr=subprocess.DEVNULL)
-            shutil.rmtree(work, ignore_errors=True)
+        c.remove_workdir(work, a.keep)
 
 
 if __name__ == "__main__":
