@@ -54,6 +54,23 @@ def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | No
     return lab
 
 
+def another_home(lab, name: str):
+    """Return a Lab for a second person on the same lab (a colleague, another machine): a fresh home
+    `lab.home/name` with the same daemon.json and the same registry names (localhost:5000 stays this lab's
+    registry even where it listens on a free port)."""
+    from .home import settings_path
+    from .lab import Lab
+    from .labctl import share_redirects
+
+    home = Path(lab.home) / name
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    if settings_path(lab.home).is_file():
+        shutil.copyfile(settings_path(lab.home), settings_path(home))
+    share_redirects(lab.home, home)
+    return Lab(home)
+
+
 def current_lab():
     """Return the Lab the notebook's setup() made (exercises check its state); an error when setup has not run."""
     from .errors import LabkitError

@@ -37,11 +37,15 @@ def execute(path: Path, home: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from labkit.labctl import lab_down
+    from labkit.labctl import lab_down, lab_up
 
     names = argv or sorted(p.name for p in HERE.glob("[0-9][0-9]-*.ipynb"))
     with tempfile.TemporaryDirectory(prefix="labkit-nb-") as tmp:
         try:
+            # started before the first notebook: when 127.0.0.1:5000 is another's, no set-up cell stores
+            # the line saying this home's registry took a free port (notebooks/conftest.py does the same)
+            for line in lab_up(Path(tmp)):
+                print(line, flush=True)
             for name in names:
                 print(f"executing {name}", flush=True)
                 execute(HERE / Path(name).name, Path(tmp))

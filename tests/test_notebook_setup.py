@@ -6,6 +6,7 @@ import os
 import socket
 
 import pytest
+import requests
 
 import labkit.notebook as nb
 from labkit import labctl
@@ -72,3 +73,26 @@ def test_versions_names_every_package():
     line = nb.versions()
     for name in ("labkit", "Python", "graphviz", "ipywidgets", "jupyterlab"):
         assert name in line
+
+
+def test_another_home_is_on_the_same_lab_even_on_a_free_port(base, tmp_path, capsys):
+    """A colleague's home (notebook 08) pushes to localhost:5000 and reaches this user's registry, also when
+    that registry had to take a free port because the default address is another home's."""
+    from labkit.push import push
+    from labkit.registry import hosts
+
+    other = tmp_path / "another-user"
+    try:
+        labctl.lab_up(other)  # holds the default address
+        lab = nb.setup("08", pull=["busybox"])
+        colleague = nb.another_home(lab, "colleague")
+        assert load_settings(colleague.home) == load_settings(lab.home)
+        name = labctl.default_names()[0]  # localhost:5000 in the lab (here the test's default port)
+        assert (hosts.config_dir(colleague.home) / name / hosts.FILE).is_file()
+        colleague.pull("busybox")
+        colleague.tag("busybox", f"{name}/myapp:1")
+        push(colleague.store, f"{name}/myapp:1")
+        tags = requests.get(f"{nb.registry_url()}/v2/myapp/tags/list", timeout=5).json()["tags"]
+        assert tags == ["1"]
+    finally:
+        labctl.lab_down(other)
