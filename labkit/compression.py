@@ -1,6 +1,10 @@
 """Layer blobs as uncompressed streams: gzip and zstd sniffed by their magic bytes (RFC 1952, RFC 8878), like
 docker's DecompressStream, which also accepts the "gzip" blobs some registries serve uncompressed. Works on
-pipes (nothing is read twice) and turns a decompressor's own errors into TruncatedLayer."""
+pipes (nothing is read twice) and turns a decompressor's own errors into TruncatedLayer.
+
+The codecs: natively the fast C ones, isal for gzip (about 2x zlib's decompression speed) and zstandard for
+zstd. Where they have no wheel (the browser: Pyodide), the standard library does the same work: zlib for
+gzip, and `compression.zstd` (Python 3.14, built into Pyodide) for zstd; `zstd_writer` writes zstd either way."""
 
 from __future__ import annotations
 
@@ -65,7 +69,7 @@ class _Guarded(io.RawIOBase):
             return self._src.read(n)
         except LabkitError:
             raise
-        except Exception as e:  # EOFError, zlib.error, gzip.BadGzipFile, zstandard.ZstdError
+        except Exception as e:  # EOFError, zlib.error, gzip.BadGzipFile, ZstdError
             raise TruncatedLayer(f"read layer: the {self._what} stream is truncated or corrupt ({e})") from e
 
     def readinto(self, b) -> int:
@@ -89,11 +93,32 @@ def open_layer_stream(fileobj: BinaryIO, media_type: "str | None" = None) -> Bin
     if kind == "gzip":
         try:
             from isal import igzip as gz   # about 2x zlib's decompression speed
-        except ImportError:                # pragma: no cover - isal is a dependency
+        except ImportError:                # no isal wheel in the browser
             import gzip as gz
         return _Guarded(gz.GzipFile(fileobj=src, mode="rb"), "gzip")
     if kind == "zstd":
-        import zstandard
-        reader = zstandard.ZstdDecompressor().stream_reader(src, read_size=READ_SIZE, read_across_frames=True)
-        return _Guarded(reader, "zstd")
+        return _Guarded(_zstd_reader(src), "zstd")
     return src
+
+
+def _zstd_reader(src: BinaryIO) -> BinaryIO:
+    """Return the decompressed bytes of every zstd frame in `src` (a layer may hold several)."""
+    try:
+        import zstandard
+    except ImportError:  # the browser: the standard library's (Python 3.14+), which reads frame after frame
+        from compression import zstd
+
+        return zstd.ZstdFile(src, mode="rb")
+    return zstandard.ZstdDecompressor().stream_reader(src, read_size=READ_SIZE, read_across_frames=True)
+
+
+def zstd_writer(out: BinaryIO, level: int) -> BinaryIO:
+    """Return a stream compressing what is written into `out` as one zstd frame; close() ends the frame and
+    leaves `out` open."""
+    try:
+        import zstandard
+    except ImportError:  # the browser
+        from compression import zstd
+
+        return zstd.ZstdFile(out, mode="wb", level=level)  # given a file object, ZstdFile leaves it open
+    return zstandard.ZstdCompressor(level=level).stream_writer(out, closefd=False)

@@ -1,4 +1,4 @@
-"""Small file-system helpers: atomic writes and inter-process locks."""
+"""Small file-system helpers: atomic writes and inter-process locks (none where there is one process: the browser)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import json
 import os
 import tempfile
 from pathlib import Path
+
+from . import platform
 
 
 def fsync_dir(path: Path) -> None:
@@ -39,9 +41,15 @@ def atomic_write_bytes(path: "str | os.PathLike", data: bytes, mode: int = 0o644
 
 @contextlib.contextmanager
 def file_lock(path: "str | os.PathLike", shared: bool = False):
-    """Hold an flock on `path` (created if missing) for the duration of the block; works across processes."""
+    """Hold an flock on `path` (created if missing) for the duration of the block; works across processes.
+
+    Where files cannot be locked (the browser) there is one process and, in labkit, one thread: nothing to wait for.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not platform.can_lock_files():
+        yield
+        return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
@@ -65,3 +73,24 @@ def read_json_object(path: "str | os.PathLike", what: str) -> dict:
     if not isinstance(data, dict):
         raise LabkitError(f"read {what} {path}: expected a JSON object")
     return data
+
+
+def link_or_copy(src: "str | os.PathLike", dst: "str | os.PathLike") -> bool:
+    """Hard-link `src` as `dst` (one inode, two names); where there are no hard links (the browser), copy
+    the file with its mode and times instead. Return True when linked."""
+    if platform.can_hard_link():
+        os.link(src, dst, follow_symlinks=False)
+        return True
+    import shutil
+
+    shutil.copy2(src, dst, follow_symlinks=False)
+    return False
+
+
+def utime_nofollow(path: "str | os.PathLike", mtime: float) -> None:
+    """Set the access and modification times of `path` itself, not of a symlink's target. Where a
+    symlink's own times cannot be set (the browser), a symlink keeps its times; anything else is set."""
+    if platform.supports_nofollow_times():
+        os.utime(path, (mtime, mtime), follow_symlinks=False)
+    elif not os.path.islink(path):
+        os.utime(path, (mtime, mtime))

@@ -11,6 +11,11 @@ What setup gives a notebook:
   this home's (labctl): on a shared host, or after a home was deleted, port 5000 may hold another's,
   and then this home's registry takes a free port;
 - the `%docker` magic, loaded when running under IPython.
+
+In the browser (the lab's zero-server edition: Pyodide, no processes, no sockets) the lab registry is
+served inside the kernel instead (registry.transport), on the same 127.0.0.1:5000, seeded into the tab's
+memory the first time a notebook's set-up runs (about a second) and gone when the kernel restarts; setup
+says so in one line. Everything else is the same code.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 
 _BASE_ENV = "LABKIT_NOTEBOOK_BASE"  # the user's own home, remembered before setup points LABKIT_HOME elsewhere
 _CURRENT: list = []  # the Lab the last setup() returned: what a notebook's exercises check
+_in_kernel = None  # the lab registry this kernel serves in-process (the browser), once set up
 
 
 def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | None" = "lab"):
@@ -85,6 +91,8 @@ def registry_url() -> str:
     from .home import resolve_home
     from .labctl import default_addr, running
 
+    if _in_kernel is not None:
+        return _in_kernel.url
     state = running(Path(os.environ.get(_BASE_ENV) or resolve_home()))
     return state["url"] if state else f"http://{default_addr()}"
 
@@ -94,12 +102,37 @@ def _ensure_registry(base: Path) -> str:
     127.0.0.1:5000, or on a free port when that port is another's: one line on stderr says so)."""
     import sys
 
+    from . import platform
     from .labctl import lab_up, running
 
+    if not platform.can_use_processes():
+        return _ensure_registry_in_kernel(base)
     for line in lab_up(base):
         if " is in use by " in line:
             print(line, file=sys.stderr)
     return running(base)["url"]
+
+
+def _ensure_registry_in_kernel(base: Path) -> str:
+    """Return the URL of the lab registry this kernel serves in-process (the browser), seeding it into
+    `base` on first use; start loading the diagrams' renderer meanwhile."""
+    global _in_kernel
+    if _in_kernel is None:
+        import time
+
+        from .labctl import default_addr, seed
+        from .registry.server import LabRegistry
+        from .viz import render
+
+        t0 = time.monotonic()
+        render.preload()
+        root = base / "lab-registry"
+        seed(root, fresh=True)
+        _in_kernel = LabRegistry(root, default_addr()).start()
+        print(f"labkit in the browser: the lab registry was rebuilt in this tab's memory "
+              f"({time.monotonic() - t0:.1f} s); it and the notebooks' images and containers last until the "
+              "kernel restarts, and the first cell rebuilds them then.")
+    return _in_kernel.url
 
 
 def _load_magic() -> None:
@@ -126,12 +159,16 @@ def versions() -> str:
         except metadata.PackageNotFoundError:
             return "not installed"
 
+    from . import __version__
+    from . import platform as where
+
+    if where.in_browser():  # Pyodide: diagrams by viz.js, the front end is JupyterLite
+        return (f"labkit {__version__} | Python {platform.python_version()} | graphviz {dist('graphviz')} "
+                f"(viz.js {dist('labkit-vizjs')}) | ipywidgets {dist('ipywidgets')} | JupyterLite (Pyodide)")
     try:
         dot = subprocess.run(["dot", "-V"], capture_output=True, text=True, timeout=10).stderr.split()
         dot_version = dot[dot.index("version") + 1] if "version" in dot else "?"
     except (OSError, subprocess.SubprocessError):
         dot_version = "missing"
-    from . import __version__
-
     return (f"labkit {__version__} | Python {platform.python_version()} | graphviz {dist('graphviz')} "
             f"(dot {dot_version}) | ipywidgets {dist('ipywidgets')} | jupyterlab {dist('jupyterlab')}")

@@ -65,8 +65,11 @@ class SerialExecutor:
 
 
 def executor(workers: int, name: str):
-    """Return a context-managed executor running up to `workers` tasks at once (threads only when > 1)."""
-    if workers <= 1:
+    """Return a context-managed executor running up to `workers` tasks at once (threads only when > 1, and
+    never where labkit cannot start threads: the browser)."""
+    from . import platform
+
+    if workers <= 1 or not platform.can_use_threads():
         return SerialExecutor()
     from concurrent.futures import ThreadPoolExecutor
 

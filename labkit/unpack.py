@@ -20,6 +20,10 @@ The tree is the ImageView's merged filesystem (overlay2 rules, see imageview.py)
 - speed: file bytes move in the kernel (copy_file_range, else sendfile, else 1 MiB reads); each name is
   created relative to its parent's descriptor, so the kernel never walks a long path.
 `dest` must be empty or not exist; on failure what was written is removed.
+
+In the browser (labkit.platform: no `dir_fd`, no hard links, no fifos, one process in a sandbox) names are
+written by their full path under `dest`, still parents first and only below directories this unpack
+created; hard links inside the image become copies and fifos are recorded in UnpackResult.devices.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import platform
 from .errors import LabkitError
+from .fsutil import link_or_copy, utime_nofollow
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -131,18 +137,19 @@ class _Writer:
     def __init__(self, dest: Path):
         self.root = str(dest)
         self.result = UnpackResult(dest=dest)
-        self.stack: list[tuple[str, int]] = [("", os.open(self.root, _DIR))]
+        self.by_fd = platform.supports_dir_fd()  # else by full path (the browser), see the module's docstring
+        self.stack: list[tuple[str, "int | None"]] = [("", os.open(self.root, _DIR) if self.by_fd else None)]
         self.dirs: list[tuple[str, int, int]] = []
         self.links: dict = {}                  # link_group -> the first path written for that inode
 
     def disk(self, path: str) -> str:
         return f"{self.root}/{path}" if path else self.root
 
-    def _parent_fd(self, p: str) -> int:
+    def _parent_fd(self, p: str) -> "int | None":
         parent = p.rpartition("/")[0]
         stack = self.stack
         while len(stack) > 1 and stack[-1][0] != parent:
-            os.close(stack.pop()[1])
+            self._close(stack.pop()[1])
         if stack[-1][0] != parent:
             # the view yields parents first, so this means a path that would go through a non-directory
             raise LabkitError(f"unpack {p!r}: its parent {parent!r} is not a directory this unpack wrote")
@@ -162,16 +169,19 @@ class _Writer:
                             "uid": node.uid, "gid": node.gid}
             return
         dfd = self._parent_fd(p)
-        name = node.name
+        name = node.name if self.by_fd else self.disk(p)  # relative to dfd, or the full path (dfd None)
         if t == "dir":
             os.mkdir(name, 0o700, dir_fd=dfd)
-            self.stack.append((p, os.open(name, _DIR, dir_fd=dfd)))
+            self.stack.append((p, os.open(name, _DIR, dir_fd=dfd) if self.by_fd else None))
             self.dirs.append((p, self._mode(node), node.mtime))
             r.dirs += 1
         elif t == "file":
             first = self.links.get(node.link_group) if node.link_group is not None else None
             if first is not None:
-                os.link(self.disk(first), name, dst_dir_fd=dfd, follow_symlinks=False)
+                if self.by_fd and platform.can_hard_link():
+                    os.link(self.disk(first), name, dst_dir_fd=dfd, follow_symlinks=False)
+                else:
+                    link_or_copy(self.disk(first), name)
                 if node.mode & _SETID:
                     r.special_modes[p] = node.mode
                 r.hardlinks += 1
@@ -184,13 +194,23 @@ class _Writer:
         elif t == "symlink":
             os.symlink(node.linkname, name, dir_fd=dfd)
             try:
-                os.utime(name, (node.mtime, node.mtime), dir_fd=dfd, follow_symlinks=False)
+                if self.by_fd:
+                    os.utime(name, (node.mtime, node.mtime), dir_fd=dfd, follow_symlinks=False)
+                else:
+                    utime_nofollow(name, node.mtime)
             except (NotImplementedError, OSError):
                 pass
             r.symlinks += 1
         elif t == "fifo":
+            if not hasattr(os, "mkfifo"):  # the browser's file system has none: recorded, like devices
+                r.devices[p] = {"type": t, "major": 0, "minor": 0, "mode": node.mode, "uid": node.uid,
+                                "gid": node.gid}
+                return
             os.mkfifo(name, self._mode(node) & 0o777, dir_fd=dfd)
-            os.utime(name, (node.mtime, node.mtime), dir_fd=dfd, follow_symlinks=False)
+            if self.by_fd:
+                os.utime(name, (node.mtime, node.mtime), dir_fd=dfd, follow_symlinks=False)
+            else:
+                utime_nofollow(name, node.mtime)
             r.fifos += 1
 
     def _mode(self, node) -> int:
@@ -215,15 +235,24 @@ class _Writer:
         finally:
             os.close(src)
 
+    @staticmethod
+    def _close(fd: "int | None") -> None:
+        if fd is not None:
+            os.close(fd)
+
     def close(self) -> None:
         """Close every directory descriptor still open."""
         while self.stack:
-            os.close(self.stack.pop()[1])
+            self._close(self.stack.pop()[1])
 
     def finish(self) -> None:
         """Set directory modes and mtimes, deepest first (writing children would change them)."""
         self.close()
         for path, mode, mtime in sorted(self.dirs, key=lambda d: -d[0].count("/") if d[0] else 1):
+            if not self.by_fd:
+                os.chmod(self.disk(path), mode)
+                os.utime(self.disk(path), (mtime, mtime))
+                continue
             fd = os.open(self.disk(path), _DIR)
             try:
                 os.fchmod(fd, mode)
@@ -249,6 +278,8 @@ def _copy_fd(src: int, dst: int, size: int) -> int:
             if done or e.errno not in _NO_KERNEL_COPY:
                 raise
     try:
+        if not hasattr(os, "sendfile"):  # the browser: plain reads and writes below
+            raise OSError(errno.ENOSYS, "no sendfile")
         while done < size:
             n = os.sendfile(dst, src, done, min(size - done, _CHUNK))
             if n == 0:

@@ -3,8 +3,8 @@
 First the adapter itself; then the push tests and the lab registry's HTTP tests run again, here, with
 labkit on the browser's code paths (`labkit.platform.simulate()`): every LabRegistry they start serves
 in-process, so each request goes through InProcessAdapter into the same handler that serves sockets.
-Tests that need a real socket or another program (raw http.client, skopeo, subprocesses) are left out of
-the re-run: the browser has neither.
+Tests that need a real socket, another program (raw http.client, skopeo, subprocesses) or threads are left
+out of the re-run: the browser has none of them (and no file locks, which the threads would need).
 """
 
 from __future__ import annotations
@@ -97,13 +97,14 @@ def test_two_registries_in_process_get_different_ports(tmp_path):
 
 # --- the push and lab registry tests again, on the browser's paths ------------------------------------
 
-_NEEDS_THE_NETWORK = ("HTTPConnection", "socket", "subprocess", "skopeo", "docker-registry", "serve_forever")
+_NOT_IN_THE_BROWSER = ("HTTPConnection", "socket", "subprocess", "skopeo", "docker-registry", "serve_forever",
+                       "Thread")
 
 
 def _runs_in_process(func) -> bool:
     marks = {m.name for m in getattr(func, "pytestmark", [])}
     source = inspect.getsource(func)
-    return "interop" not in marks and not any(word in source for word in _NEEDS_THE_NETWORK)
+    return "interop" not in marks and not any(word in source for word in _NOT_IN_THE_BROWSER)
 
 
 def _rerun(module) -> list[str]:

@@ -11,6 +11,7 @@ import shutil
 import stat as stat_mod
 
 from ..clock import now_seconds
+from ..fsutil import link_or_copy
 from ..paths import is_under, norm, parent
 from .ops import CONTAINER_LAYER, Node, Op, os_error
 
@@ -330,7 +331,7 @@ class CopyOnWrite:
             self._check_parent(p, path)
             self._writable(src, ops)
             self._new_entry_slot(p, "file", ops)
-            os.link(self.upper_path(src), self.upper_path(p), follow_symlinks=False)
+            link_or_copy(self.upper_path(src), self.upper_path(p))  # a copy where there are no hard links
             self.changes["meta"][p] = dict(self.changes["meta"][src])
             ops.append(Op("link", p, 0, f"{src} (hard link)"))
             return ops

@@ -41,6 +41,7 @@ from typing import BinaryIO
 from ..compression import open_layer_stream
 from ..digest import Digest, as_digest
 from ..errors import LabkitError, UnsafeLayer
+from ..fsutil import link_or_copy, utime_nofollow
 from .limits import Limits
 from .reader import IndexEntry, LayerReader, Member
 
@@ -266,8 +267,8 @@ class _Applier:
         os.symlink(link, target)
         self.kinds[path] = "symlink"
         try:
-            os.utime(target, (m.info.mtime, m.info.mtime), follow_symlinks=False)
-        except (NotImplementedError, OSError):
+            utime_nofollow(target, m.info.mtime)
+        except OSError:
             pass
         self._record(m, path, m.info.mode & 0o7777)
 
@@ -281,7 +282,7 @@ class _Applier:
                     "symlink": "a symlink"}.get(kind, f"a {kind}")
             raise UnsafeLayer(m.raw_name, f"hard link target {m.info.linkname!r} is {what}")
         self._remove(path)
-        os.link(self.disk(src), self.disk(path), follow_symlinks=False)
+        link_or_copy(self.disk(src), self.disk(path))
         self.kinds[path] = "file"
         for table in (self.owners, self.modes, self.xattrs):
             if src in table:
@@ -302,7 +303,7 @@ class _Applier:
             mode, mtime = self.dirs[path]
             target = self.disk(path)
             os.chmod(target, mode)
-            os.utime(target, (mtime, mtime), follow_symlinks=False)
+            utime_nofollow(target, mtime)
         if "" not in self.dirs:
             os.chmod(self.root, 0o755)
 

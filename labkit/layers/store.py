@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..digest import Digest, as_digest
 from ..errors import NotFound
+from .. import platform
 from ..fsutil import atomic_write_bytes, file_lock, fsync_dir
 from .limits import Limits
 
@@ -147,6 +148,8 @@ class LayerStore:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        if not platform.can_use_processes():
+            return {}  # the caller applies every layer itself, in order
         workers = max(1, min(len(items), os.cpu_count() or 1, 4))
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         try:

@@ -247,8 +247,8 @@ class GzipWriter:
 
 class _ZstdWriter:
     def __init__(self, out: BinaryIO, level: int = ZSTD_LEVEL):
-        import zstandard
-        self._w = zstandard.ZstdCompressor(level=level).stream_writer(out, closefd=False)
+        from ..compression import zstd_writer
+        self._w = zstd_writer(out, level)
 
     def write(self, b) -> int:
         return self._w.write(b)

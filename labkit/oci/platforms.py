@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import platform as _pyplatform
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from .. import platform
 from ..errors import LabkitError
 
 _KNOWN_OS = frozenset({"aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos", "ios", "js",
@@ -87,8 +87,9 @@ class Platform:
 
     @classmethod
     def host(cls) -> "Platform":
-        """Return the platform of this machine as a linux image platform (normalized)."""
-        return cls("linux", *_machine_arch(_pyplatform.machine())).normalized()
+        """Return the platform of this machine as a linux image platform (normalized); linux/amd64 in the
+        browser, whose wasm32 no image is built for."""
+        return cls("linux", *_machine_arch(platform.machine())).normalized()
 
     def normalized(self) -> "Platform":
         """Return this platform with containerd's normalization (x86_64 -> amd64, arm64/v8 -> arm64, ...)."""

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterable
 
+from .. import platform
 from ..digest import Digest, Verifier, as_digest
 from ..errors import DigestMismatch, InvalidReference, LabkitError, NotFound
 from ..fsutil import atomic_write_bytes, file_lock, fsync_dir
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # the models load lazily at run time (CLI start-up time)
 # --- locking -------------------------------------------------------------------------------------------
 
 _held = threading.local()  # lock path -> "shared" | "exclusive" held by this thread (re-entrancy)
+_own_claims: set[str] = set()  # claim files this process holds (where flock cannot tell: the browser)
 
 
 @contextlib.contextmanager
@@ -55,6 +57,17 @@ def _reentrant_lock(path: Path, shared: bool = False):
             del held[key]
 
 
+def _claim_is_held(path: Path, fd: int) -> bool:
+    """Return True when a live writer holds the claim file `path` (open as `fd`)."""
+    if not platform.can_lock_files():  # one process (the browser): held if it is one of ours
+        return str(path) in _own_claims
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    return False
+
+
 class Claim:
     """Digests a writer is working on: GC keeps them until `release()` (a flock'd file under the claims dir)."""
 
@@ -69,7 +82,9 @@ class Claim:
         with layout.lock(shared=True):
             layout.claims_dir.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            if platform.can_lock_files():
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            _own_claims.add(str(self.path))
             self._add_locked(digests)
 
     def add(self, digests: Iterable["Digest | str"]) -> None:
@@ -94,6 +109,7 @@ class Claim:
             os.unlink(self.path)
         os.close(self._fd)
         self._fd = None
+        _own_claims.discard(str(self.path))
 
     def __enter__(self) -> "Claim":
         return self
@@ -439,9 +455,7 @@ class OciLayout:
             except FileNotFoundError:
                 continue
             try:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:  # held: the writer is alive
+                if _claim_is_held(p, fd):  # the writer is alive
                     tokens.add(p.name[: -len(".claim")])
                     for line in p.read_text().split():
                         with contextlib.suppress(InvalidReference):

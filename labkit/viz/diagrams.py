@@ -582,10 +582,12 @@ def _response_label(s: _Step, config_digest: "str | None", layer_rank: Mapping[s
 RENDER_ERRORS = (graphviz.ExecutableNotFound, graphviz.CalledProcessError)
 
 def svg(dot: "graphviz.Digraph | graphviz.Source | str") -> str:
-    """Return the SVG text of a diagram, without graphviz's version comment (stable stored outputs)."""
+    """Return the SVG text of a diagram, without graphviz's version comment (stable stored outputs); drawn by
+    `dot`, or by viz.js in the browser (labkit.viz.render)."""
+    from .render import dot_to_svg
+
     source = dot if isinstance(dot, (graphviz.Digraph, graphviz.Graph, graphviz.Source)) else graphviz.Source(dot)
-    text = source.pipe(format="svg", encoding="utf-8")
-    return _VERSION_COMMENT.sub("", text)
+    return _VERSION_COMMENT.sub("", dot_to_svg(source.source, engine=source.engine))
 
 
 def show(dot: "graphviz.Digraph | graphviz.Source | str"):

@@ -4,6 +4,8 @@ Each check returns a Check (name, ok, what was found, how to fix it). Being offl
 lab runs on its own registry, so the online check is informational (`required=False`) and says so. The
 online probe is quick (one TCP connection to Docker Hub with a short timeout, DNS included) and
 LABKIT_OFFLINE=1 forces "offline" (stable stored outputs when notebooks are tested on a connected machine).
+In the browser (labkit.platform) the checks say what stands in there: viz.js for `dot`, the lab registry
+served inside the kernel, and no Docker Hub (the edition is offline by design).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
+from .. import platform
 from ..reference import DOCKER_HUB_API_HOST as HUB_HOST
+
 OFFLINE_ENV = "LABKIT_OFFLINE"
 
 
@@ -46,12 +50,20 @@ def check_labkit() -> Check:
 
 
 def check_graphviz() -> Check:
-    """Return a Check that the graphviz Python package and its `dot` program are both there."""
+    """Return a Check that the graphviz Python package and its `dot` program (viz.js in the browser) are there."""
     try:
         import graphviz  # noqa: F401
     except ImportError:
         return Check("graphviz", False, "the Python package is missing (diagrams cannot be drawn)",
                      "pip install graphviz (or: conda install python-graphviz)")
+    if platform.in_browser():
+        from .render import renderer
+
+        if renderer() == "viz.js":
+            return Check("graphviz", True, "viz.js (Graphviz compiled to WebAssembly) draws the diagrams in this "
+                                           "browser")
+        return Check("graphviz", False, "viz.js is not in this site (diagrams cannot be rendered)",
+                     "rebuild the site with `make lite`")
     dot = shutil.which("dot")
     if dot is None:
         return Check("graphviz", False, "the `dot` program is not on PATH (diagrams cannot be rendered)",
@@ -76,35 +88,36 @@ def check_widgets() -> Check:
 
 def check_registry(url: "str | None" = None, timeout: float = 2.0) -> Check:
     """Return a Check that the lab registry answers `GET /v2/` at `url` (default: the notebooks' one)."""
-    import http.client
     from urllib.parse import urlsplit
+
+    import requests
 
     if url is None:
         from ..notebook import registry_url
 
         url = registry_url()
     where = urlsplit(url).netloc
-    conn = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port or 80, timeout=timeout)
-    try:
-        conn.request("GET", "/v2/")
-        resp = conn.getresponse()
-        server = resp.getheader("Server") or ""
-    except (OSError, http.client.HTTPException) as e:
-        return Check("lab registry", False, f"nothing answers on {where} ({type(e).__name__})",
-                     "run the first code cell again (it starts one), or `labkit lab up` in a terminal")
-    finally:
-        conn.close()
+    with requests.Session() as session:
+        session.trust_env = False  # loopback: no proxy, no .netrc
+        try:
+            server = session.get(url.rstrip("/") + "/v2/", timeout=timeout).headers.get("Server") or ""
+        except requests.RequestException as e:
+            return Check("lab registry", False, f"nothing answers on {where} ({type(e).__name__})",
+                         "run the first code cell again (it starts one), or `labkit lab up` in a terminal")
     if not server.startswith("labkit-registry"):
         return Check("lab registry", False, f"another program answers on {where} (Server: {server or 'none'})",
                      "run the first code cell again: it starts this home's lab registry on a free port")
     # no address when all is well: it is 127.0.0.1:5000 or a free port, and a stored notebook names no port
+    if platform.in_browser():
+        return Check("lab registry", True, "this home's lab registry answers, inside this browser tab (it stands in "
+                                           "for Docker Hub)")
     return Check("lab registry", True, "this home's lab registry answers (it stands in for Docker Hub)")
 
 
 def is_online(host: str = HUB_HOST, port: int = 443, timeout: float = 1.5) -> bool:
     """Return True if a TCP connection to Docker Hub opens within `timeout` seconds (DNS included)."""
-    if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0"):
-        return False
+    if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0") or not platform.can_use_threads():
+        return False  # in the browser: no sockets to Docker Hub (and registries do not answer web pages)
     answer: list = []
 
     def probe() -> None:
