@@ -34,8 +34,8 @@ PYODIDE_ENV = {"sys_platform": "emscripten", "platform_system": "Emscripten", "p
                "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
 
 
-# Requirements that serve the notebook server or its front end, not the kernel: left out on purpose.
-NOT_IN_KERNEL = {"jupyterlab", "jupyterlab-widgets", "widgetsnbextension"}
+# Requirements that serve the notebook server, its front end or its tests, not the kernel: left out on purpose.
+NOT_IN_KERNEL = {"jupyterlab", "jupyterlab-widgets", "widgetsnbextension", "nbval"}
 
 
 def norm(name: str) -> str:
