@@ -48,6 +48,7 @@ $(VENV)/.labkit-test: $(BIN)/python pyproject.toml
 	touch $@ $(VENV)/.labkit-lab
 
 lite: system-lite
+	@[ -x build/lite-venv/bin/python ] || bash .ci/ensure-venv.sh $(PYTHON) build/lite-venv  # python3-venv if missing
 	$(PYTHON) lite/build.py --out build/lite
 
 lite-serve:
@@ -59,4 +60,4 @@ system-lite:
 	@command -v npm >/dev/null || bash .ci/ensure-system.sh npm
 
 clean:
-	rm -rf $(VENV) .pytest_cache test-artifacts build/lite build/lite-venv build/lite-cache
+	rm -rf $(VENV) .pytest_cache test-artifacts build/lite build/lite.work build/lite-venv build/lite-cache

@@ -16,7 +16,7 @@ anywhere else when it runs (no CDN: a local Pyodide, PyPI fallback off):
    imports it (no install cell);
 6. `jupyter lite build` over the repository's numbered notebooks, copied from notebooks/ as they are
    (their stored outputs are the CPython ones).
-Downloads are kept in build/lite-cache/ between builds.
+Downloads are kept in build/lite-cache/ between builds; intermediate files go to <out>.work/.
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ def main(argv: "list[str] | None" = None) -> int:
     args = ap.parse_args(argv)
     t0 = time.monotonic()
     out, cache = args.out.resolve(), args.cache.resolve()
-    work = cache / "work"
+    work = out.with_name(out.name + ".work")  # beside the site: two builds into two folders never share it
     python = build_venv(args.venv.resolve())
     npm = npm_packages(cache / "npm")
     pyodide_package, viz_package = npm[f"pyodide@{PYODIDE}"], npm["@viz-js/viz@3.31.0"]
