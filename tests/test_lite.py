@@ -6,7 +6,7 @@ build/lite-cache) into a temporary folder and served on 127.0.0.1 (lite/serve.py
 127.0.0.1 aborted, runs all its cells and checks: every cell ran, no traceback, every diagram and widget
 the stored (CPython) outputs have is rendered here too; then one widget is clicked and its effect seen.
 
-Figures are printed, not asserted (targets: site <= 50 MB, kernel ready <= 15 s, each notebook's cells
+LABKIT_LITE_NOTEBOOKS=02,07 runs only those (a developer's quick check). Figures are printed, not asserted (targets: site <= 50 MB, kernel ready <= 15 s, each notebook's cells
 <= 30 s on 2 cores), and written to test-artifacts/lite-report.json with a screenshot per notebook. Cells
 whose text differs from the stored CPython outputs are listed there too, as information.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 import re
 import subprocess
 import sys
@@ -27,7 +28,9 @@ import pytest
 from helpers import peers
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+ONLY_ENV = "LABKIT_LITE_NOTEBOOKS"  # e.g. "02,07": run only these (a developer's quick check; CI runs all)
+NOTEBOOKS = [p for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+             if not os.environ.get(ONLY_ENV) or p.name[:2] in os.environ[ONLY_ENV].replace(" ", "").split(",")]
 ARTIFACTS = ROOT / "test-artifacts"
 TARGETS = {"site_mb": 50, "kernel_ready_s": 15, "cells_done_s": 30}
 SVG = "image/svg+xml"
@@ -197,14 +200,15 @@ def _click_a_widget(page) -> str:
     return ""
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(3600)  # a busy 2-core machine takes minutes per notebook; a quiet one, seconds
 def test_every_notebook_runs_in_the_browser_offline(site, served):
     from playwright.sync_api import sync_playwright
 
     folder, build_s = site
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     assert NOTEBOOKS, "no numbered notebooks"
-    assert sorted(p.name for p in (folder / "files").glob("[0-9][0-9]-*.ipynb")) == [p.name for p in NOTEBOOKS]
+    in_site = sorted(p.name for p in (folder / "files").glob("[0-9][0-9]-*.ipynb"))
+    assert in_site == [p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))]
     ARTIFACTS.mkdir(exist_ok=True)
     report = {"site_mb": round(size / 1e6, 1), "build_s": round(build_s, 1), "targets": TARGETS, "notebooks": {}}
     blocked, failed_local = [], []
