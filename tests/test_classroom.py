@@ -53,7 +53,9 @@ def test_a_class_of_30_pulls_at_once_through_the_readme_cache(distribution_regis
         assert set(room.upstream_blob_requests()) == blobs  # every blob came from the stand-in, via the cache
         manifests = room.upstream_manifest_requests()
         assert manifests["HEAD"] == STUDENTS  # the cache checks the tag upstream for each student
-        assert 1 <= manifests.get("GET", 0) < STUDENTS  # and fetched the manifest only while it had none
+        # and fetched the manifest only while it had none: when all thirty ask before the first answer is
+        # stored (a fast machine), that is every one of them; the second class below shows the cache holds it
+        assert 1 <= manifests.get("GET", 0) <= STUDENTS
 
         room.upstream.conversation.clear()
         second = room.pull("httpd", students=STUDENTS)  # the next class: new students, a warm cache

@@ -30,6 +30,16 @@ else:  # pragma: no cover
 ROOT = PACKAGE.parent
 CLI_ROOTS = ("labkit.cli", "labkit.__main__")
 
+# Modules labkit imports only where they come with the platform, never from pip: the browser edition's
+# Pyodide runtime, the standard library of a newer Python, and the wheel `make lite` builds for the site.
+# Each one's import sits on the branch for that platform (labkit.platform, or an ImportError fallback).
+PROVIDED_ELSEWHERE = {
+    "js": "Pyodide's runtime (the browser's globals)",
+    "pyodide": "Pyodide's runtime",
+    "compression": "the standard library from Python 3.14 (compression.zstd; Pyodide has it, zstandard does not build there)",
+    "labkit_vizjs": "lite/vizjs, the wheel make lite builds into the site (graphviz drawn in the browser)",
+}
+
 
 def declared() -> "dict[str, set[str]]":
     """Return {"dependencies": {names}, "<extra>": {names}, ...} from pyproject.toml (names normalized)."""
@@ -84,7 +94,8 @@ def third_party_reached(roots) -> "dict[str, str]":
     for module in sorted(seen):
         for _line, name, runs in imports(paths[module]):
             top = name.split(".")[0]
-            if runs and top != "labkit" and top not in sys.stdlib_module_names and top != "__future__":
+            if runs and top not in ("labkit", "__future__") and top not in sys.stdlib_module_names \
+                    and top not in PROVIDED_ELSEWHERE:
                 out.setdefault(top, module)
     return out
 
@@ -119,6 +130,23 @@ def test_everything_the_notebooks_import_is_a_dependency_or_in_the_notebooks_ext
 def test_every_third_party_import_in_labkit_is_declared_somewhere():
     everything = set().union(*declared().values())
     assert missing(third_party_reached(set(import_graph())), everything) == []
+
+
+def test_modules_provided_elsewhere_are_imported_only_off_the_native_path():
+    # they stay out of the command's and the notebooks' reach in a native Python: each import sits in a
+    # function that runs only in the browser (or after zstandard is missing)
+    graph = import_graph()
+    paths = {module_name(p): p for p in files()}
+    top_level = {name.split(".")[0] for module in graph for _line, name, runs in imports(paths[module])
+                 if runs and not _inside_function(paths[module], _line)}
+    assert not top_level & set(PROVIDED_ELSEWHERE)
+    assert (ROOT / "lite" / "vizjs" / "pyproject.toml").is_file()  # labkit_vizjs has a home in the repository
+
+
+def _inside_function(path, line: int) -> bool:
+    tree = ast.parse(path.read_text())
+    return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= line <= node.end_lineno
+               for node in ast.walk(tree))
 
 
 @pytest.mark.parametrize("text,names", [
