@@ -230,7 +230,8 @@ def test_open_applies_missing_layers_from_stored_blobs(store, labkit_home):
     trees = ensure_layers(store, ls, rec)
     assert [t.diff_id for t in trees] == img.diff_ids and all(ls.has(d) for d in img.diff_ids)
     info = store.layer_info(img.diff_ids[0])
-    assert info == {"size": img.layers[0].uncompressed_size, "entries": 1}     # small facts only
+    assert info == {"size": img.layers[0].uncompressed_size, "entries": 1,     # small facts only
+                    "files": f.files_size(img.layers[0])}
     assert trees[0].applied().index[0].path == "a"                             # the index is in layer.json
     from labkit.lab import Lab
     view = Lab(labkit_home).view("skopeo:copied")

@@ -289,7 +289,7 @@ def test_big_pulls_apply_layers_in_worker_processes(scripted_server, store, monk
     assert rec.lines()[1:7] == [line for i in layer_ids(img) for line in (f"{i}: Pulling fs layer",
                                                                           f"{i}: Pull complete")]
     assert (layers.tree(img.diff_ids[1]).diff / "hello.txt").read_bytes() == b"hi\n"
-    assert store.images()[0].size == img.size
+    assert store.images()[0].size == img.files_size
 
 
 def test_a_layer_a_worker_refuses_raises_the_real_error_in_the_pull(scripted_server, store, monkeypatch):

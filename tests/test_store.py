@@ -403,16 +403,29 @@ def test_tag_refuses_a_digest(store):
 
 # --- sizes ------------------------------------------------------------------------------------------------
 
-def test_image_size_is_the_uncompressed_layers_and_is_cached(store):
+def test_image_size_is_the_layers_files_and_is_cached(store):
+    # Docker (graphdriver) SIZE: the bytes of the files in each layer's diff dir, not the tar streams
     img = f.make_image([{"a": b"a" * 5000}, {"b": b"b" * 7000}])
     rec = f.store_image(store, img, "app")
-    assert rec.size == img.size == sum(lb.uncompressed_size for lb in img.layers)
+    assert rec.size == img.files_size == 12000 < img.size
     for lb in img.layers:
         cached = json.loads((store.home / "layerdb" / "sha256" / f"{lb.diff_id.hex}.json").read_text())
-        assert cached["size"] == lb.uncompressed_size
-    store.set_layer_info(img.layers[0].diff_id, {"size": 1, "entries": "kept"})
-    assert store.image_size(rec) == 1 + img.layers[1].uncompressed_size
-    assert store.layer_info(img.layers[0].diff_id) == {"size": 1, "entries": "kept"}
+        assert cached["files"] == f.files_size(lb) and cached["size"] == lb.uncompressed_size
+    store.set_layer_info(img.layers[0].diff_id, {"files": 1, "entries": "kept"})
+    assert store.image_size(rec) == 1 + 7000
+    assert store.layer_info(img.layers[0].diff_id)["files"] == 1
+
+
+def test_layer_files_size_counts_files_and_symlinks_and_a_deleting_layer_is_zero(store):
+    from labkit.layers.writer import Entry, build_layer
+
+    lb = build_layer([Entry("etc", "dir"), Entry("etc/a", "file", b"x" * 100), Entry("etc/link", "symlink", linkname="a"),
+                      Entry("etc/hard", "hardlink", linkname="etc/a")])
+    store.layout.put_bytes(lb.data)
+    assert store.layer_files_size(lb.diff_id, lb.digest) == 100 + len("a") == f.files_size(lb)
+    gone = build_layer([Entry("etc/a", "whiteout")])  # a layer that only deletes: 0 B, as Docker shows
+    store.layout.put_bytes(gone.data)
+    assert store.layer_files_size(gone.diff_id, gone.digest) == 0 < gone.uncompressed_size
 
 
 @pytest.mark.parametrize("compression", [None, "zstd", "gzip"])
@@ -440,14 +453,14 @@ def test_system_df_shared_and_unique(store):
         f.store_image(store, img, name)
     df = store.system_df(containers={a.config_digest: [{"id": "c1", "size": 10, "running": True}]})
     rows = {i["repository"]: i for i in df["images"]}
-    shared = base.uncompressed_size
-    assert rows["a"]["shared_size"] == shared and rows["a"]["unique_size"] == a.size - shared
-    assert rows["b"]["shared_size"] == shared and rows["b"]["unique_size"] == b.size - shared
-    assert rows["c"]["shared_size"] == 0 and rows["c"]["unique_size"] == c.size
+    shared = f.files_size(base)
+    assert rows["a"]["shared_size"] == shared and rows["a"]["unique_size"] == a.files_size - shared
+    assert rows["b"]["shared_size"] == shared and rows["b"]["unique_size"] == b.files_size - shared
+    assert rows["c"]["shared_size"] == 0 and rows["c"]["unique_size"] == c.files_size
     assert rows["a"]["containers"] == 1
-    layers = a.size + b.size - shared + c.size
+    layers = a.files_size + b.files_size - shared + c.files_size
     assert df["totals"]["images"] == {"total": 3, "active": 1, "size": layers,
-                                      "reclaimable": layers - (a.size - shared)}
+                                      "reclaimable": layers - (a.files_size - shared)}
     assert df["totals"]["containers"] == {"total": 1, "active": 1, "size": 10, "reclaimable": 0}
 
 
@@ -537,7 +550,7 @@ def test_full_reference(text, full):
 def test_both_manifest_formats_and_a_docker_manifest_list(store, docker):
     img = f.make_image(docker=docker)
     rec = f.store_image(store, img, "one")
-    assert (rec.manifest.media_type, rec.size) == (img.media_type, img.size)
+    assert (rec.manifest.media_type, rec.size) == (img.media_type, img.files_size)
     idx = f.make_index(docker=docker)
     rec = f.store_image(store, idx, "two")
     assert (rec.index_digest, rec.image_id) == (idx.digest, idx.image_for("linux/amd64").config_digest)
@@ -547,9 +560,9 @@ def test_both_manifest_formats_and_a_docker_manifest_list(store, docker):
 def test_a_missing_layer_lists_with_unknown_size_and_can_be_removed(store):
     img = f.make_image([{"a": b"1"}])
     f.store_image(store, img, "broken")
-    assert store.images()[0].size == img.size  # measured once, then cached per diff ID
+    assert store.images()[0].size == img.files_size  # measured once, then cached per diff ID
     store.layout.blob_path(img.layers[0].digest).unlink()
-    assert store.images()[0].size == img.size  # the cached size is still known
+    assert store.images()[0].size == img.files_size  # the cached size is still known
     (store.layerdb / "sha256" / f"{img.layers[0].diff_id.hex}.json").unlink()
     (rec,) = store.images()
     assert rec.size == -1

@@ -22,8 +22,8 @@ def test_skopeo_copies_into_the_store(store, tmp_path):
     src = f.write_oci_dir(tmp_path / "src", img, "jessie")
     run("skopeo", "copy", f"oci:{src}:jessie", f"oci:{store.layout.root}:docker.io/library/debian:jessie")
     rows = [(r.repository, r.tag, r.image_id, r.size, r.digests) for r in store.images()]
-    assert rows == [("debian", "jessie", img.config_digest, img.size, ()),
-                    ("mine", "1", mine.config_digest, mine.size, (mine.manifest_digest,))]
+    assert rows == [("debian", "jessie", img.config_digest, img.files_size, ()),
+                    ("mine", "1", mine.config_digest, mine.files_size, (mine.manifest_digest,))]
     assert store.gc() == []
     # skopeo's other names: a bare ref.name is not a reference, so it lists as <none>
     run("skopeo", "copy", f"oci:{src}:jessie", f"oci:{store.layout.root}:foo")
@@ -39,7 +39,7 @@ def test_skopeo_copy_all_of_an_index_into_the_store(store, tmp_path):
     (rec,) = store.images()
     amd64 = idx.image_for("linux/amd64")
     assert (rec.repository, rec.tag, rec.image_id, rec.index_digest, rec.size) == (
-        "multi", "1", amd64.config_digest, idx.digest, amd64.size)
+        "multi", "1", amd64.config_digest, idx.digest, amd64.files_size)
     assert store.gc() == []
 
 
@@ -61,7 +61,7 @@ def test_skopeo_pushes_a_stored_image_unchanged(distribution_registry, store, tm
         f"oci:{other.layout.root}:{host}/library/debian:jessie")
     (rec,) = other.images()
     assert (rec.repository, rec.manifest.digest, rec.size) == (f"{host}/library/debian", img.manifest_digest,
-                                                               img.size)
+                                                               img.files_size)
 
 
 @pytest.mark.interop("umoci")

@@ -38,7 +38,7 @@ def test_row_facts_say_where_each_column_comes_from(lab):
     assert facts["CREATED"][0] == time_ago(rec.created, now()) == "2 months ago"
     assert "now = 2017-01-20T00:00:00Z" in facts["CREATED"][1]
     assert facts["SIZE"][0] == human_size(rec.size)
-    assert facts["SIZE"][1].startswith(f"the sum of its 7 uncompressed layer(s); {human_size(rec.size)} of it")
+    assert facts["SIZE"][1].startswith(f"the sum of the files in its 7 layer(s); {human_size(rec.size)} of it")
     assert "none is shared" in dict((c, w) for c, _, w in imagerow.row_facts(lab, "busybox"))["SIZE"]
 
 

@@ -412,6 +412,28 @@ class LayerIndex:
         """Return the sum of file sizes (what `du` of the applied tree roughly shows)."""
         return sum(e.size for e in self.entries if e.type == "file")
 
+    @property
+    def files_size(self) -> int:
+        """Return the layer's size as Docker shows it (files_size of the entries)."""
+        return files_size(self.entries)
+
+
+def files_size(entries) -> int:
+    """Return the size Docker reports for a layer: what moby's directory.Size (daemon/internal/directory)
+    sums over the layer's own directory, overlay2's diff dir: every file's lstat size once per inode, so a
+    regular file counts its bytes (a hard link to it nothing more), a symbolic link the length of its
+    target, and directories, devices and whiteouts (character devices 0/0 in overlay2) nothing. A layer that
+    only deletes files is 0 bytes, whatever its tar's length. `entries`: IndexEntry values."""
+    sizes: dict[str, int] = {}  # path -> bytes: a later entry for the same path replaces the earlier one
+    for e in entries:
+        if e.type == "file":
+            sizes[e.path] = e.size
+        elif e.type == "symlink":
+            sizes[e.path] = len(e.linkname.encode("utf-8", "surrogateescape"))
+        else:
+            sizes.pop(e.path, None)
+    return sum(sizes.values())
+
 
 @dataclass
 class Member:

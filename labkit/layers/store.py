@@ -133,7 +133,9 @@ class LayerStore:
                 raise
         # only small facts here: `images` parses this file for every layer of every image; the entry
         # index stays in the layer's own layer.json (LayerTree.applied().index)
-        self.store.set_layer_info(d, {"size": applied.size, "entries": applied.entries})
+        from .reader import files_size
+        self.store.set_layer_info(d, {"size": applied.size, "entries": applied.entries,
+                                      "files": files_size(applied.index)})
         return LayerTree(d, final)
 
     __call__ = ensure

@@ -64,6 +64,21 @@ class ImageSizes:
         self.set_layer_info(diff_id, {"size": size})
         return size
 
+    def layer_files_size(self, diff_id: "Digest | str", blob: "Digest | str") -> int:
+        """Return a layer's size as Docker shows it (`history` SIZE, the graphdriver `images` SIZE): the bytes
+        of the files it holds, not its tar's length (labkit.layers.reader.files_size says exactly what
+        counts). Cached; else measured by indexing `blob` (checking its diff ID)."""
+        from ..layers.reader import index_layer
+
+        diff_id = as_digest(diff_id)
+        info = self.layer_info(diff_id)
+        if info and isinstance(info.get("files"), int):
+            return info["files"]
+        with self.layout.open_blob(blob) as f:
+            index = index_layer(f, expected_diff_id=diff_id)
+        self.set_layer_info(diff_id, {"files": index.files_size, "size": index.size, "entries": len(index.entries)})
+        return index.files_size
+
     def _size_of(self, manifest_desc: "Descriptor") -> int:
         from ..oci import ImageConfig, Manifest
 
@@ -72,13 +87,14 @@ class ImageSizes:
         return sum(self._layer_sizes(m, cfg))
 
     def _layer_sizes(self, m: "Manifest", cfg: "ImageConfig") -> list[int]:
+        """Return each layer's size as Docker shows it (layer_files_size)."""
         if len(cfg.diff_ids) != len(m.layers):
             raise LabkitError(f"image {cfg.image_id.short}: the manifest lists {len(m.layers)} layers but the "
                               f"config has {len(cfg.diff_ids)} diff IDs")
-        return [self.layer_size(diff_id, layer.digest) for diff_id, layer in zip(cfg.diff_ids, m.layers)]
+        return [self.layer_files_size(diff_id, layer.digest) for diff_id, layer in zip(cfg.diff_ids, m.layers)]
 
     def image_size(self, rec: ImageRecord) -> int:
-        """Return the image's size as docker shows it: the sum of its layers' uncompressed sizes."""
+        """Return the image's size as the graphdriver store shows it: the sum of its layers' file sizes."""
         return self._size_of(rec.manifest)
 
     # -- disk usage

@@ -1,7 +1,7 @@
 """The `docker images` row explainer of notebook 05: pick an image, see where each column's value comes from.
 
 `row_facts(lab, ref)` says, column by column, what `docker images` shows and where it comes from (the
-config's digest, its `created` date against the pinned now, the sum of the uncompressed layers);
+config's digest, its `created` date against the pinned now, the sum of its layers' files);
 `layer_rows(lab, ref)` lists the layers SIZE adds up, with the other images sharing each one (same chain
 ID, as `docker system df` counts them). `ImageRowExplainer` (`image_row_explainer(lab)`) is the widget over both.
 """
@@ -48,7 +48,7 @@ def layer_rows(lab, ref: str) -> list[LayerRow]:
                 others[chain].append(image_name(other))
     rows = []
     for i, (diff_id, blob) in enumerate(zip(config.diff_ids, manifest.layers)):
-        size = lab.store.layer_size(diff_id, blob.digest)
+        size = lab.store.layer_files_size(diff_id, blob.digest)  # Docker's SIZE: the files a layer holds
         rows.append(LayerRow(i + 1, str(diff_id), size, tuple(others.get(mine[i], ()))))
     return rows
 
@@ -71,9 +71,9 @@ def row_facts(lab, ref: str) -> list[tuple[str, str, str]]:
          f"the config's created date, {rfc3339(created)}, seen from now = {rfc3339(now())}"
          if created else "the config has no created date"),
         ("SIZE", human_size(rec.size),
-         f"the sum of its {len(layers)} uncompressed layer(s); {human_size(shared)} of it in layers other "
+         f"the sum of the files in its {len(layers)} layer(s); {human_size(shared)} of it in layers other "
          "images share (counted in their SIZE too)" if shared else
-         f"the sum of its {len(layers)} uncompressed layer(s); none is shared with another image here"),
+         f"the sum of the files in its {len(layers)} layer(s); none is shared with another image here"),
     ]
 
 

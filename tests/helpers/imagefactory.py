@@ -30,6 +30,34 @@ def _json(obj) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
+def files_size(lb: LayerBlob) -> int:
+    """Return the SIZE Docker shows for a layer (moby's directory.Size over its diff dir): its regular files'
+    bytes, once per hard-linked file, plus its symlinks' target lengths. Read with tarfile, apart from
+    labkit's own layer reader, so tests have an oracle."""
+    import gzip
+    import io
+    import tarfile
+
+    import zstandard
+
+    data = lb.data
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    elif data[:4] == b"\x28\xb5\x2f\xfd":
+        data = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
+    sizes = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for m in tar:
+            name = m.name.lstrip("./")
+            if m.isreg():
+                sizes[name] = m.size
+            elif m.issym():
+                sizes[name] = len(m.linkname.encode())
+            else:
+                sizes.pop(name, None)
+    return sum(sizes.values())
+
+
 def layer(files: Mapping[str, bytes], compression: "str | None" = "gzip") -> LayerBlob:
     """Return a reproducible layer holding `files` (path -> content)."""
     return build_layer([Entry(path, "file", data) for path, data in sorted(files.items())], compression)
@@ -64,8 +92,13 @@ class BuiltImage:
 
     @property
     def size(self) -> int:
-        """Return the uncompressed size of all layers (docker's SIZE)."""
+        """Return the uncompressed size of all layers (their tar streams)."""
         return sum(lb.uncompressed_size for lb in self.layers)
+
+    @property
+    def files_size(self) -> int:
+        """Return the image's SIZE as the graphdriver store shows it: its layers' files (files_size)."""
+        return sum(files_size(lb) for lb in self.layers)
 
     @property
     def blobs(self) -> dict[Digest, bytes]:
