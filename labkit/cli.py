@@ -12,11 +12,12 @@ from typing import TextIO
 
 from . import __version__
 from .commands import Context, ParserExit, build_parser, one_line
-from .errors import LabkitError, UsageError
+from .errors import CliError, LabkitError, UsageError
 
 
-def main(argv: "list[str] | None" = None, out: "TextIO | None" = None, err: "TextIO | None" = None) -> int:
-    """Run one labkit command line and return its exit status."""
+def main(argv: "list[str] | None" = None, out: "TextIO | None" = None, err: "TextIO | None" = None,
+         inp: "TextIO | None" = None) -> int:
+    """Run one labkit command line and return its exit status (`inp`: where prompts read answers, stdin)."""
     out = out or sys.stdout
     err = err or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -26,13 +27,16 @@ def main(argv: "list[str] | None" = None, out: "TextIO | None" = None, err: "Tex
         if not getattr(args, "handler", None):
             out.write(parser.format_help())
             return 0
-        status = args.handler(Context(args, out, err))
+        status = args.handler(Context(args, out, err, inp))
         return int(status or 0)
     except ParserExit as e:
         return e.status
     except UsageError as e:
         err.write(f"{one_line(e)}\nSee 'labkit --help'.\n")
         return 2
+    except CliError as e:
+        err.write(f"{e}\n")
+        return e.status
     except LabkitError as e:
         err.write(f"Error: {one_line(e)}\n")
         return 1

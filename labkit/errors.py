@@ -11,6 +11,17 @@ class UsageError(LabkitError):
     """The command was called wrongly (the command line exits 2 for these)."""
 
 
+class CliError(LabkitError):
+    """An error Docker's client reports itself, printed as it is with no "Error: " before it: a --format
+    template that does not parse or execute ("template parsing error: template: :1:2: executing ..."), flags
+    that do not go together ("--format is not yet supported with --tree"). `status` is the exit status (1;
+    64 for an `inspect` template that does not parse, as docker/cli's inspect does)."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
+
+
 class InvalidReference(LabkitError, ValueError):
     """An image reference that breaks a rule of the distribution/reference grammar."""
 

@@ -7,8 +7,11 @@ from datetime import datetime
 _DECIMAL_UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
 
 
-def human_size(size: float, precision: int = 3) -> str:
-    """Return a size in decimal units with 3 significant digits, as `docker images` prints: '1.11 MB'."""
+def human_size(size: float, precision: int = 3, sep: str = " ") -> str:
+    """Return a size in decimal units with 3 significant digits, as `docker images` prints: '1.11 MB'.
+
+    `sep` goes between the number and the unit: " " as go-units wrote it before v0.4 (the lab text's
+    Docker: "1.11 MB"), "" as it has since (every Docker since 19.03, Engine 29 too: "1.11MB")."""
     size = float(size)
     i = 0
     while size >= 1000.0 and i < len(_DECIMAL_UNITS) - 1:
@@ -20,7 +23,7 @@ def human_size(size: float, precision: int = 3) -> str:
         size /= 1000.0
         i += 1
         text = f"{size:.{precision}g}"
-    return f"{text} {_DECIMAL_UNITS[i]}"
+    return f"{text}{sep}{_DECIMAL_UNITS[i]}"
 
 
 def human_duration(seconds: float) -> str:

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from .fsutil import atomic_write_bytes, read_json_object
+from .fsutil import atomic_write_bytes
 
 ENV_HOME = "LABKIT_HOME"
 
@@ -28,9 +28,26 @@ def settings_path(home: Path) -> Path:
     return Path(home) / "daemon.json"
 
 
+def load_daemon_config(home: Path):
+    """Return the DaemonConfig of `home`'s daemon.json (empty when there is none); DaemonConfigError naming
+    the file and line when it is corrupt."""
+    from .daemonconfig import parse_daemon_json
+    from .errors import LabkitError
+
+    path = settings_path(home)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as e:
+        raise LabkitError(f"unable to configure labkit with file {path}: {e}") from None
+    return parse_daemon_json(text, str(path))
+
+
 def load_settings(home: Path) -> dict:
-    """Return the settings in daemon.json, or {} when there is none."""
-    return read_json_object(settings_path(home), "settings")
+    """Return the settings in daemon.json as a plain dict ({} when there is none), checked like
+    load_daemon_config (for code that edits the file: labctl)."""
+    return dict(load_daemon_config(home))
 
 
 def save_settings(home: Path, settings: dict) -> None:

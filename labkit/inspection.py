@@ -6,10 +6,17 @@ from .clock import rfc3339
 from .errors import NotFound
 
 
-def inspect_image(store, record) -> dict:
-    """Return `docker image inspect`'s object for one stored image."""
+def inspect_image(store, record, service=None) -> dict:
+    """Return `docker image inspect`'s object for one stored image, in the terms of the ImageService
+    `service` (default: the graphdriver store's). With the containerd store, Id and Descriptor are what the
+    name points at (the index, or the manifest), RepoDigests name that digest, and Size counts the
+    platform's blobs plus its unpacked layers (moby daemon/containerd/image_inspect.go)."""
     config = store.config(record)
-    siblings = [r for r in store.images() if r.image_id == record.image_id]
+    containerd = service is not None and service.containerd
+    if containerd:
+        siblings = [r for r in store.images() if r.target == record.target]
+    else:
+        siblings = [r for r in store.images() if r.image_id == record.image_id]
     repo_tags, repo_digests = [], []
     for r in siblings:
         if r.name is not None and r.name.tag:
@@ -17,13 +24,20 @@ def inspect_image(store, record) -> dict:
             if tag not in repo_tags:
                 repo_tags.append(tag)
         if r.name is not None:
-            for d in r.digests:
+            for d in ([record.target] if containerd else r.digests):
                 entry = f"{r.name.familiar_name}@{d}"
                 if entry not in repo_digests:
                     repo_digests.append(entry)
     history = [h for h in config.history if not h.get("empty_layer")]
+    descriptor = {"mediaType": record.manifest.media_type, "digest": str(record.manifest.digest),
+                  "size": record.manifest.size}
+    if containerd and record.index_digest is not None and store.layout.has_blob(record.index_digest):
+        from .oci import Index
+
+        index = Index.from_bytes(store.layout.read_blob(record.index_digest))
+        descriptor = {"mediaType": index.media_type, "digest": str(index.digest), "size": len(index.raw)}
     return {
-        "Id": str(record.image_id),
+        "Id": str(record.target if containerd else record.image_id),
         "RepoTags": repo_tags,
         "RepoDigests": repo_digests,
         "Parent": "",
@@ -35,21 +49,17 @@ def inspect_image(store, record) -> dict:
         "Architecture": config.architecture,
         "Variant": config.variant or None,
         "Os": config.os,
-        "Size": record.size,
+        "Size": service.size(record) if containerd else record.size,
         "RootFS": {"Type": "layers", "Layers": [str(d) for d in config.diff_ids]},
         "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
-        "Descriptor": {
-            "mediaType": record.manifest.media_type,
-            "digest": str(record.manifest.digest),
-            "size": record.manifest.size,
-        },
+        "Descriptor": descriptor,
     }
 
 
 _ZERO_TIME = "0001-01-01T00:00:00Z"  # what docker shows for a time that never happened
 
 
-def inspect_container(store, layer_store, container) -> dict:
+def inspect_container(store, layer_store, container, service=None) -> dict:
     """Return `docker container inspect`'s object for one container (docker's keys; GraphDriver names the
     read-write directory and the image's layer directories in the LayerStore `layer_store`, as overlay2
     does)."""
@@ -76,7 +86,7 @@ def inspect_container(store, layer_store, container) -> dict:
             "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": container.exit_code or 0, "Error": "",
             "StartedAt": config.get("started_at", _ZERO_TIME), "FinishedAt": config.get("finished_at", _ZERO_TIME),
         },
-        "Image": container.image_id or "",
+        "Image": (service.display_id(container.image_id) if service is not None else container.image_id) or "",
         "Name": "/" + container.name,
         "RestartCount": 0,
         "Driver": "labkit-overlay",
@@ -88,17 +98,69 @@ def inspect_container(store, layer_store, container) -> dict:
     }
 
 
-def inspect_any(store, layer_store, containers, name: str) -> dict:
+def inspect_any(store, layer_store, containers, name: str, service=None, kind: "str | None" = None) -> dict:
     """Return the inspect object for a container of the Containers manager `containers` (tried first, like
-    docker) or an image of the Store `store`."""
-    try:
-        container = containers.get(name)
-    except NotFound:
-        container = None
+    docker) or an image of the Store `store` (in the terms of the ImageService `service`); `kind`
+    ("image", "container") looks at that type only, as `docker image inspect` and `--type` do."""
+    container = None
+    if kind != "image":
+        try:
+            container = containers.get(name)
+        except NotFound:
+            if kind == "container":
+                raise NotFound(f"No such container: {name}") from None
     if container is not None:
-        return inspect_container(store, layer_store, container)
+        return inspect_container(store, layer_store, container, service)
     try:
-        record = store.resolve(name)
+        record = service.resolve(name) if service is not None else store.resolve(name)
     except NotFound:
-        raise NotFound(f"No such object: {name}") from None
-    return inspect_image(store, record)
+        raise NotFound(f"No such image: {name}" if kind == "image" else f"No such object: {name}") from None
+    return inspect_image(store, record, service)
+
+
+# Fields of Docker's inspect types that are Go maps (a missing key is "<no value>", not an error); every other
+# JSON object is a struct there (an unknown field is an error, and docker retries on the raw JSON)
+_MAP_FIELDS = frozenset({"Labels", "ExposedPorts", "Volumes", "Data", "Annotations", "Networks", "Ports"})
+
+
+def _typed(value, key: str = ""):
+    """Return an inspect object as docker's typed Go value: maps for _MAP_FIELDS, structs elsewhere."""
+    from .gotemplate import Struct
+
+    if isinstance(value, dict):
+        if key in _MAP_FIELDS:
+            return {k: _typed(v) for k, v in value.items()}
+        return Struct("inspect", {k: _typed(v, k) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return value
+
+
+def render_inspect(objects: list, fmt: "str | None") -> "tuple[str, list[str]]":
+    """Return (what `docker inspect` prints for `objects`, its template errors) for a --format: none (an
+    indented JSON array), "json" (a compact one), or a Go template run on each object, typed first and on
+    the raw JSON when that fails (docker/cli cli/command/inspect/inspector.go). A template that does not
+    parse is CliError with exit status 64, as docker's."""
+    import json
+
+    from .errors import CliError
+    from .gotemplate import TemplateError, parse
+
+    if not fmt:
+        return json.dumps(objects, indent=4) + "\n", []
+    if fmt == "json":
+        return json.dumps(objects, separators=(",", ":"), ensure_ascii=False) + "\n", []
+    try:
+        tmpl = parse(fmt)
+    except TemplateError as e:
+        raise CliError(f"template parsing error: {e}", status=64) from None
+    out, errors = [], []
+    for obj in objects:
+        try:
+            out.append(tmpl.execute(_typed(obj)) + "\n")
+        except TemplateError:
+            try:
+                out.append(tmpl.execute(obj, missingkey="error") + "\n")
+            except TemplateError as e:
+                errors.append(f"template parsing error: {e}")
+    return "".join(out) or "\n", errors

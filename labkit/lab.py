@@ -5,17 +5,45 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
+from .daemonconfig import GRAPHDRIVER
 from .home import resolve_home
 
 
 class Lab:
-    """One labkit home: its content store, layer store and containers, and the lab's verbs over them."""
+    """One labkit home: its content store, layer store and containers, and the lab's verbs over them.
 
-    def __init__(self, home: "str | Path | None" = None):
+    `image_store` picks which Docker this Lab plays, over the same store on disk:
+    - "containerd": Docker Engine 29's containerd image store (a fresh install's default): an image's ID
+      is the digest of what was pulled (the index, or the manifest), `images` prints the collapsed view;
+    - "graphdriver": the graphdriver store (overlay2) of the lab text's Docker: the ID is the digest of the
+      image's config, `images` prints the classic table;
+    - None (the default): what `$LABKIT_HOME/daemon.json` says (`{"features": {"containerd-snapshotter":
+      false}}` for graphdriver; containerd otherwise, as Docker 29).
+    Two Labs on one home with different `image_store` show the same images both ways, side by side.
+    """
+
+    def __init__(self, home: "str | Path | None" = None, image_store: "str | None" = None):
+        from .daemonconfig import image_store_name
+
         self.home = resolve_home(home)
+        self._image_store = image_store_name(image_store) if image_store is not None else None
 
     def __repr__(self) -> str:
-        return f"Lab(home={str(self.home)!r})"
+        mode = f", image_store={self._image_store!r}" if self._image_store else ""
+        return f"Lab(home={str(self.home)!r}{mode})"
+
+    @property
+    def config(self):
+        """Return the DaemonConfig of home/daemon.json, read now (the file may change while a Lab lives, as
+        `lab up` sets the mirror); DaemonConfigError when it is corrupt."""
+        from .home import load_daemon_config
+
+        return load_daemon_config(self.home)
+
+    @property
+    def image_store(self) -> str:
+        """Return the image store this Lab plays: "containerd" or "graphdriver" (see the class)."""
+        return self._image_store or self.config.image_store
 
     @cached_property
     def store(self):
@@ -31,11 +59,9 @@ class Lab:
 
         return LayerStore(self.home, store=self.store)
 
-    def settings(self) -> dict:
-        """Return the settings in home/daemon.json (registry-mirrors, insecure-registries)."""
-        from .home import load_settings
-
-        return load_settings(self.home)
+    def settings(self):
+        """Return the settings in home/daemon.json (a DaemonConfig: a Mapping with Docker's keys)."""
+        return self.config
 
     # --- registries -------------------------------------------------------------------------------
     def pull(self, ref: str, platform: "str | None" = None, extract: bool = True, progress=None, trace=None,
@@ -60,13 +86,25 @@ class Lab:
         return search(term, limit=limit, filters=filters, settings=self.settings(), home=self.home)
 
     # --- images -------------------------------------------------------------------------------
+    def image_service(self):
+        """Return the ImageService: the images as this Lab's image store sees them (IDs, sizes, platforms)."""
+        from .imageservice import ImageService
+
+        return ImageService(self.store, self.layers, self.image_store, self._containers_by_image())
+
     def images(self):
-        """Return the stored images, newest first (ImageRecord values)."""
+        """Return the stored images, newest first (ImageRecord values: one per name, both stores' IDs:
+        `image_id` the graphdriver one, `target` the containerd one)."""
         return self.store.images()
 
+    def image_summaries(self):
+        """Return the images as `docker images` lists them in this Lab's image store (ImageSummary values:
+        `id`, `repo_tags`, `size`, and with containerd `manifests`, one per platform)."""
+        return self.image_service().summaries()
+
     def image(self, ref: str):
-        """Return the ImageRecord for a reference, image ID or digest."""
-        return self.store.resolve(ref)
+        """Return the ImageRecord for a reference, or an image ID (or prefix) of this Lab's image store."""
+        return self.image_service().resolve(ref)
 
     def view(self, ref):
         """Return the merged read-only filesystem of a stored image (an ImageView; ref: a reference, image ID
@@ -77,15 +115,37 @@ class Lab:
 
     def tag(self, source: str, target: str) -> None:
         """Give the image `source` the extra name `target`."""
-        self.store.tag(source, target)
+        self.store.tag(source, target, ids=self.image_service().ids)
 
     def rmi(self, ref: str, force: bool = False) -> list[str]:
         """Untag (and delete when unreferenced) an image; return docker's Untagged/Deleted lines."""
-        return self.store.rmi(ref, force=force, containers=self._containers_by_image())
+        service = self.image_service()
+        record = self.store.resolve(ref, service.ids) if service.containerd else None
+        lines = self.store.rmi(ref, force=force, containers=self._containers_by_image(), ids=service.ids)
+        if record is None:
+            return lines
+        return _containerd_rmi_lines(lines, record)
 
     def system_df(self) -> dict:
-        """Return disk usage like `docker system df -v` (images, shared and unique sizes, containers)."""
-        return self.store.system_df(containers=self._containers_by_image())
+        """Return disk usage like `docker system df -v` (images, shared and unique sizes, containers), in
+        this Lab's image store's terms."""
+        containers = self._containers_by_image()
+        df = self.store.system_df(containers=containers)
+        if self.image_store == GRAPHDRIVER:
+            return df
+        usage = self.image_service().disk_usage()
+        images = []
+        for i in usage["images"]:
+            s = i["summary"]
+            repo, _, tag = s.repo_tags[0].rpartition(":") if s.repo_tags else ("<none>", "", "<none>")
+            images.append({"repository": repo, "tag": tag, "image_id": s.id, "created": s.created,
+                           "size": s.size, "shared_size": i["shared_size"],
+                           "unique_size": s.size - i["shared_size"], "containers": s.containers, "digest": None,
+                           "summary": s})
+        df["images"] = images
+        df["totals"]["images"] = {"total": len(images), "active": usage["active"], "size": usage["total_size"],
+                                  "reclaimable": usage["reclaimable"]}
+        return df
 
     def _containers_by_image(self):
         """Return {image ID: [container info]} for rmi and system df."""
@@ -175,16 +235,40 @@ class Lab:
         return self.builder(clock).build(req, progress)
 
     def history(self, ref: str) -> list[dict]:
-        """Return `docker history` rows for an image, newest first."""
+        """Return `docker history` rows for an image, newest first, in this Lab's image store's terms (IDs;
+        sizes: the layers' files, and with containerd 0 for a layer not unpacked)."""
         from .tables import history
 
-        return history(self.store, self.store.resolve(ref))
+        service = self.image_service()
+        record = service.resolve(ref)
+        rows = history(self.store, record, sizes=service.layer_sizes(record))
+        if service.containerd and rows:
+            # containerd's history names only the image itself (and the classic builder's parents)
+            for row in rows:
+                row["id"] = "<missing>"
+            rows[0]["id"] = str(record.target)
+        return rows
 
     def unpack(self, ref: str, dest: "str | Path"):
         """Write an image's root filesystem to `dest` as a standalone tree; return an UnpackResult."""
         from .unpack import unpack
 
         return unpack(self.store, self.layers, ref, dest)
+
+
+def _containerd_rmi_lines(lines: list[str], record) -> list[str]:
+    """Return `rmi`'s lines as the containerd store prints them: a name pulled by tag has no digest name of
+    its own there (its RepoDigests are computed), and the image deleted is the one the name pointed at."""
+    tagged = {line.split(": ", 1)[1].rpartition(":")[0] for line in lines
+              if line.startswith("Untagged: ") and "@" not in line}
+    out = []
+    for line in lines:
+        if line.startswith("Untagged: ") and "@" in line and line[10:].partition("@")[0] in tagged:
+            continue
+        if line.startswith("Deleted: "):
+            line = f"Deleted: {record.target}"
+        out.append(line)
+    return out
 
 
 class _ImplicitPull:

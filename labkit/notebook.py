@@ -10,6 +10,10 @@ What setup gives a notebook:
   by side share it and none of them pulls it from under another. It is used only once it proves it is
   this home's (labctl): on a shared host, or after a home was deleted, port 5000 may hold another's,
   and then this home's registry takes a free port;
+- the image store the notebook plays (`image_store`): "graphdriver", the lab text's Docker, unless the
+  notebook asks for "containerd" (Docker 29's default), written into the home's daemon.json as Docker's
+  `features.containerd-snapshotter`; a cell can still show the other one with `%docker --image-store ...`
+  or `labkit.Lab(image_store=...)`;
 - the `%docker` magic, loaded when running under IPython.
 
 In the browser (the lab's zero-server edition: Pyodide, no processes, no sockets) the lab registry is
@@ -29,13 +33,17 @@ _CURRENT: list = []  # the Lab the last setup() returned: what a notebook's exer
 _in_kernel = None  # the lab registry this kernel serves in-process (the browser), once set up
 
 
-def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | None" = "lab"):
-    """Return a Lab on a fresh home for notebook `name`, with the lab registry as mirror and `pull` stored."""
+def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | None" = "lab",
+          image_store: str = "graphdriver"):
+    """Return a Lab on a fresh home for notebook `name`, with the lab registry as mirror, `image_store` set
+    ("graphdriver" or "containerd") and `pull` stored."""
+    from .daemonconfig import CONTAINERD, SNAPSHOTTER_FEATURE, image_store_name
     from .home import resolve_home, save_settings
     from .lab import Lab
     from .labctl import share_redirects
     from .labimages import LAB_NOW
 
+    image_store = image_store_name(image_store)
     base = Path(os.environ.get(_BASE_ENV) or resolve_home())
     os.environ[_BASE_ENV] = str(base)
     home = base / "notebooks" / name
@@ -50,7 +58,8 @@ def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | No
         os.environ.pop("LABKIT_NOW", None)
     os.environ["LABKIT_SEED"] = name  # container IDs and names come out the same every run
     url = _ensure_registry(base)
-    save_settings(home, {"registry-mirrors": [url]})
+    save_settings(home, {"registry-mirrors": [url],
+                         "features": {SNAPSHOTTER_FEATURE: image_store == CONTAINERD}})
     share_redirects(base, home)  # localhost:5000 is this user's registry, wherever it listens
     _load_magic()
     lab = Lab(home)

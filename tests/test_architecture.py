@@ -16,12 +16,12 @@ from helpers.imports import PACKAGE, files, import_graph, imports, module_name
 
 LEVELS = {
     "core": ["errors", "digest", "reference", "oci", "formatting", "clock", "fsutil", "home", "paths", "progress",
-             "platform", "compression", "lazy", "transfers",
+             "platform", "compression", "lazy", "transfers", "daemonconfig", "gotemplate", "formatter",
              # the Dockerfile front end is pure; the rest of `build` (context, cache, steps) works on disk
              "build.dockerfile", "build.shellwords", "build.instructions", "build.dockerignore", "build.plan",
              "build.events", "build.display"],
     "disk": ["store", "tables", "layers", "imageview", "layerchanges", "unpack", "containers", "shell", "names",
-             "commit", "labimages", "build"],
+             "commit", "labimages", "build", "imageservice", "prune"],
     "network": ["registry"],
     "workflows": ["pull", "push", "labctl"],
     "faces": ["lab", "cli", "commands", "magic", "inspection", "notebook", "lessons", "viz", "__main__", "__init__"],

@@ -27,8 +27,12 @@ def run(*argv, home=None):
 
 @pytest.fixture
 def two_images(labkit_home, monkeypatch):
-    """Store debian:jessie and a web app sharing its base layer; return the Store."""
+    """Store debian:jessie and a web app sharing its base layer; return the Store. The home plays the lab
+    text's Docker (the graphdriver store); tests/test_image_stores.py shows Docker 29's."""
+    from labkit.home import save_settings
+
     monkeypatch.setenv("LABKIT_NOW", NOW)
+    save_settings(labkit_home, {"features": {"containerd-snapshotter": False}})
     store = Store(labkit_home)
     base = layer({"etc/os-release": b'PRETTY_NAME="Debian GNU/Linux 8 (jessie)"\n'})
     store_image(store, make_image([base], created="2016-10-01T00:00:00Z"), "debian:jessie")

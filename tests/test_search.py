@@ -264,16 +264,22 @@ def test_cli_search_table_json_filters_and_mirror(lab_registry, labkit_home):
     (Path(labkit_home) / "daemon.json").write_text(json.dumps({"registry-mirrors": [lab_registry.url]}))
     status, out, err = run("search", "debian")
     assert (status, err) == (0, "")
+    # Docker 29 (docker/cli registry/formatter_search.go): no AUTOMATED column, formatter.Ellipsis(desc, 45)
+    assert out == ("NAME      DESCRIPTION                                     STARS     OFFICIAL\n"
+                   "debian    Debian is a Linux distribution that's compos…   4500      [OK]\n")
+    status, out, err = run("--image-store", "graphdriver", "search", "debian")  # the lab text's Docker
     assert out == ("NAME      DESCRIPTION                                     STARS     OFFICIAL   AUTOMATED\n"
                    "debian    Debian is a Linux distribution that's comp...   4500      [OK]       \n")
+    status, out, _ = run("search", "--format", "{{.Name}}: {{.StarCount}} {{.IsOfficial}} {{json .IsOfficial}}",
+                         "debian")
+    assert out == 'debian: 4500 [OK] "[OK]"\n'  # the JSON flags ("true") only in {{json .}}
     status, out, _ = run("search", "--no-trunc", "debian")
     assert DEBIAN_DESC in out
     status, out, _ = run("search", "--format", "json", "--filter", "stars=1", f"{lab_registry.address}/e")
     assert status == 0
     assert [json.loads(line)["Name"] for line in out.splitlines()] == ["debian", "zoo/wordpress"]
-    assert out.splitlines()[1] == ('{"Description": "The WordPress rich content management system", '
-                                   '"IsAutomated": "true", "IsOfficial": "false", "Name": "zoo/wordpress", '
-                                   '"StarCount": "12"}')
+    assert out.splitlines()[1] == ('{"Description":"The WordPress rich content management system",'
+                                   '"IsOfficial":"false","Name":"zoo/wordpress","StarCount":"12"}')
     status, out, _ = run("search", "--limit", "1", "-f", "is-official=false", f"{lab_registry.address}/e")
     assert out.splitlines()[1:] == []  # the one result (debian) is official: docker filters after the limit
     status, _, err = run("search", "--filter", "color=red", "debian")

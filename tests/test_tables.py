@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -87,13 +88,18 @@ def test_images_table_digests_and_no_trunc(now):
     assert f"sha256:5df5972ae7b5{'0' * 52}   " in full
 
 
-def test_images_json_has_dockers_keys(now):
+def test_images_json_is_dockers_json_line(now):
+    # docker/cli formatter/image.go: `--format json` is {{json .}} of the imageContext (keys sorted, no spaces);
+    # Digest is "<none>" unless --digests or a format naming {{.Digest}} (needDigest). Docker 28 and the lab
+    # text's era also have the deprecated VirtualSize.
     d = Digest.parse("sha256:72f784399fd2719b4cb4e16ef8e369a39dc67f53d978cd3e2e7bf4e502c7b793")
-    rows = tables.images_json([record("debian:jessie", "5df5972ae7b5", 60, 129_000_000, [d])], now)
-    assert rows == [{
-        "Containers": "N/A", "CreatedAt": "2016-11-16 12:00:00 +0000 UTC", "CreatedSince": "2 months ago",
-        "Digest": str(d), "ID": "5df5972ae7b5", "Repository": "debian", "SharedSize": "N/A", "Size": "129 MB",
-        "Tag": "jessie", "UniqueSize": "N/A", "VirtualSize": "129 MB"}]
+    summaries = tables.graphdriver_summaries([record("debian:jessie", "5df5972ae7b5", 60, 129_000_000, [d])])
+    out = tables.images_output(summaries, now, tables.LAB_TEXT, "json")
+    assert out == ('{"Containers":"N/A","CreatedAt":"2016-11-16 12:00:00 +0000 UTC","CreatedSince":"2 months ago",'
+                   '"Digest":"<none>","ID":"5df5972ae7b5","Repository":"debian","SharedSize":"N/A","Size":"129 MB",'
+                   '"Tag":"jessie","UniqueSize":"N/A","VirtualSize":"129 MB"}\n')
+    with_digest = tables.images_output(summaries, now, tables.DOCKER29, "{{json .}}", digests=True)
+    assert json.loads(with_digest)["Digest"] == str(d) and "VirtualSize" not in json.loads(with_digest)
 
 
 DF = {

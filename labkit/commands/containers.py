@@ -21,6 +21,12 @@ def _write_output(ctx, text: str) -> None:
         ctx.out.flush()
 
 
+def _image_id(ctx, record) -> str:
+    """Return the ID `commit` and `import` print: the new image's config digest, or with the containerd
+    store its manifest's digest."""
+    return str(ctx.lab.image_service().image_id(record))
+
+
 @command("create", "Create a new container (state Created)")
 def _create(p):
     p.add_argument("--name", help="assign a name to the container")
@@ -106,18 +112,48 @@ def _ps(p):
 
     def run(ctx):
         from ..clock import now
-        from ..tables import ps_json, ps_table
+        from ..tables import ps_output
 
         a = ctx.args
         containers = ctx.lab.containers.list(all=a.all)
-        if a.quiet:
-            for c in containers:
-                ctx.print(c.id if a.no_trunc else c.short_id)
-        elif a.format == "json":
-            ctx.json_lines(ps_json(ctx.lab.containers, containers, now(), sizes=a.size))
-        else:
-            ctx.out.write(ps_table(ctx.lab.containers, containers, now(), sizes=a.size, no_trunc=a.no_trunc))
+        platforms = _platforms(ctx, containers) if ctx.containerd else {}
+        ctx.write(ps_output(ctx.lab.containers, containers, now(), ctx.style, a.format, sizes=a.size,
+                            no_trunc=a.no_trunc, quiet=a.quiet, platforms=platforms))
     return run, True
+
+
+def _platforms(ctx, containers) -> dict:
+    """Return {container ID: "os/arch[/variant]"} of the image each container runs (the containerd store's
+    ps reports the image manifest's platform)."""
+    from ..errors import LabkitError
+
+    out = {}
+    for c in containers:
+        if not c.image_id:
+            continue
+        try:
+            cfg = ctx.lab.store.config(ctx.lab.store.resolve(c.image_id))
+        except LabkitError:
+            continue
+        out[c.id] = f"{cfg.os}/{cfg.architecture}" + (f"/{cfg.variant}" if cfg.variant else "")
+    return out
+
+
+@command("container prune", "Remove all stopped containers")
+def _container_prune(p):
+    p.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+
+    def run(ctx):
+        from ..prune import prune_containers
+
+        warning = "WARNING! This will remove all stopped containers.\nAre you sure you want to continue?"
+        if not ctx.args.force and not ctx.confirm(warning):
+            return 0  # docker: a cancelled prompt is no error
+        ids, reclaimed = prune_containers(ctx.lab.containers)
+        if ids:
+            ctx.print("Deleted Containers:\n" + "".join(i + "\n" for i in ids))
+        ctx.print(f"Total reclaimed space: {ctx.style.human(reclaimed if ids else 0)}")
+    return run, False
 
 
 @command("diff", "Inspect changes to files or directories on a container's filesystem")
@@ -141,7 +177,7 @@ def _commit(p):
     def run(ctx):
         a = ctx.args
         record = ctx.lab.commit(a.container, a.reference, message=a.message, author=a.author, changes=a.change)
-        ctx.print(str(record.image_id))
+        ctx.print(_image_id(ctx, record))
     return run, False
 
 
@@ -178,32 +214,26 @@ def _import(p):
             with f:
                 record = import_tarball(ctx.lab.store, ctx.lab.layers, f, a.reference, message=a.message,
                                         changes=a.change, source=a.file)
-        ctx.print(str(record.image_id))
+        ctx.print(_image_id(ctx, record))
     return run, False
 
 
 @command("history", "Show the history of an image")
 def _history(p):
+    p.add_argument("-H", "--human", default="true", choices=["true", "false"],
+                   help="print sizes and dates in human readable format (default true)")
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
     p.add_argument("image", metavar="IMAGE")
 
     def run(ctx):
-        from ..tables import history_table
         from ..clock import now
-        from ..formatting import human_size, time_ago
+        from ..tables import history_output
 
         a = ctx.args
         rows = ctx.lab.history(a.image)
-        if a.quiet:
-            for r in rows:
-                ctx.print(r["id"] if a.no_trunc or r["id"] == "<missing>" else r["id"].split(":")[-1][:12])
-        elif a.format == "json":
-            ctx.json_lines({"ID": r["id"], "CreatedSince": time_ago(r["created"], now()) if r["created"] else "N/A",
-                            "CreatedBy": r["created_by"], "Size": human_size(r["size"]), "Comment": r["comment"]}
-                           for r in rows)
-        else:
-            ctx.out.write(history_table(rows, now(), no_trunc=a.no_trunc))
+        ctx.write(history_output(rows, now(), ctx.style, a.format, no_trunc=a.no_trunc, quiet=a.quiet,
+                                 human=a.human == "true"))
     return run, True
 
 

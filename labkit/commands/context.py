@@ -11,20 +11,56 @@ from ..errors import LabkitError
 class Context:
     """What a command handler needs: parsed args, the Lab, and where to write."""
 
-    def __init__(self, args, out: TextIO, err: TextIO):
+    def __init__(self, args, out: TextIO, err: TextIO, inp: "TextIO | None" = None):
         self.args = args
         self.out = out
         self.err = err
+        self.inp = inp
         self._lab = None
 
     @property
     def lab(self):
-        """Return the Lab for --home / $LABKIT_HOME, created on first use."""
+        """Return the Lab for --home / $LABKIT_HOME and --image-store, created on first use; daemon.json is
+        read now, so a corrupt one stops the command before it changes anything, and its warnings (keys
+        labkit ignores) print once on stderr."""
         if self._lab is None:
             from ..lab import Lab
 
-            self._lab = Lab(self.args.home)
+            lab = Lab(self.args.home, image_store=getattr(self.args, "image_store", None))
+            for warning in lab.config.warnings:
+                self.err.write(f"WARNING: {warning}\n")
+            self._lab = lab
         return self._lab
+
+    @property
+    def containerd(self) -> bool:
+        """Return whether this command plays Docker 29's containerd image store (else the graphdriver one)."""
+        from ..daemonconfig import CONTAINERD
+
+        return self.lab.image_store == CONTAINERD
+
+    @property
+    def style(self):
+        """Return the look of this command's tables and sizes (labkit.tables.DOCKER29 or LAB_TEXT)."""
+        from ..tables import style_for
+
+        return style_for(self.containerd)
+
+    def write(self, text: str) -> None:
+        """Write `text` as it is (a table, a template's output) and flush."""
+        if text:
+            self.out.write(text)
+            self.out.flush()
+
+    def confirm(self, warning: str) -> bool:
+        """Ask docker's prompt.Confirm question ("WARNING! ...\nAre you sure you want to continue? [y/N] ") and
+        return True only for "y" or "Y"; no answer (end of input) is no."""
+        import sys
+
+        self.out.write(warning + " [y/N] ")
+        self.out.flush()
+        line = (self.inp or sys.stdin).readline()
+        return line.strip().lower() == "y"
 
     def print(self, text: str = "") -> None:
         self.out.write(text + "\n")

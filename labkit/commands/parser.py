@@ -1,4 +1,5 @@
-"""How subcommands register (`command`) and the argparse parser whose errors are one-line UsageErrors."""
+"""How subcommands register (`command`), docker's management commands (`image ls`, `container logs`, ...) and
+the argparse parser whose errors are one-line UsageErrors."""
 
 from __future__ import annotations
 
@@ -9,6 +10,25 @@ from typing import Callable
 from ..errors import UsageError
 
 COMMANDS: dict[str, Callable] = {}
+
+# Docker's management commands (docker/cli cli/command/image/cmd.go, cli/command/container/cmd.go): each
+# subcommand runs the top-level verb named here, with the defaults given (`image inspect` looks at images
+# only). A verb not registered (yet) is left out, so adding a verb is enough to get its alias. Commands
+# registered as "image prune" exist under their group only, as in Docker.
+MANAGEMENT: dict[str, dict[str, "str | tuple[str, dict]"]] = {
+    "image": {
+        "ls": ("images", {"called_as": "image ls"}), "list": ("images", {"called_as": "image ls"}),
+        "pull": "pull", "push": "push", "rm": "rmi", "remove": "rmi", "tag": "tag",
+        "inspect": ("inspect", {"type": "image"}), "history": "history", "import": "import",
+        "prune": "image prune", "build": "build",
+    },
+    "container": {
+        "ls": "ps", "list": "ps", "ps": "ps", "create": "create", "start": "start", "stop": "stop", "run": "run",
+        "exec": "exec", "rm": "rm", "remove": "rm", "diff": "diff", "commit": "commit", "logs": "logs",
+        "top": "top", "kill": "kill", "inspect": ("inspect", {"type": "container"}), "prune": "container prune",
+    },
+}
+GROUP_HELP = {"image": "Manage images", "container": "Manage containers"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -33,7 +53,9 @@ class ParserExit(Exception):
 
 
 def command(name: str, help: str):
-    """Return a decorator registering `fn(sub)` that adds the subcommand's arguments and returns its handler."""
+    """Return a decorator registering `fn(sub)` that adds the subcommand's arguments and returns its handler.
+
+    `fn` returns (handler, formats): with `formats`, the subcommand gets docker's --format."""
 
     def register(fn):
         COMMANDS[name] = (help, fn)
@@ -42,22 +64,40 @@ def command(name: str, help: str):
     return register
 
 
-def add_format(p):
-    """Add docker's --format choice (table or JSON) to the subcommand parser `p`."""
-    p.add_argument("--format", choices=["table", "json"], default="table",
-                   help="output format: docker's table (default) or JSON (Lines for lists)")
+def add_format(p, short: bool = False):
+    """Add docker's --format to the subcommand parser `p`: "table" (the default), "json", or a Go template
+    ("table {{.Repository}}\\t{{.Tag}}", "{{json .}}"); labkit.gotemplate runs it."""
+    names = ("-f", "--format") if short else ("--format",)
+    p.add_argument(*names, default=None, metavar="FORMAT",
+                   help="format output: 'table', 'table TEMPLATE', 'json', or a Go template ('{{.ID}}')")
+
+
+def _add(subs, name: str, target: str, defaults: "dict | None" = None) -> None:
+    help_text, setup = COMMANDS[target]
+    sub = subs.add_parser(name, help=help_text, description=help_text)
+    handler, formats = setup(sub)
+    if formats:
+        add_format(sub)
+    sub.set_defaults(handler=handler, **(defaults or {}))
 
 
 def build_parser(version: str) -> argparse.ArgumentParser:
     """Return the full argument parser of the registered subcommands (docker's verbs)."""
     parser = Parser(prog="labkit", description="Container images for real: docker's verbs on labkit's store.")
     parser.add_argument("--home", help="labkit's home folder (default: $LABKIT_HOME, then the user data dir)")
+    parser.add_argument("--image-store", choices=["containerd", "graphdriver"], default=None,
+                        help="play Docker 29's containerd image store or the lab text's graphdriver one (default: "
+                             "daemon.json's features.containerd-snapshotter, true unless set to false)")
     parser.add_argument("--version", action="version", version=f"labkit {version}")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name, (help_text, setup) in COMMANDS.items():
-        sub = subs.add_parser(name, help=help_text, description=help_text)
-        handler, formats = setup(sub)
-        if formats:
-            add_format(sub)
-        sub.set_defaults(handler=handler)
+    for name in COMMANDS:
+        if " " not in name:
+            _add(subs, name, name)
+    for group, verbs in MANAGEMENT.items():
+        sub = subs.add_parser(group, help=GROUP_HELP[group], description=GROUP_HELP[group])
+        inner = sub.add_subparsers(dest=f"{group}_command", metavar="COMMAND", parser_class=Parser, required=True)
+        for verb, target in verbs.items():
+            target, defaults = (target, {}) if isinstance(target, str) else target
+            if target in COMMANDS:
+                _add(inner, verb, target, defaults)
     return parser

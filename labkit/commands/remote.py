@@ -38,14 +38,14 @@ def _search(p):
     p.add_argument("term", metavar="TERM")
 
     def run(ctx):
-        from ..registry.search import search, search_json, search_table
+        from ..formatter import parse_format
+        from ..registry.search import search, search_output
 
         a = ctx.args
+        if a.format:
+            parse_format(a.format)  # a bad template fails before the network is asked
         results = search(a.term, limit=a.limit, filters=a.filter, settings=_settings(ctx), home=ctx.lab.home)
-        if a.format == "json":
-            ctx.json_lines(search_json(results, no_trunc=a.no_trunc))
-        else:
-            ctx.out.write(search_table(results, no_trunc=a.no_trunc))
+        ctx.write(search_output(results, a.format, no_trunc=a.no_trunc, docker29=ctx.containerd))
     return run, True
 
 

@@ -229,22 +229,59 @@ def _description(text: str, no_trunc: bool) -> str:
 
 
 def search_table(results, no_trunc: bool = False) -> str:
-    """Return docker's search table: NAME, DESCRIPTION, STARS, OFFICIAL, AUTOMATED."""
-    from ..tables import tabwrite
-
-    rows = [["NAME", "DESCRIPTION", "STARS", "OFFICIAL", "AUTOMATED"]]
-    for r in results:
-        rows.append([r.name, _description(r.description, no_trunc), str(r.star_count),
-                     "[OK]" if r.is_official else "", "[OK]" if r.is_automated else ""])
-    return tabwrite(rows, minwidth=TABLE_MIN_WIDTH, padding=TABLE_PADDING)
+    """Return the lab text's search table: NAME, DESCRIPTION, STARS, OFFICIAL, AUTOMATED."""
+    return search_output(results, no_trunc=no_trunc)
 
 
 def search_json(results, no_trunc: bool = False) -> list[dict]:
     """Return one dict per result with docker's `search --format json` keys and string values."""
-    return [{"Name": r.name, "Description": _description(r.description, no_trunc), "StarCount": str(r.star_count),
-             "IsOfficial": "true" if r.is_official else "false",
-             "IsAutomated": "true" if r.is_automated else "false"} for r in results]
+    return [s.marshal() for s in search_structs(results, no_trunc=no_trunc)]
+
+
+SEARCH_HEADER = {"Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS", "IsOfficial": "OFFICIAL",
+                 "IsAutomated": "AUTOMATED"}
+SEARCH_TABLE = "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}"  # Docker 29 (search.go)
+SEARCH_TABLE_AUTOMATED = SEARCH_TABLE + "\t{{.IsAutomated}}"                     # the lab text's Docker
+
+
+def search_structs(results, no_trunc: bool = False, docker29: bool = False) -> list:
+    """Return the results as docker's *registry.searchContext rows: flags read "[OK]" or "" in a table and
+    "true" or "false" in JSON (Docker 29 has no IsAutomated; its descriptions end in "…" when cut at 45,
+    the lab text's in "...")."""
+    from ..gotemplate import Struct
+
+    def flag(value: bool) -> str:
+        return "[OK]" if value else ""
+
+    def json_flag(value: bool) -> str:
+        return "true" if value else "false"
+
+    out = []
+    for r in results:
+        if docker29:
+            desc = r.description.replace("\n", " ").replace("\r", " ")
+            if not no_trunc and len(desc) > TRUNC_AT:
+                desc = desc[:TRUNC_AT - 1] + "…"
+        else:
+            desc = _description(r.description, no_trunc)
+        fields = {"Name": r.name, "Description": desc, "StarCount": str(r.star_count),
+                  "IsOfficial": flag(r.is_official)}
+        json_fields = {"IsOfficial": json_flag(r.is_official)}
+        if not docker29:
+            fields["IsAutomated"] = flag(r.is_automated)
+            json_fields["IsAutomated"] = json_flag(r.is_automated)
+        out.append(Struct("*registry.searchContext", fields, json_fields))
+    return out
+
+
+def search_output(results, fmt: "str | None" = None, no_trunc: bool = False, docker29: bool = False) -> str:
+    """Return `docker search` output: the table (the lab text's with AUTOMATED, or Docker 29's) or a --format."""
+    from ..formatter import render
+
+    template = fmt if fmt and fmt != "table" else SEARCH_TABLE if docker29 else SEARCH_TABLE_AUTOMATED
+    rows = search_structs(results, no_trunc=no_trunc, docker29=docker29)
+    return render(template, rows, SEARCH_HEADER, TABLE_MIN_WIDTH)
 
 
 __all__ = ["search", "SearchResult", "SearchEndpoint", "split_term", "endpoints_for", "parse_filters",
-           "apply_filters", "search_table", "search_json", "HUB_INDEX_URL"]
+           "apply_filters", "search_table", "search_json", "search_output", "search_structs", "HUB_INDEX_URL"]

@@ -8,11 +8,11 @@
 - `sizes`: layer measurement, the per-diff-ID layer cache and `system df` (mixed into `Store`).
 """
 
-from .images import NONE, ImageRecord, Store, full_reference
+from .images import ANY_ID, CONFIG_ID, NONE, TARGET_ID, Entry, ImageRecord, Store, full_reference
 from .layout import BlobWriter, Claim, OciLayout
 from .sizes import ImageSizes, measure_layer
 
 __all__ = [
-    "BlobWriter", "Claim", "ImageRecord", "ImageSizes", "NONE", "OciLayout", "Store", "full_reference",
-    "measure_layer",
+    "ANY_ID", "BlobWriter", "CONFIG_ID", "Claim", "Entry", "ImageRecord", "ImageSizes", "NONE", "OciLayout", "Store",
+    "TARGET_ID", "full_reference", "measure_layer",
 ]

@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # the models load lazily at run time (CLI start-up time)
     from ..reference import Reference
 
 NONE = "<none>"
+CONFIG_ID = "config"   # image IDs are config digests (the graphdriver image store)
+TARGET_ID = "target"   # image IDs are the digest a name points at, index or manifest (the containerd store)
+ANY_ID = "any"
 
 _HEX_PREFIX_RE = re.compile(r"^(?:sha256:)?([a-f0-9]{1,64})$")
 
@@ -69,9 +72,15 @@ class ImageRecord:
         """Return the 12-hex image ID docker shows."""
         return self.image_id.short
 
+    @property
+    def target(self) -> Digest:
+        """Return the digest of what the name points at: the index it was pulled through, else its manifest
+        (the containerd image store's image ID; `image_id`, the config digest, is the graphdriver one's)."""
+        return self.index_digest or self.manifest.digest
+
 
 @dataclass
-class _Entry:
+class Entry:
     """An index.json entry resolved to the image it stands for."""
 
     position: int
@@ -157,7 +166,7 @@ class Store(ImageSizes):
 
         return ImageConfig.from_bytes(self.layout.read_blob(self.manifest(rec).config.digest))
 
-    def _resolve_entry(self, position: int, desc: "Descriptor") -> "_Entry | None":
+    def _resolve_entry(self, position: int, desc: "Descriptor") -> "Entry | None":
         """Return the image an index.json entry stands for, or None when its blobs are not all here."""
         from ..oci import INDEX_TYPES, Index, Manifest, Platform, platform_matches
 
@@ -187,14 +196,19 @@ class Store(ImageSizes):
         except (NotFound, LabkitError):
             return None
 
-    def _entry(self, position, desc, ref, manifest_desc, index_digest, m) -> "_Entry":
+    def _entry(self, position, desc, ref, manifest_desc, index_digest, m) -> "Entry":
         from ..oci import ImageConfig
 
         cfg = ImageConfig.from_bytes(self.layout.read_blob(m.config.digest))
         plain = _plain_descriptor(manifest_desc)
-        return _Entry(position, desc, ref, plain, index_digest, m.config.digest, cfg.created)
+        return Entry(position, desc, ref, plain, index_digest, m.config.digest, cfg.created)
 
-    def _entries(self) -> list[_Entry]:
+    def entries(self) -> list[Entry]:
+        """Return the index.json entries whose images are here, resolved (a name or none, the platform
+        manifest, the index it came through, the config digest)."""
+        return self._entries()
+
+    def _entries(self) -> list[Entry]:
         out = []
         for i, desc in enumerate(self.layout.index()):
             e = self._resolve_entry(i, desc)
@@ -206,8 +220,8 @@ class Store(ImageSizes):
         """Return one record per repository:tag (and <none> rows), newest first like `docker images`."""
         return self._records(self._entries())
 
-    def _records(self, entries: list[_Entry]) -> list[ImageRecord]:
-        by_image: dict[Digest, list[_Entry]] = {}
+    def _records(self, entries: list[Entry]) -> list[ImageRecord]:
+        by_image: dict[Digest, list[Entry]] = {}
         for e in entries:
             by_image.setdefault(e.image_id, []).append(e)
         records: list[ImageRecord] = []
@@ -252,19 +266,24 @@ class Store(ImageSizes):
             return measured[0]
         return size
 
-    def _record(self, e: _Entry, name, repository, tag, size, digests, ref_names) -> ImageRecord:
+    def _record(self, e: Entry, name, repository, tag, size, digests, ref_names) -> ImageRecord:
         return ImageRecord(name=name, repository=repository, tag=tag, manifest=e.manifest_desc,
                            index_digest=e.index_digest, image_id=e.image_id, created=e.created,
                            digests=digests, ref_names=ref_names, _size=size)
 
     # -- resolving names
 
-    def resolve(self, ref: "str | Reference") -> ImageRecord:
+    def resolve(self, ref: "str | Reference", ids: str = ANY_ID) -> ImageRecord:
         """Return the record named by a reference ("debian:jessie", "debian@sha256:..."), an image ID or a
-        unique image ID prefix ("5df5972ae7b5", "sha256:5df5..."); NotFound otherwise."""
-        return self._resolve(self._entries(), ref)[0]
+        unique image ID prefix ("5df5972ae7b5", "sha256:5df5..."); NotFound otherwise.
 
-    def _resolve(self, entries: list[_Entry], query: "str | Reference") -> "tuple[ImageRecord, Reference | None]":
+        `ids` says which digests count as image IDs: CONFIG_ID (the config digest: the graphdriver image
+        store's IDs), TARGET_ID (the digest of the index or manifest a name points at: the containerd image
+        store's) or ANY_ID (either)."""
+        return self._resolve(self._entries(), ref, ids)[0]
+
+    def _resolve(self, entries: list[Entry], query: "str | Reference",
+                 ids: str = ANY_ID) -> "tuple[ImageRecord, Reference | None]":
         """Return (record, the reference matched, or None when matched by image ID)."""
         from ..reference import Reference
 
@@ -273,7 +292,7 @@ class Store(ImageSizes):
         if text is not None:
             m = re.fullmatch(r"(?:sha256:)?([a-f0-9]{64})", text)
             if m:  # a full image ID is never a name (distribution/reference anchoredIdentifier)
-                return self._by_id(records, m.group(1), text), None
+                return self._by_id(records, m.group(1), text, ids), None
         ref = query if isinstance(query, Reference) else None
         if ref is None:
             with contextlib.suppress(InvalidReference):
@@ -287,7 +306,7 @@ class Store(ImageSizes):
         if text is not None:
             m = _HEX_PREFIX_RE.fullmatch(text)
             if m:
-                return self._by_id(records, m.group(1), text), None
+                return self._by_id(records, m.group(1), text, ids), None
         raise NotFound(f"No such image: {query}")
 
     @staticmethod
@@ -304,14 +323,19 @@ class Store(ImageSizes):
         return None
 
     @staticmethod
-    def _by_id(records: list[ImageRecord], prefix: str, text: str) -> ImageRecord:
-        ids = {r.image_id for r in records if r.image_id.hex.startswith(prefix)}
-        if not ids:
+    def _by_id(records: list[ImageRecord], prefix: str, text: str, ids: str = ANY_ID) -> ImageRecord:
+        def keys(r: ImageRecord) -> tuple[Digest, ...]:
+            return {CONFIG_ID: (r.image_id,), TARGET_ID: (r.target,)}.get(ids, (r.image_id, r.target))
+
+        found = {r.image_id for r in records for k in keys(r) if k.hex.startswith(prefix)}
+        if not found:
             raise NotFound(f"No such image: {text}")
-        if len(ids) > 1:
-            raise NotFound(f"No such image: {text} (the prefix matches {len(ids)} image IDs; give more of it)")
-        (image_id,) = ids
-        return next(r for r in records if r.image_id == image_id)
+        if len(found) > 1:
+            raise NotFound(f"No such image: {text} (the prefix matches {len(found)} image IDs; give more of it)")
+        (image_id,) = found
+        matches = [r for r in records if r.image_id == image_id]
+        # the record whose own target the ID named, when the prefix is a target digest
+        return next((r for r in matches if r.target.hex.startswith(prefix)), matches[0])
 
     # -- writing records
 
@@ -360,7 +384,7 @@ class Store(ImageSizes):
 
         self.layout.update_index(change)
 
-    def tag(self, src: "str | Reference", dst: "str | Reference") -> ImageRecord:
+    def tag(self, src: "str | Reference", dst: "str | Reference", ids: str = ANY_ID) -> ImageRecord:
         """Create the tag `dst` for the image `src` names (docker tag); return the new record."""
         from ..reference import Reference
 
@@ -369,7 +393,7 @@ class Store(ImageSizes):
             raise UsageError(f"tag {src} {dst}: refusing to create a tag with a digest reference")
         dst_ref = dst_ref.with_default_tag()
         with self.lock():
-            rec = self.resolve(src)
+            rec = self.resolve(src, ids)
             ann = {REF_NAME: str(dst_ref)}
             if rec.index_digest is not None:
                 ann[INDEX_DIGEST] = str(rec.index_digest)
@@ -377,7 +401,7 @@ class Store(ImageSizes):
             return self.resolve(dst_ref)
 
     def rmi(self, ref: "str | Reference", force: bool = False,
-            containers: "Mapping[Digest, Sequence[Mapping]] | None" = None) -> list[str]:
+            containers: "Mapping[Digest, Sequence[Mapping]] | None" = None, ids: str = ANY_ID) -> list[str]:
         """Remove a name, or an image, like `docker rmi`; return docker's lines ("Untagged: debian:jessie",
         "Deleted: sha256:..."). Blobs nothing references any more are removed by gc().
 
@@ -388,7 +412,7 @@ class Store(ImageSizes):
         lines: list[str] = []
         with self.lock():
             entries = self._entries()
-            rec, matched = self._resolve(entries, ref)
+            rec, matched = self._resolve(entries, ref, ids)
             image_id = rec.image_id
             users = list(containers.get(image_id, ()))
             mine = [e for e in entries if e.image_id == image_id]
@@ -446,7 +470,7 @@ class Store(ImageSizes):
         positions = {e.position for e in self._entries() if e.image_id == image_id}
         self.layout.update_index(lambda old: [d for i, d in enumerate(old) if i not in positions])
 
-    def _keep_dangling(self, image_id: Digest, mine: list[_Entry]) -> None:
+    def _keep_dangling(self, image_id: Digest, mine: list[Entry]) -> None:
         if any(e.ref is None for e in self._entries() if e.image_id == image_id):
             return
         desc = mine[0].manifest_desc
