@@ -449,16 +449,19 @@ class _Lexer:
             return None
         self.line += s.count("\n", start, end)
         p = end + 2
-        trim = False
-        if s.startswith(" -}}", p):
-            trim, p = True, p + 2
-        if not s.startswith("}}", p):
+        closing, trim = self._at_right_delim(p)
+        if not closing:
             self._error(delim, "comment ends before closing delimiter")
             return None
-        p += 2
+        return self._after_right_delim(p, trim)
+
+    def _after_right_delim(self, p: int, trim: bool) -> int:
+        """Return where text resumes after the right delimiter at `p` (" -}}" when `trim`: spaces after it
+        are trimmed)."""
+        p += 4 if trim else 2
         if trim:
-            q = len(s) - len(s[p:].lstrip(_SPACE))
-            self.line += s.count("\n", p, q)
+            q = len(self.s) - len(self.s[p:].lstrip(_SPACE))
+            self.line += self.s.count("\n", p, q)
             p = q
         return p
 
@@ -474,6 +477,17 @@ class _Lexer:
         c = self.s[p] if p < len(self.s) else ""
         return c == "" or c in _SPACE or c in ".,|:)(" or c == "}"
 
+    def _field_or_variable_end(self, p: int) -> "int | None":
+        """Return where the field (".Name") or variable ("$name") starting at `p` ends (lex.go
+        lexFieldOrVariable); None, with the error emitted, when something else than a terminator follows."""
+        q = p + 1
+        while q < len(self.s) and _alnum(self.s[q]):
+            q += 1
+        if not self._terminator(q):
+            self._error(p, f"bad character {_rune(self.s[q])}")
+            return None
+        return q
+
     def _action(self, p: int):
         s = self.s
         depth = 0
@@ -483,15 +497,8 @@ class _Lexer:
                 if depth:
                     self._error(p, "unclosed left paren")
                     return None
-                if trim:
-                    p += 2
-                self._emit("rightDelim", p, "}}")
-                p += 2
-                if trim:
-                    q = len(s) - len(s[p:].lstrip(_SPACE))
-                    self.line += s.count("\n", p, q)
-                    p = q
-                return p
+                self._emit("rightDelim", p + (2 if trim else 0), "}}")
+                return self._after_right_delim(p, trim)
             if p >= len(s):
                 self._error(p, "unclosed action")
                 return None
@@ -543,11 +550,8 @@ class _Lexer:
                 self._emit("rawString", p, s[p:q + 1])
                 p = q + 1
             elif c == "$":
-                q = p + 1
-                while q < len(s) and _alnum(s[q]):
-                    q += 1
-                if not self._terminator(q):
-                    self._error(p, f"bad character {_rune(s[q])}")
+                q = self._field_or_variable_end(p)
+                if q is None:
                     return None
                 self._emit("variable", p, s[p:q])
                 p = q
@@ -563,11 +567,8 @@ class _Lexer:
                 self._emit("charConstant", p, s[p:q + 1])
                 p = q + 1
             elif c == "." and p + 1 < len(s) and not s[p + 1].isdigit():
-                q = p + 1
-                while q < len(s) and _alnum(s[q]):
-                    q += 1
-                if not self._terminator(q):
-                    self._error(p, f"bad character {_rune(s[q])}")
+                q = self._field_or_variable_end(p)
+                if q is None:
                     return None
                 self._emit("field" if q > p + 1 else "dot", p, s[p:q])
                 p = q
@@ -652,15 +653,29 @@ class _Variable(_Node):
 
 
 @dataclass
-class _Dot(_Node):
+class _Word(_Node):
+    """A node that prints as one fixed word."""
+
+    WORD = ""
+
     def __str__(self):
-        return "."
+        return self.WORD
 
 
-@dataclass
-class _Nil(_Node):
-    def __str__(self):
-        return "nil"
+class _Dot(_Word):
+    WORD = "."
+
+
+class _Nil(_Word):
+    WORD = "nil"
+
+
+class _End(_Word):
+    WORD = "{{end}}"
+
+
+class _Else(_Word):
+    WORD = "{{else}}"
 
 
 @dataclass
@@ -730,18 +745,6 @@ class _Control(_Node):
         body = "".join(str(n) for n in self.body)
         orelse = "{{else}}" + "".join(str(n) for n in self.orelse) if self.orelse is not None else ""
         return "{{" + self.kind + " " + str(self.pipe) + "}}" + body + orelse + "{{end}}"
-
-
-@dataclass
-class _End(_Node):
-    def __str__(self):
-        return "{{end}}"
-
-
-@dataclass
-class _Else(_Node):
-    def __str__(self):
-        return "{{else}}"
 
 
 class _Parser:

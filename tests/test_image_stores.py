@@ -58,39 +58,39 @@ def _d(hexchar: str, disk: str, used: bool, content: str) -> TreeDetails:
     return TreeDetails("sha256:" + hexchar * 64, disk, used, content)
 
 
-def test_tree_golden_width_calculation_untagged():
-    images = [TreeImage(["a:1"], _d("1", "5.5 MB", False, "2.5 MB")),
-              TreeImage([], _d("2", "3.2 MB", False, "1.6 MB")),
-              TreeImage(["short:v1"], _d("3", "7.1 MB", True, "3.5 MB"))]
-    assert print_tree(images, False) == (
+GOLDENS = {  # golden file -> (the view tree_test.go builds, whether images are spaced, the file's text)
+    "width-calculation-untagged": (
+        [TreeImage(["a:1"], _d("1", "5.5 MB", False, "2.5 MB")), TreeImage([], _d("2", "3.2 MB", False, "1.6 MB")),
+         TreeImage(["short:v1"], _d("3", "7.1 MB", True, "3.5 MB"))], False,
         "IMAGE        ID             DISK USAGE   CONTENT SIZE   EXTRA\n"
         "a:1          111111111111       5.5 MB         2.5 MB        \n"
         "<untagged>   222222222222       3.2 MB         1.6 MB        \n"
-        "short:v1     333333333333       7.1 MB         3.5 MB   U    \n")
-
-
-def test_tree_golden_expanded_view_with_platforms():
-    images = [TreeImage(["multiplatform:latest"], _d("a", "25.5 MB", True, "20.2 MB"), [
-        ("linux/amd64", True, _d("b", "12.1 MB", False, "10.0 MB")),
-        ("linux/arm64", True, _d("c", "13.4 MB", True, "10.2 MB"))])]
-    assert print_tree(images, True) == (
+        "short:v1     333333333333       7.1 MB         3.5 MB   U    \n"),
+    "expanded-view-with-platforms": (
+        [TreeImage(["multiplatform:latest"], _d("a", "25.5 MB", True, "20.2 MB"), [
+            ("linux/amd64", True, _d("b", "12.1 MB", False, "10.0 MB")),
+            ("linux/arm64", True, _d("c", "13.4 MB", True, "10.2 MB"))])], True,
         "IMAGE                  ID             DISK USAGE   CONTENT SIZE   EXTRA\n"
         "multiplatform:latest   aaaaaaaaaaaa      25.5 MB        20.2 MB   U    \n"
         "├─ linux/amd64         bbbbbbbbbbbb      12.1 MB        10.0 MB        \n"
         "└─ linux/arm64         cccccccccccc      13.4 MB        10.2 MB   U    \n"
-        "\n")
-
-
-def test_tree_golden_untagged_with_platforms():
-    images = [TreeImage([], _d("d", "18.5 MB", False, "15.2 MB"), [
-        ("linux/amd64", True, _d("e", "9.2 MB", False, "7.6 MB")),
-        ("linux/arm64", True, _d("f", "9.3 MB", False, "7.6 MB"))])]
-    assert print_tree(images, True) == (
+        "\n"),
+    "untagged-with-platforms": (
+        [TreeImage([], _d("d", "18.5 MB", False, "15.2 MB"), [
+            ("linux/amd64", True, _d("e", "9.2 MB", False, "7.6 MB")),
+            ("linux/arm64", True, _d("f", "9.3 MB", False, "7.6 MB"))])], True,
         "IMAGE                ID             DISK USAGE   CONTENT SIZE   EXTRA\n"
         "<untagged>           dddddddddddd      18.5 MB        15.2 MB        \n"
         "├─ linux/amd64       eeeeeeeeeeee       9.2 MB         7.6 MB        \n"
         "└─ linux/arm64       ffffffffffff       9.3 MB         7.6 MB        \n"
-        "\n")
+        "\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDENS))
+def test_tree_goldens(name):
+    images, spacing, golden = GOLDENS[name]
+    assert print_tree(images, spacing) == golden
 
 
 def test_tree_golden_mixed_tagged_untagged_with_children():
