@@ -50,11 +50,11 @@ def load_settings(home: Path) -> dict:
     return dict(load_daemon_config(home))
 
 
-def save_settings(home: Path, settings: dict) -> None:
-    """Write daemon.json atomically."""
+def save_settings(home: Path, settings) -> None:
+    """Write daemon.json atomically (`settings`: a dict, or a DaemonConfig)."""
     path = settings_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, (json.dumps(settings, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(dict(settings), indent=2, sort_keys=True) + "\n").encode())
 
 
 def docker_config_path() -> Path:

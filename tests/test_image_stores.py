@@ -406,3 +406,28 @@ def test_containerd_id_is_the_digest_skopeo_inspect_reports(pulled, lab_images_r
         assert run("inspect", "-f", "{{.Id}}", ref)[1] == json.loads(out)["Digest"] + "\n"
         short = json.loads(out)["Digest"].split(":")[1][:12]
         assert short in run("images", ref.split(":")[0])[1]
+
+
+# --- the Python API and the magic: both Dockers side by side over one home -----------------------------------
+
+@host_is_amd64
+def test_two_labs_on_one_home_show_the_same_images_both_ways(pulled):
+    from labkit.lab import Lab
+
+    lab, results = pulled
+    today = Lab(lab.home, image_store="containerd").image_summaries()
+    lab_text = Lab(lab.home, image_store="graphdriver").image_summaries()
+    assert [s.repo_tags for s in today] == [s.repo_tags for s in lab_text]
+    busybox = next(s for s in today if s.repo_tags == ["busybox:latest"])
+    assert busybox.id == results["busybox"].digest
+    assert [(m.platform, m.available) for m in busybox.manifests] == [("linux/amd64", True), ("linux/arm64/v8", False)]
+    assert next(s for s in lab_text if s.repo_tags == ["busybox:latest"]).id == results["busybox"].record.image_id
+
+
+def test_the_magic_takes_the_image_store_option(pulled, capsys):
+    from labkit.magic import run_line
+
+    assert run_line("docker --image-store graphdriver images busybox") == 0
+    assert capsys.readouterr().out.startswith("REPOSITORY          TAG")
+    assert run_line("docker --image-store containerd images busybox") == 0
+    assert capsys.readouterr().out.startswith("IMAGE            ID")

@@ -108,7 +108,7 @@ def test_image_layers_from_the_store(labkit_home):
     il = m.image_layers(store, "localhost:5000/x:v1")
     assert il.name == "localhost:5000/x:v1" and il.image_id12 == img.config_digest.short
     assert [b.id12 for b in il.layers] == [lb.diff_id.short for lb in img.layers]
-    assert [b.size for b in il.layers] == [lb.uncompressed_size for lb in img.layers]
+    assert [b.size for b in il.layers] == [3000, 5000] == [factory.files_size(lb) for lb in img.layers]
     assert [b.created_by for b in il.layers] == ["imagefactory layer 0", "imagefactory layer 1"]
     assert m.image_layers(store, img.config_digest.short, name="x") == m.ImageLayers("x", il.layers, il.image_id12)
     src = d.layer_stack(il).source

@@ -92,7 +92,7 @@ def test_layer_explorer_keeps_its_state_on_the_object(lab):
     bundle = box._repr_mimebundle_()
     lines = bundle["text/plain"].splitlines()
     assert lines[0] == "Layer explorer for ubuntu:latest, layer 2 of 5 \u2014 run this cell to use it"
-    assert lines[1] == ("layer 2/5: RUN rm -rf /var/lib/apt/lists/* (4.1 kB): adds 0 (0 B), modifies 0, "
+    assert lines[1] == ("layer 2/5: RUN rm -rf /var/lib/apt/lists/* (0 B): adds 0 (0 B), modifies 0, "
                         "removes 5 (hides 246 kB of the layers below)")
     assert lines[2].startswith("D  /var/lib/apt/lists/") and len(lines) == 7
     assert bundle["text/html"].startswith("<div class='labkit-widget-fallback'><p><b>Layer explorer for ubuntu")

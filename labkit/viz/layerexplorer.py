@@ -49,7 +49,7 @@ def layer_choices(lab, ref: str) -> list[LayerChoice]:
     out = []
     n = len(config.diff_ids)
     for i, (diff_id, desc) in enumerate(zip(config.diff_ids, manifest.layers)):
-        size = store.layer_size(diff_id, desc.digest)
+        size = store.layer_files_size(diff_id, desc.digest)  # the SIZE docker history shows
         step = short_command(by_index[i].created_by, 40) if i in by_index else ""
         out.append(LayerChoice(i, f"layer {i + 1}/{n}: {step or '(no history)'} ({human_size(size)})",
                                str(diff_id)))

@@ -114,7 +114,7 @@ def image_layers(store, ref: str, name: "str | None" = None) -> ImageLayers:
     manifest = store.manifest(rec)
     sizes: list = []
     for diff_id, desc in zip(config.diff_ids, manifest.layers):
-        sizes.append(store.layer_size(diff_id, desc.digest))
+        sizes.append(store.layer_files_size(diff_id, desc.digest))  # the SIZE docker history shows
     if name is None:
         name = image_name(rec)
     return ImageLayers(name, layers_from_config(config, sizes), rec.image_id.short)
