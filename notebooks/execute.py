@@ -33,7 +33,23 @@ def execute(path: Path, home: Path) -> None:
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
     nbformat.write(nb, path)
+
+
+def _coalesce_streams(outputs: list) -> list:
+    """Return `outputs` with consecutive writes to one stream merged: how a cell's print()s arrive in
+    messages depends on the machine's load, and the stored notebook must not (nbval merges them too)."""
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (prev is not None and out.get("output_type") == "stream" and prev.get("output_type") == "stream"
+                and prev.get("name") == out.get("name")):
+            prev["text"] = "".join(prev["text"]) + "".join(out["text"])
+            continue
+        merged.append(out)
+    return merged
 
 
 def main(argv: list[str]) -> int:
