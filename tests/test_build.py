@@ -452,3 +452,53 @@ def test_same_image_id_in_two_homes_whatever_the_file_times(tmp_path, monkeypatc
         assert {h["created"] for h in doc["history"][2:]} == {"2023-11-14T22:13:20Z"}
         assert {t.mtime for t in layer_members(lab, "app:1").values()} <= {epoch}
     assert ids[0] == ids[1]
+
+
+
+def test_run_heredoc_stage_inheritance_and_copy_flags(lab, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": """\
+FROM busybox AS base
+ENV APP=/srv
+RUN <<EOF
+mkdir -p /srv/data
+echo one > /srv/data/1.txt
+EOF
+FROM base AS child
+WORKDIR $APP
+COPY --from=0 /srv/data/1.txt ./copied.txt
+COPY --exclude=*.md docs/ /docs/
+COPY --parents src/a/x.txt src/b/y.txt /tree/
+""", "Dockerfile.dockerignore": "docs/private.txt\n", ".dockerignore": "nothing-to-exclude\n",
+        "docs/guide.txt": "g", "docs/notes.md": "n", "docs/private.txt": "p", "src/a/x.txt": "x", "src/b/y.txt": "y"})
+    _, rec = build(lab, ctx, tags=["flags:1"])
+    view = lab.view("flags:1")
+    assert view.read("srv/data/1.txt") == b"one\n" and view.read("srv/copied.txt") == b"one\n"
+    assert view.listdir("docs") == ["guide.txt"]             # --exclude, and Dockerfile.dockerignore wins
+    assert view.read("tree/src/a/x.txt") == b"x" and view.read("tree/src/b/y.txt") == b"y"
+    assert "[base 2/2] RUN <<EOF (mkdir -p /srv/data...)" in [v.name for v in rec.vertices()]
+    assert config(lab, "flags:1")["config"]["WorkingDir"] == "/srv"
+
+
+def test_workdir_owned_by_user_and_unknown_owners(lab, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nUSER nobody\nWORKDIR /home/app\n"})
+    build(lab, ctx, tags=["owned:1"])
+    node = lab.view("owned:1").lookup("home/app")
+    passwd = lab.view("busybox").read("etc/passwd").decode()
+    nobody = next(line.split(":") for line in passwd.splitlines() if line.startswith("nobody:"))
+    assert (node.uid, node.gid) == (int(nobody[2]), int(nobody[3]))
+    (ctx / "Dockerfile").write_text("FROM busybox\nCOPY --chown=nosuchuser Dockerfile /\n")
+    with pytest.raises(BuildError, match="can't find uid for user nosuchuser: no such user: nosuchuser"):
+        build(lab, ctx)
+
+
+def test_dockerfile_elsewhere_and_build_arg_from_the_environment(lab, tmp_path, monkeypatch):
+    from labkit.cli import main
+
+    ctx = write(tmp_path / "ctx", {"a.txt": "a"})
+    dockerfile = write(tmp_path / "df", {"Dockerfile.dev": "FROM busybox\nARG WHO\nCOPY a.txt /$WHO.txt\n"})
+    monkeypatch.setenv("WHO", "from-env")
+    out, err = io.StringIO(), io.StringIO()
+    status = main(["build", "-q", "-t", "dev:1", "-f", str(dockerfile / "Dockerfile.dev"), "--build-arg", "WHO",
+                   str(ctx)], out=out, err=err)
+    assert status == 0, err.getvalue()
+    assert lab.view("dev:1").read("from-env.txt") == b"a"
