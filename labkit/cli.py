@@ -13,13 +13,28 @@ from typing import TextIO
 from . import __version__
 from .commands import Context, ParserExit, build_parser, one_line
 from .errors import CliError, LabkitError, UsageError
+from .paths import printable
+
+
+class _Printable:
+    """A text stream that shows names that are not UTF-8 escaped (labkit.paths.printable) instead of failing
+    on them: docker prints such names' raw bytes; a text stream (a terminal, a notebook) cannot."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(printable(text))
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def main(argv: "list[str] | None" = None, out: "TextIO | None" = None, err: "TextIO | None" = None,
          inp: "TextIO | None" = None) -> int:
     """Run one labkit command line and return its exit status (`inp`: where prompts read answers, stdin)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    out = _Printable(out or sys.stdout)
+    err = _Printable(err or sys.stderr)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser(__version__)

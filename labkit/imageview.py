@@ -22,8 +22,15 @@ docker's overlay2 driver shows in a container's merged directory):
 - a directory's metadata comes from the topmost layer that lists it; a parent a layer only implies (no
   entry of its own) changes nothing below it, or is 0755 root:root with mtime 0 when nothing is below.
 
-Hard links exist within one layer (docker links inside the layer's own diff directory): nodes that share
-an inode carry the same `link_group`.
+Hard links: nodes that share an inode carry the same `link_group`. Within one layer they are links in the
+layer's tree. A hard link to a file of a LOWER layer (legal per the OCI image spec) is applied as containerd
+applies it on an overlay mount: link() copies the target up into the new layer, then links it, so the link
+and the target become one new inode of that layer with the lower file's bytes and metadata (the lower
+file's other hard links, if any, keep the old inode, as overlayfs without index=on does). Neither path is
+in the layer's tree: their nodes read the bytes from the lower file (`Node.source`). The target is found
+in the layers below (symlinks in its parents followed inside the image, as containerd's and umoci's
+link targets are); an image whose link names no regular file there, or a file this layer deletes, is
+refused (UnsafeLayer), as containerd's link() fails.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ import os
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
-from .errors import LabkitError, NotFound
+from .errors import LabkitError, NotFound, UnsafeLayer
 from .paths import MAX_SYMLINKS
 
 _DEVICE_TYPES = ("char", "block", "fifo")
@@ -65,6 +72,7 @@ class Node(NamedTuple):
     major: int = 0            # device numbers (char/block)
     minor: int = 0
     implicit: bool = False    # a directory no layer lists itself (a parent some layer implies)
+    source: str = ""          # where the bytes are when not at layer_root/path (a file copied up by a hard link)
 
     @property
     def name(self) -> str:
@@ -76,6 +84,8 @@ class Node(NamedTuple):
         """Return where the layer tree holds this path (None for device nodes, which are metadata only)."""
         if self.type in _DEVICE_TYPES:
             return None
+        if self.source:
+            return Path(self.source)
         return Path(self.layer_root, self.path) if self.path else Path(self.layer_root)
 
     @property
@@ -103,6 +113,9 @@ class _LayerState(NamedTuple):
     whiteouts: list
     opaque_dirs: list
     root: "Node | None"
+    lower_links: dict = {}     # path -> the lower path (as the tar names it) whose file it links: resolved
+                               # against the layers below by _resolve_lower_links (until then a placeholder)
+    copied_up: tuple = ()      # paths the layer holds only because a hard link copied them up (not tar entries)
 
 
 def _norm_parts(path: "str | os.PathLike") -> list[str]:
@@ -120,6 +133,7 @@ def _layer_state(index: int, applied) -> _LayerState:
     root = None
     group_no = 0
     devices = applied.devices
+    lower_groups: dict[tuple, str] = {}     # link_group of a placeholder -> the lower target it copies up
     for e in applied.index:
         t = e.type
         if t in ("whiteout", "opaque"):
@@ -139,6 +153,12 @@ def _layer_state(index: int, applied) -> _LayerState:
             node = Node(p, "file", e.mode, e.uid, e.gid, e.size, e.mtime, "", index, root_dir, (index, group_no))
         elif t == "hardlink":
             src = final.get(e.linkname)
+            if src is None and e.linkname:
+                # a link to a lower layer's file: a placeholder inode, made real by _resolve_lower_links
+                group_no += 1
+                src = final[e.linkname] = Node(e.linkname, "file", 0, 0, 0, 0, 0, "", index, root_dir,
+                                               (index, group_no))
+                lower_groups[src.link_group] = e.linkname
             if src is None or src.type != "file":     # apply.py refuses these; stay safe on odd metadata
                 continue
             # one inode: the link shows the target's mode, owner, size and mtime
@@ -157,7 +177,77 @@ def _layer_state(index: int, applied) -> _LayerState:
     for p in applied.implicit_dirs:
         if p and p not in final:
             final[p] = Node(p, "dir", 0o755, 0, 0, 0, 0, "", index, root_dir, implicit=True)
-    return _LayerState(final, list(applied.whiteouts), list(applied.opaque_dirs), root)
+    lower = {p: lower_groups[n.link_group] for p, n in final.items() if n.link_group in lower_groups} \
+        if lower_groups else {}
+    return _LayerState(final, list(applied.whiteouts), list(applied.opaque_dirs), root, lower)
+
+
+def _resolve_lower_links(state: _LayerState, nodes: dict) -> _LayerState:
+    """Return `state` with its hard links to lower files made real: the paths of each placeholder inode
+    become one inode copied up from the file the layers below (`nodes`, their merged index) hold at the
+    target, at the target's resolved path. UnsafeLayer when there is no regular file there, or when this
+    layer deletes or replaces it or a directory on its way."""
+    if not state.lower_links:
+        return state
+    final = dict(state.nodes)
+    copied: list[str] = []
+    done: dict[str, Node] = {}                       # lower target as written -> the copied-up inode
+    for p, target in state.lower_links.items():
+        node = done.get(target)
+        if node is None:
+            placeholder = state.nodes[p]
+            real = _lower_target(state, nodes, p, target)
+            src = nodes[real]
+            node = done[target] = Node(real, "file", src.mode, src.uid, src.gid, src.size, src.mtime, "",
+                                       placeholder.layer_index, placeholder.layer_root, placeholder.link_group,
+                                       source=str(src.disk_path))
+            stale = final.get(target)
+            if target != real and stale is not None and stale.link_group == node.link_group:
+                del final[target]                  # the copy-up lives where the target really is
+            here = final.get(real)
+            if here is None or here.link_group == node.link_group:
+                final[real] = node
+                copied.append(real)
+        if p != target and p != node.path:
+            final[p] = node._replace(path=p)
+    return state._replace(nodes=final, lower_links={}, copied_up=tuple(copied))
+
+
+def _lower_target(state: _LayerState, nodes: dict, link: str, target: str) -> str:
+    """Return the merged path of the lower regular file a hard link of this layer names (parent symlinks
+    followed inside the image), or raise UnsafeLayer."""
+    def refuse(why: str):
+        return UnsafeLayer(link, f"hard link target {target!r} is not an earlier file of this layer, and {why}")
+
+    own = state.nodes
+    for a in _ancestors(target)[1:]:
+        mine, below = own.get(a), nodes.get(a)
+        if mine is not None and (mine.type != "dir" or below is None or below.type != "dir"):
+            raise refuse(f"this layer replaces its parent {a!r}")
+    try:
+        src = _resolve(nodes, target, follow_symlinks=False)
+    except SymlinkLoop:
+        src = None
+    if src is None or src.type != "file":
+        raise refuse("no lower layer has a regular file there" if src is None else f"below it is a {src.type}")
+    real = src.path
+    mine = own.get(real)
+    if mine is not None and mine.link_group != own[link].link_group:
+        raise refuse("this layer also writes that path")
+    hides = set(state.whiteouts)
+    opaque = set(state.opaque_dirs)
+    ups = _ancestors(real)
+    if real in hides or any(a in hides or a in opaque for a in ups):
+        raise refuse("this layer deletes it")
+    if any(a in own and own[a].type != "dir" for a in ups[1:]):
+        raise refuse("this layer replaces a directory on its way")
+    return real
+
+
+def _ancestors(path: str) -> list[str]:
+    """Return the proper ancestors of a merged path, the root ("") first."""
+    parts = path.split("/")
+    return [""] + ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 class _Merged:
@@ -278,10 +368,14 @@ class ImageView:
         return a
 
     def layer_state(self, i: int) -> _LayerState:
-        """Return layer i's own final state (its nodes, whiteouts, opaque dirs)."""
+        """Return layer i's own final state (its nodes, whiteouts, opaque dirs), with its hard links to lower
+        files resolved against the layers below."""
         s = self._states[i]
         if s is None:
-            s = self._states[i] = _layer_state(i, self.applied(i))
+            s = _layer_state(i, self.applied(i))
+            if s.lower_links:
+                s = _resolve_lower_links(s, self.below(i).merged_nodes())
+            self._states[i] = s
         return s
 
     def _index(self) -> _Merged:
@@ -291,7 +385,13 @@ class ImageView:
             if self.layer_trees:
                 m.nodes[""] = m.nodes[""]._replace(layer_index=0, layer_root=str(self.applied(0).path))
             for i in range(len(self.layer_trees)):
-                m.apply(self.layer_state(i))
+                s = self._states[i]
+                if s is None:
+                    s = _layer_state(i, self.applied(i))
+                    if s.lower_links:
+                        s = _resolve_lower_links(s, m.nodes)     # m holds layers 0..i-1 merged
+                    self._states[i] = s
+                m.apply(s)
             self._merged = m
         return m
 
@@ -331,37 +431,7 @@ class ImageView:
     def resolve(self, path: "str | os.PathLike", follow_symlinks: bool = True) -> "Node | None":
         """Return the node `path` names, resolving symlinks inside the image root (absolute targets start at
         the root, `..` stops there); the last component is followed only when `follow_symlinks`."""
-        nodes = self._index().nodes
-        parts = _norm_parts(path)
-        if ".." not in parts:
-            n = nodes.get("/".join(parts))
-            if n is not None and not (follow_symlinks and n.type == "symlink"):
-                return n               # a key exists only when every parent is a directory of the view
-        stack = parts[::-1]
-        cur = ""
-        hops = 0
-        while stack:
-            comp = stack.pop()
-            if comp == "..":
-                cur = cur.rpartition("/")[0]
-                continue
-            nxt = f"{cur}/{comp}" if cur else comp
-            node = nodes.get(nxt)
-            if node is None:
-                return None
-            if node.type == "symlink" and (stack or follow_symlinks):
-                hops += 1
-                if hops > MAX_SYMLINKS:
-                    raise SymlinkLoop(f"resolve /{'/'.join(parts)}: too many levels of symbolic links "
-                                      f"(a loop through /{nxt})")
-                if node.linkname.startswith("/"):
-                    cur = ""
-                stack.extend(_norm_parts(node.linkname)[::-1])
-                continue
-            if stack and node.type != "dir":
-                return None            # ENOTDIR
-            cur = nxt
-        return nodes[cur]
+        return _resolve(self._index().nodes, path, follow_symlinks)
 
     def lookup(self, path: "str | os.PathLike", follow_symlinks: bool = False) -> "Node | None":
         """Return the node at `path` (like lstat: symlinks in the parents are followed, the last one is not
@@ -425,6 +495,40 @@ class ImageView:
             if n.link_group is not None:
                 groups.setdefault(n.link_group, []).append(n.path)
         return {g: sorted(p) for g, p in groups.items() if len(p) > 1}
+
+
+def _resolve(nodes: dict, path: "str | os.PathLike", follow_symlinks: bool) -> "Node | None":
+    """Return the node of merged index `nodes` that `path` names (see ImageView.resolve)."""
+    parts = _norm_parts(path)
+    if ".." not in parts:
+        n = nodes.get("/".join(parts))
+        if n is not None and not (follow_symlinks and n.type == "symlink"):
+            return n               # a key exists only when every parent is a directory of the view
+    stack = parts[::-1]
+    cur = ""
+    hops = 0
+    while stack:
+        comp = stack.pop()
+        if comp == "..":
+            cur = cur.rpartition("/")[0]
+            continue
+        nxt = f"{cur}/{comp}" if cur else comp
+        node = nodes.get(nxt)
+        if node is None:
+            return None
+        if node.type == "symlink" and (stack or follow_symlinks):
+            hops += 1
+            if hops > MAX_SYMLINKS:
+                raise SymlinkLoop(f"resolve /{'/'.join(parts)}: too many levels of symbolic links "
+                                  f"(a loop through /{nxt})")
+            if node.linkname.startswith("/"):
+                cur = ""
+            stack.extend(_norm_parts(node.linkname)[::-1])
+            continue
+        if stack and node.type != "dir":
+            return None            # ENOTDIR
+        cur = nxt
+    return nodes[cur]
 
 
 # ---- opening images -------------------------------------------------------------------------------------

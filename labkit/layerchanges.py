@@ -159,8 +159,9 @@ def wasted_space(view: ImageView) -> WastedSpace:
                     size = _subtree_bytes(before, n)
             count(w, size)
         hardlinks = {e.path for e in a.index if e.type == "hardlink"}
+        copied_up = set(state.copied_up)          # in the layer only because a hard link copied them up
         for p, n in state.nodes.items():
-            if n.type == "dir" and p in parents:
+            if (n.type == "dir" and p in parents) or p in copied_up:
                 continue
             count(p, 0 if p in hardlinks else n.size)
     paths = [PathWaste(p, c, cum, mn) for p, (c, cum, mn) in acc.items() if c > 1]

@@ -40,3 +40,21 @@ def ancestors(path: str) -> list[str]:
 def is_under(path: str, top: str) -> bool:
     """Return True when `path` is `top` or lies below it (both clean absolute paths)."""
     return path == top or top == "/" or path.startswith(top + "/")
+
+
+def printable(text: str) -> str:
+    """Return `text` with the raw bytes of a name that is not UTF-8 shown as \\xNN escapes ("caf\\xe9.txt").
+
+    labkit keeps such names as os.listdir returns them (PEP 383: each undecodable byte becomes a lone
+    surrogate), which is lossless but cannot be printed or encoded as UTF-8; every face (the command line,
+    the shell's output, tables, widgets) shows them through this.
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:        # a surrogate that stands for no byte: show its code point
+        return text.encode("utf-8", "backslashreplace").decode("ascii")

@@ -350,6 +350,8 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                     if fresh:
                         extracted.add(desc.digest)
                         emit(LayerEvent(lid, PULL_COMPLETE, desc.size, desc.size, final=True))
+                if extract is not None:
+                    extract.check_image(config.diff_ids)   # hard links to lower layers' files resolve
             except BaseException:
                 stop.set()
                 for f in [config_fetch, *futures.values()]:

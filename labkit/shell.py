@@ -19,7 +19,7 @@ import stat as stat_mod
 import time
 from dataclasses import dataclass, field
 
-from .paths import norm
+from .paths import norm, printable
 
 SHELLS = frozenset({"sh", "bash", "/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash", "ash", "/bin/ash",
                     "dash", "/bin/dash"})
@@ -132,7 +132,7 @@ class Shell:
                 status = self._one(argv, redirects, out)
         except _Exit as e:
             status = e.status
-        return ShellResult("".join(out), status, self.ops[start:])
+        return ShellResult(printable("".join(out)), status, self.ops[start:])
 
     def run_argv(self, argv: list[str]) -> ShellResult:
         """Run one command given as an argument vector (what docker's exec form passes)."""
@@ -142,7 +142,7 @@ class Shell:
             status = self._one(list(argv), [], out)
         except _Exit as e:
             status = e.status
-        return ShellResult("".join(out), status, self.ops[start:])
+        return ShellResult(printable("".join(out)), status, self.ops[start:])
 
     # -- plumbing
 
@@ -172,7 +172,7 @@ class Shell:
         text = "".join(stdout)
         if redirects:
             for i, (kind, target) in enumerate(redirects):
-                data = text.encode() if i == len(redirects) - 1 else b""
+                data = text.encode("utf-8", "surrogateescape") if i == len(redirects) - 1 else b""
                 try:
                     self._redirect(kind, target, data)
                 except OSError as e:
@@ -566,7 +566,7 @@ class Shell:
             return "".join(f"{name}\n" for name, _ in entries)
         rows = []
         for name, n in entries:
-            size = 4096 if n.type == "dir" else len(n.linkname.encode()) if n.type == "symlink" else n.size
+            size = 4096 if n.type == "dir" else len(n.linkname.encode("utf-8", "surrogateescape")) if n.type == "symlink" else n.size
             when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(n.mtime))
             shown = f"{name} -> {n.linkname}" if n.type == "symlink" else name
             rows.append((mode_string(n.type, n.mode), "2" if n.type == "dir" else "1", _user(n.uid),

@@ -219,7 +219,7 @@ class _Writer:
         return node.mode & 0o7777 & ~_SETID
 
     def _copy(self, node, dfd: int, name: str) -> None:
-        source = f"{node.layer_root}/{node.path}"
+        source = node.source or f"{node.layer_root}/{node.path}"
         src = os.open(source, _READ)
         try:
             dst = os.open(name, _CREATE, 0o600, dir_fd=dfd)

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from helpers import imagefactory as f
-from labkit.errors import LabkitError, NotFound
+from labkit.errors import LabkitError, NotFound, UnsafeLayer
 from labkit.imageview import ImageView, SymlinkLoop, ensure_layers
 from labkit.layerchanges import Change, PathWaste, layer_changes, wasted_space
 from labkit.layers import Entry, build_layer
@@ -231,7 +231,7 @@ def test_open_applies_missing_layers_from_stored_blobs(store, labkit_home):
     assert [t.diff_id for t in trees] == img.diff_ids and all(ls.has(d) for d in img.diff_ids)
     info = store.layer_info(img.diff_ids[0])
     assert info == {"size": img.layers[0].uncompressed_size, "entries": 1,     # small facts only
-                    "files": f.files_size(img.layers[0])}
+                    "files": f.files_size(img.layers[0]), "lower_links": 0}
     assert trees[0].applied().index[0].path == "a"                             # the index is in layer.json
     from labkit.lab import Lab
     view = Lab(labkit_home).view("skopeo:copied")
@@ -317,3 +317,64 @@ def test_wasted_space_of_the_distro_image(store):
     assert w.paths == [PathWaste("var/cache/apt/pkgcache.bin", 3, 50000, 0), PathWaste("etc/passwd", 3, 148, 30),
                        PathWaste("etc/motd", 2, 8, 0)]
     assert (w.wasted, w.reclaimable) == (50156, 50126)
+
+
+# ---- hard links to a lower layer's file: copied up into the linking layer, then linked (overlayfs) --------
+
+def _lower_link_image(store, *upper):
+    """Return the view of busybox in a base layer (with a hard link of its own) plus `upper` members."""
+    base = f.tar_layer([f.m_dir("bin/"), f.m_file("bin/busybox", b"BB" * 10, mode=0o4755, uid=7, mtime=100),
+                        f.m_hardlink("bin/ls", "bin/busybox"), f.m_dir("usr/"), f.m_symlink("sbin", "usr/sbin"),
+                        f.m_dir("usr/sbin/"), f.m_file("usr/sbin/init", b"init")])
+    return view_of(store, base, f.tar_layer(list(upper)))
+
+
+def test_a_hard_link_to_a_lower_file_is_one_copied_up_inode(store):
+    view = _lower_link_image(store, f.m_hardlink("bin/sh", "bin/busybox", mode=0o600, mtime=999),
+                             f.m_hardlink("bin/sh2", "bin/sh"))
+    sh, bb, ls = (view.stat(p) for p in ("bin/sh", "bin/busybox", "bin/ls"))
+    # one inode of layer 1 with the lower file's bytes and metadata (a link has no metadata of its own)
+    assert (sh.layer_index, bb.layer_index, ls.layer_index) == (1, 1, 0)
+    assert sh.link_group == bb.link_group == view.stat("bin/sh2").link_group != ls.link_group
+    assert (sh.mode, sh.uid, sh.size, sh.mtime) == (bb.mode, bb.uid, bb.size, bb.mtime) == (0o4755, 7, 20, 100)
+    assert view.read("bin/sh") == view.read("bin/sh2") == b"BB" * 10
+    assert sh.disk_path == view.below(1).stat("bin/busybox").disk_path      # bytes read from the lower file
+    assert view.hardlink_groups()[sh.link_group] == ["bin/busybox", "bin/sh", "bin/sh2"]
+    # the layer added two links; busybox itself is unchanged (its copy-up is not an entry of the layer's tar)
+    assert [(c.path, c.kind) for c in layer_changes(view, 1)] == [("bin/sh", "added"), ("bin/sh2", "added")]
+    assert "bin/busybox" not in {w.path for w in wasted_space(view).paths}
+
+
+def test_a_hard_link_target_resolves_through_lower_symlinks(store):
+    view = _lower_link_image(store, f.m_hardlink("init", "/sbin/init"))
+    assert view.read("init") == b"init"
+    assert view.stat("usr/sbin/init").link_group == view.stat("init").link_group
+    assert view.stat("usr/sbin/init").layer_index == 1 and view.stat("sbin").type == "symlink"
+
+
+@pytest.mark.parametrize("upper, why", [
+    ([f.m_hardlink("bin/sh", "bin/bash")], "no lower layer has a regular file there"),
+    ([f.m_hardlink("x", "usr")], "below it is a dir"),
+    ([f.m_hardlink("x", "sbin")], "below it is a symlink"),
+    ([f.m_file("bin/.wh.busybox"), f.m_hardlink("bin/sh", "bin/busybox")], "this layer deletes it"),
+    ([f.m_file("bin/.wh..wh..opq"), f.m_hardlink("bin/sh", "bin/busybox")], "this layer deletes it"),
+    ([f.m_hardlink("bin/sh", "bin/busybox"), f.m_file("bin/busybox", b"new")], "this layer also writes that path"),
+    ([f.m_dir("sbin/"), f.m_hardlink("x", "sbin/init")], "this layer replaces its parent 'sbin'"),
+])
+def test_a_hard_link_to_no_lower_file_refuses_the_image(store, upper, why):
+    view = _lower_link_image(store, *upper)
+    with pytest.raises(UnsafeLayer) as e:
+        view.merged_nodes()
+    assert "is not an earlier file of this layer, and " + why in e.value.rule
+    with pytest.raises(UnsafeLayer):
+        view.layer_state(1)
+
+
+def test_a_copied_up_file_can_be_linked_again_by_a_higher_layer(store):
+    base = f.tar_layer([f.m_file("a", b"A")])
+    view = view_of(store, base, f.tar_layer([f.m_hardlink("b", "a")]), f.tar_layer([f.m_hardlink("c", "b")]))
+    # layer 2 copies up b (one inode with a in layer 1) and links c to it: a keeps layer 1's inode
+    assert [view.stat(p).layer_index for p in "abc"] == [1, 2, 2]
+    assert view.stat("b").link_group == view.stat("c").link_group != view.stat("a").link_group
+    assert view.stat("c").disk_path == view.stat("a").disk_path == view.below(1).stat("a").disk_path
+    assert view.read("c") == b"A"

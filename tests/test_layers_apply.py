@@ -14,7 +14,10 @@ import pytest
 from labkit.digest import Digest
 from labkit.errors import DigestMismatch, LabkitError, TruncatedLayer, UnsafeLayer
 from labkit.layers import Entry, Limits, build_layer
+from labkit.imageview import ImageView
 from labkit.layers.apply import AppliedLayer, apply_layer
+from labkit.layers.writer import LayerBlob
+from labkit.unpack import unpack_view
 from labkit.layers.reader import classify_whiteout, clean_path, index_layer
 
 from helpers import peers
@@ -62,27 +65,41 @@ def test_corpus_is_big_and_deterministic():
     assert [c.data for c in again] == [c.data for c in CASES]
 
 
+def apply_case(case, work: Path) -> "tuple[AppliedLayer, Path]":
+    """Apply a corpus case into work/layer (its lower layers first, into work/lower-N) and check the image its
+    layers make (hard links to lower layers' files must resolve); return (its AppliedLayer, the tree to
+    compare with case.tree: the layer's own, or for a case with lower layers the merged image unpacked)."""
+    limits = Limits(**case.limits)
+    below = [apply_layer(io.BytesIO(data), work / f"lower-{i}", limits) for i, data in enumerate(case.lower)]
+    applied = apply_layer(io.BytesIO(case.data), work / "layer", limits)
+    view = ImageView(below + [applied])
+    view.merged_nodes()
+    if not case.lower:
+        return applied, work / "layer"
+    unpack_view(view, work / "merged")
+    return applied, work / "merged"
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_hostile_corpus(case, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     (work / "neighbour").write_text("keep me")
-    target = work / "layer"
     before = snapshot(tmp_path)
-    limits = Limits(**case.limits)
     if case.expect == "ok":
-        applied = apply_layer(io.BytesIO(case.data), target, limits)
-        assert tree(target) == case.tree
+        applied, result = apply_case(case, work)
+        assert tree(result) == case.tree
         for attr, want in case.meta.items():
             got = getattr(applied, attr)
             assert (sorted(got) if isinstance(got, list) else got) == (sorted(want) if isinstance(want, list) else want), attr
         after = snapshot(tmp_path)
-        assert {k: v for k, v in after.items() if not k.startswith("work/layer")} == before
+        assert {k: v for k, v in after.items() if not k.startswith(("work/layer", "work/lower-", "work/merged"))} \
+            == before
         # the metadata round-trips through JSON
-        assert AppliedLayer.from_json(applied.to_json(), target).to_json() == applied.to_json()
+        assert AppliedLayer.from_json(applied.to_json(), work / "layer").to_json() == applied.to_json()
     else:
         with pytest.raises(LabkitError) as info:
-            apply_layer(io.BytesIO(case.data), target, limits)
+            apply_case(case, work)
         if case.expect == "unsafe":
             assert isinstance(info.value, UnsafeLayer), info.value
             assert case.rule in info.value.rule
@@ -93,7 +110,35 @@ def test_hostile_corpus(case, tmp_path):
             assert case.expect == "error", case.expect
             assert not isinstance(info.value, (UnsafeLayer, TruncatedLayer)), info.value
             assert case.rule in str(info.value)
-        assert snapshot(tmp_path) == before, "something outside (or a partial layer) was left behind"
+        # nothing of a refused layer is left behind; a layer refused only as part of an image (a hard link to
+        # a lower file that is not there) applied completely, as the layer store keeps it
+        after = snapshot(tmp_path)
+        if (work / "layer").is_dir():
+            assert case.expect == "unsafe" and "hard link target" in info.value.rule, info.value
+        assert {k: v for k, v in after.items() if not k.startswith(("work/lower-", "work/layer"))} == before, \
+            "something outside (or a partial layer) was left behind"
+        assert not [p.name for p in work.iterdir() if ".partial-" in p.name]
+
+
+PEER_CASES = [c for c in CASES if c.peer]
+
+
+@pytest.mark.interop("umoci")
+@pytest.mark.parametrize("case", PEER_CASES, ids=[c.name for c in PEER_CASES])
+def test_hostile_corpus_accepted_cases_match_umoci(case, tmp_path):
+    """What the corpus accepts, umoci (the OCI reference unpacker) unpacks to the same tree."""
+    assert case.peer == "umoci" and case.expect == "ok"
+    lay = _oci_layout([_raw_layer(data) for data in case.lower + (case.data,)], tmp_path)
+    peers.run("umoci", "unpack", "--rootless", "--image", f"{lay}:t", str(tmp_path / "bundle"))
+    (tmp_path / "mine").mkdir()
+    _applied, mine = apply_case(case, tmp_path / "mine")
+    assert tree(tmp_path / "bundle" / "rootfs") == tree(mine) == case.tree
+
+
+def _raw_layer(tar_bytes: bytes) -> LayerBlob:
+    """Return an uncompressed layer blob holding `tar_bytes` as they are."""
+    d = Digest.of(tar_bytes)
+    return LayerBlob(tar_bytes, d, d, len(tar_bytes), "application/vnd.oci.image.layer.v1.tar", len(tar_bytes))
 
 
 def test_index_refuses_what_apply_refuses():
@@ -260,8 +305,8 @@ def test_classify_whiteout_table(path, expected):
         assert classify_whiteout(path) == expected
 
 
-def _oci_layout(blob, root: Path) -> Path:
-    """Write a one-layer OCI image layout (tag "t") holding `blob`; return its directory."""
+def _oci_layout(blobs, root: Path) -> Path:
+    """Write an OCI image layout (tag "t") of the layer blobs `blobs` (bottom first); return its directory."""
     import hashlib
     import json
     lay = root / "oci"
@@ -273,11 +318,12 @@ def _oci_layout(blob, root: Path) -> Path:
         (lay / "blobs" / "sha256" / h).write_bytes(data)
         return "sha256:" + h
     cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
-                      "rootfs": {"type": "layers", "diff_ids": [str(blob.diff_id)]}}).encode()
+                      "rootfs": {"type": "layers", "diff_ids": [str(b.diff_id) for b in blobs]}}).encode()
     man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                       "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(cfg),
                                  "size": len(cfg)},
-                      "layers": [{"mediaType": blob.media_type, "digest": put(blob.data), "size": blob.size}]}).encode()
+                      "layers": [{"mediaType": b.media_type, "digest": put(b.data), "size": b.size}
+                                 for b in blobs]}).encode()
     (lay / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": put(man), "size": len(man),
          "annotations": {"org.opencontainers.image.ref.name": "t"}}]}))
@@ -289,7 +335,7 @@ def test_umoci_unpacks_the_same_tree(tmp_path):
     es = entries()[:-2] + [Entry("c/" + "n" * 150, data=b"long"), Entry("caf\u00e9", data=b"u"),
                            Entry("usr", "dir", mtime=5), Entry("usr/bin", "dir"), Entry("tmp", "dir", mode=0o777)]
     blob = build_layer(es, "gzip")
-    lay = _oci_layout(blob, tmp_path)
+    lay = _oci_layout([blob], tmp_path)
     peers.run("umoci", "unpack", "--rootless", "--image", f"{lay}:t", str(tmp_path / "bundle"))
     theirs, mine = tmp_path / "bundle" / "rootfs", tmp_path / "mine"
     apply_layer(io.BytesIO(blob.data), mine)

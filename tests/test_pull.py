@@ -227,14 +227,18 @@ def test_manifest_unknown_error_names_the_reference(scripted_server, store):
 
 
 class RecordingLayers:
-    """What pull asks of the layer store it extracts into (ensure, once per layer in order), recorded: the
-    registry half is tested without the layers half."""
+    """What pull asks of the layer store it extracts into (ensure, once per layer in order, then check_image),
+    recorded: the registry half is tested without the layers half."""
 
     def __init__(self):
         self.calls = []
+        self.checked = []
 
     def ensure(self, diff_id, blob_path, media_type):
         self.calls.append((diff_id, Path(blob_path).read_bytes(), media_type))
+
+    def check_image(self, diff_ids):
+        self.checked.append(list(diff_ids))
 
 
 def test_extract_ensures_each_layer_in_order_with_verified_blobs(scripted_server, store):
@@ -248,6 +252,7 @@ def test_extract_ensures_each_layer_in_order_with_verified_blobs(scripted_server
     assert [c[0] for c in calls] == img.diff_ids
     assert [c[1] for c in calls] == [lb.data for lb in img.layers]
     assert all(c[2] == "application/vnd.oci.image.layer.v1.tar+gzip" for c in calls)
+    assert layers.checked == [img.diff_ids]                  # then the image as a whole (lower-layer hard links)
     ids = layer_ids(img)
     assert rec.lines()[1:9] == [line for i in ids for line in (f"{i}: Pulling fs layer", f"{i}: Pull complete")]
     # "Extracting" comes after the layer's download, in every layer
@@ -304,6 +309,25 @@ def test_a_layer_a_worker_refuses_raises_the_real_error_in_the_pull(scripted_ser
     with pytest.raises(UnsafeLayer, match="escapes"):
         pull(store, f"{scripted_server.host}/x:v1", extract=LayerStore(store.home, store=store))
     assert store.images() == []
+
+
+def test_a_hard_link_to_a_lower_layers_file_is_checked_before_the_image_is_recorded(scripted_server, store):
+    from labkit.errors import UnsafeLayer
+    from labkit.layers.store import LayerStore
+
+    base = factory.tar_layer([{"name": "bin/", "type": "dir"}, {"name": "bin/busybox", "data": b"BB"}])
+    good = factory.make_image([base, factory.tar_layer([{"name": "bin/sh", "type": "hardlink",
+                                                          "linkname": "bin/busybox"}])])
+    bad = factory.make_image([base, factory.tar_layer([{"name": "bin/sh", "type": "hardlink",
+                                                         "linkname": "bin/bash"}])])
+    serve_image(scripted_server, "x", "good", good)
+    serve_image(scripted_server, "x", "bad", bad)
+    layers = LayerStore(store.home, store=store)
+    with pytest.raises(UnsafeLayer, match="hard link target 'bin/bash' is not an earlier file"):
+        pull(store, f"{scripted_server.host}/x:bad", extract=layers)
+    assert store.images() == []
+    pull(store, f"{scripted_server.host}/x:good", extract=layers)
+    assert len(store.images()) == 1 and layers.has_lower_links(good.diff_ids[1])
 
 
 def test_second_pull_is_up_to_date_and_downloads_nothing(scripted_server, store):

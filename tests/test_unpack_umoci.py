@@ -110,3 +110,26 @@ def test_overlay2_and_umoci_disagree_on_writing_below_a_lower_symlinked_director
         "lib": ("symlink", "usr/lib"),
         "usr": ("dir", "0o755"), "usr/lib": ("dir", "0o755"), "usr/lib/libc.so": ("file", "0o644", b"libc"),
         "usr/lib/extra.so": ("file", "0o644", b"extra")}
+
+
+def test_hard_links_to_lower_files_and_non_utf8_names_match_umoci(store, tmp_path):
+    base = f.tar_layer([f.m_dir("bin/"), f.m_file("bin/busybox", b"\x7fELF" * 500, mode=0o755, mtime=1000),
+                        f.m_hardlink("bin/ls", "bin/busybox"), f.m_dir("usr/"), f.m_dir("usr/lib/"),
+                        f.m_file("usr/lib/libc.so", b"libc", mtime=2000), f.m_symlink("lib", "usr/lib"),
+                        f.m_file("caf\udce9.txt", b"latin-1 name", mtime=3000),
+                        f.m_dir("r\udce9pertoire/", mode=0o750, mtime=4000)])
+    upper = f.tar_layer([f.m_hardlink("bin/sh", "bin/busybox", mtime=5000), f.m_hardlink("libc", "/lib/libc.so"),
+                         f.m_file("r\udce9pertoire/\udcff", b"raw byte name", mtime=6000),
+                         f.m_hardlink("r\udce9pertoire/li\udce9n", "caf\udce9.txt")])
+    result, mine, theirs = both(store, tmp_path, f.make_image([base, upper]), "localhost:5000/lowerlinks:1")
+    assert_same_tree(result, mine, theirs)
+    assert os.listdir(mine / "r\udce9pertoire") == os.listdir(theirs / "r\udce9pertoire")
+    assert os.fsencode("r\udce9pertoire") == b"r\xe9pertoire"            # the bytes reached the disk unchanged
+    for rel in scan(mine):
+        a, b = os.lstat(theirs / rel), os.lstat(mine / rel)
+        assert (a.st_mode, int(a.st_mtime)) == (b.st_mode, int(b.st_mtime)), rel
+    # overlayfs copies the linked lower file up into the new layer: bin/sh and bin/busybox are one inode there;
+    # bin/ls keeps the lower inode (umoci, extracting every layer into one directory, links all three)
+    ino = {p: os.stat(mine / p).st_ino for p in ("bin/busybox", "bin/sh", "bin/ls", "libc", "usr/lib/libc.so")}
+    assert ino["bin/sh"] == ino["bin/busybox"] != ino["bin/ls"] and ino["libc"] == ino["usr/lib/libc.so"]
+    assert os.stat(theirs / "bin/sh").st_ino == os.stat(theirs / "bin/ls").st_ino

@@ -11,9 +11,13 @@ Never tarfile.extract*: every member goes through the shared rules of reader.py,
 - Symlinks are stored as links, never followed. Absolute targets are only data (allowed); a relative
   target that climbs above the layer root ("a -> ../../etc") is refused, as docker's createTarFile does.
   The root itself ("." or "./") may only be a directory.
-- Hard links must point to an earlier regular file of the same layer (docker on overlay2 calls link()
-  inside the layer's own diff dir, so anything else fails there too); to a directory, a symlink, a device,
-  a missing or later path, or outside the root: UnsafeLayer.
+- A hard link to an earlier regular file of the same layer is a hard link in the tree. A hard link to a
+  path this layer does not hold is a link to a file of a LOWER layer (legal per the OCI image spec;
+  containerd applies such a tar on an overlay mount, where link() copies the target up into the new
+  layer, then links it): the tree holds nothing for it, the index keeps the entry, and the image view
+  (labkit.imageview) copies the lower file up and links it, or refuses the image when no layer below holds
+  a regular file there. To a directory, a symlink, a device of this layer, through a symlink of this layer,
+  or outside the root: UnsafeLayer.
 - Whiteouts `.wh.<name>` and the opaque marker `.wh..wh..opq` are not created as files; they are recorded
   (AppliedLayer.whiteouts / .opaque_dirs) for the module that merges layers into an image view. An opaque
   directory is created if the layer does not list it.
@@ -47,6 +51,8 @@ from .reader import IndexEntry, LayerReader, Member
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _DEVICE_KINDS = ("char", "block", "fifo")
+_LOWER = "lower-link"          # a path a hard link to a lower layer's file gives this layer: not in the tree
+_NOT_ON_DISK = _DEVICE_KINDS + (_LOWER,)
 
 
 @dataclass
@@ -66,13 +72,14 @@ class AppliedLayer:
     xattrs: dict = field(default_factory=dict)                 # path -> {name: base64 value}
     root: dict = field(default_factory=dict)                   # the "./" entry's mode/uid/gid/mtime, if any
     index: list = field(default_factory=list)                  # IndexEntry per member, tar order
+    lower_links: dict = field(default_factory=dict)            # path -> target: hard links to a lower layer's file
 
     def to_json(self) -> dict:
         """Return a JSON-ready dict of the metadata (the tree itself stays on disk)."""
         return {"diff_id": str(self.diff_id), "size": self.size, "entries": self.entries,
                 "whiteouts": self.whiteouts, "opaque_dirs": self.opaque_dirs, "implicit_dirs": self.implicit_dirs,
                 "owners": self.owners, "modes": self.modes, "devices": self.devices, "xattrs": self.xattrs,
-                "root": self.root, "index": [list(e) for e in self.index]}
+                "root": self.root, "index": [list(e) for e in self.index], "lower_links": self.lower_links}
 
     @classmethod
     def from_json(cls, data: dict, path: Path) -> "AppliedLayer":
@@ -82,7 +89,8 @@ class AppliedLayer:
                    opaque_dirs=list(data["opaque_dirs"]), implicit_dirs=list(data["implicit_dirs"]),
                    owners=dict(data["owners"]), modes=dict(data["modes"]), devices=dict(data["devices"]),
                    xattrs=dict(data["xattrs"]), root=dict(data["root"]),
-                   index=[IndexEntry(*e) for e in data["index"]])
+                   index=[IndexEntry(*e) for e in data["index"]],
+                   lower_links=dict(data.get("lower_links") or {}))      # absent before labkit applied them
 
     def to_json_bytes(self) -> bytes:
         """Return the metadata as canonical JSON bytes."""
@@ -119,6 +127,7 @@ class _Applier:
         self.devices: dict[str, dict] = {}
         self.xattrs: dict[str, dict] = {}
         self.root_meta: dict = {}
+        self.lower_links: dict[str, str] = {}
         self.index: list[IndexEntry] = []
         self._parents_ok: set[str] = {""}
 
@@ -153,7 +162,8 @@ class _Applier:
         """Drop what we know about `path` and, if it was a directory, everything below it."""
         prefix = path + "/"
         was_dir = self.kinds.get(path) == "dir"
-        for table in (self.kinds, self.dirs, self.owners, self.modes, self.devices, self.xattrs, self.implicit):
+        for table in (self.kinds, self.dirs, self.owners, self.modes, self.devices, self.xattrs, self.implicit,
+                      self.lower_links):
             table.pop(path, None)
             if was_dir:
                 for k in [k for k in table if k.startswith(prefix)]:
@@ -169,7 +179,7 @@ class _Applier:
             _rmtree(Path(self.disk(path)))
             self._forget(path)
         else:
-            if kind not in _DEVICE_KINDS:
+            if kind not in _NOT_ON_DISK:
                 os.unlink(self.disk(path))
             self._forget(path)
 
@@ -277,9 +287,11 @@ class _Applier:
         kind = self.kinds.get(src) if src else "dir"
         if src == path:
             raise UnsafeLayer(m.raw_name, "hard link to itself")
+        if kind is None or kind == _LOWER:
+            self._lower_link(m, path, src)
+            return
         if kind != "file":
-            what = {None: "not an earlier file of this layer", "dir": "a directory",
-                    "symlink": "a symlink"}.get(kind, f"a {kind}")
+            what = {"dir": "a directory", "symlink": "a symlink"}.get(kind, f"a {kind}")
             raise UnsafeLayer(m.raw_name, f"hard link target {m.info.linkname!r} is {what}")
         self._remove(path)
         link_or_copy(self.disk(src), self.disk(path))
@@ -287,6 +299,23 @@ class _Applier:
         for table in (self.owners, self.modes, self.xattrs):
             if src in table:
                 table[path] = table[src]
+
+    def _lower_link(self, m: Member, path: str, src: str) -> None:
+        """A hard link to a file of a lower layer: checked here as far as this layer can tell (the target's
+        parents in this layer must be directories, never a symlink); the image view does the rest."""
+        parent = src.rpartition("/")[0]
+        walked = ""
+        for comp in parent.split("/") if parent else ():
+            walked = f"{walked}/{comp}" if walked else comp
+            kind = self.kinds.get(walked)
+            if kind == "symlink":
+                raise UnsafeLayer(m.raw_name, f"hard link target goes through the symlink {walked!r} of this layer")
+            if kind not in (None, "dir"):
+                raise UnsafeLayer(m.raw_name, f"hard link target's parent {walked!r} is a {kind}, not a directory")
+        self._remove(path)
+        self.kinds[path] = _LOWER
+        self.lower_links[path] = self.lower_links.get(src, src)
+        self.kinds.setdefault(src, _LOWER)    # copied up into this layer: nothing may be written below it
 
     def _device(self, m: Member, path: str) -> None:
         self._remove(path)
@@ -352,4 +381,4 @@ def apply_layer(tar_stream: BinaryIO, target: "str | os.PathLike", limits: Limit
     return AppliedLayer(path=target, diff_id=diff_id, size=reader.size, entries=reader.entries,
                         whiteouts=list(a.whiteouts), opaque_dirs=list(a.opaque), implicit_dirs=list(a.implicit),
                         owners=a.owners, modes=a.modes, devices=a.devices, xattrs=a.xattrs, root=a.root_meta,
-                        index=a.index)
+                        index=a.index, lower_links=a.lower_links)

@@ -7,8 +7,10 @@ cannot be indexed either. Choices (docker = moby pkg/archive, the reference for 
 - names are cleaned like Go's filepath.Clean; absolute names become relative to the layer root
   ("/etc/x" -> "etc/x", "/../x" -> "x"), as docker's filepath.Join(dest, name) does; a relative name
   whose ".." climbs above the root ("../x", "a/../../x") is refused, as docker's breakoutError does.
-- names and link targets must be UTF-8 (a layer is shared between machines; tarfile's surrogateescape
-  would otherwise smuggle raw bytes through).
+- names and link targets are bytes, as in docker (Go strings) and on Linux: a name that is not UTF-8 (latin-1
+  from an old tar, say) is kept byte for byte, as a str whose undecodable bytes are lone surrogates
+  (PEP 383 surrogateescape, what os.listdir returns for such a name), so it reaches the disk unchanged;
+  labkit.paths.printable shows it escaped ("caf\\xe9.txt").
 - a PAX global header carrying only `comment` is ignored (docker ignores all of them; git archive writes
   one); any other record is refused: Python's tarfile would apply it to every later member, Go's
   archive/tar (docker) does not, so the tree would differ from docker's. umoci refuses them all.
@@ -335,14 +337,6 @@ class _Hashing(io.RawIOBase):
         return len(data)
 
 
-def _utf8(text: str, what: str, raw: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise UnsafeLayer(raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace"),
-                          f"{what} is not valid UTF-8") from None
-
-
 def clean_path(raw: str) -> str:
     """Return the member name cleaned like Go's filepath.Clean and made relative ("" is the root);
     raise UnsafeLayer when a relative name climbs above the root."""
@@ -515,7 +509,6 @@ class LayerReader:
     def _member(self, info: tarfile.TarInfo, frame: _Frame) -> Member:
         lim = self.limits
         raw = info.name
-        _utf8(raw, "name", raw)
         if "\x00" in raw or "\x00" in info.linkname:
             raise UnsafeLayer(raw.replace("\x00", "\\0"), "NUL byte in a name or link target")
         extra = set(self._tf.pax_headers) - _HARMLESS_GLOBAL
@@ -528,19 +521,18 @@ class LayerReader:
         kind = _KINDS.get(frame.type)
         if kind is None:
             raise UnsafeLayer(raw, f"unsupported tar entry type {frame.type!r}")
-        encoded = raw.encode("utf-8")
+        encoded = raw.encode("utf-8", "surrogateescape")
         if len(encoded) > lim.max_path_length:
             raise UnsafeLayer(raw[:64] + "...", f"path is longer than max_path_length={lim.max_path_length}")
         path = clean_path(raw)
         for comp in path.split("/"):
-            if len(comp.encode("utf-8")) > lim.max_name_length:
+            if len(comp.encode("utf-8", "surrogateescape")) > lim.max_name_length:
                 raise UnsafeLayer(raw, f"a name is longer than max_name_length={lim.max_name_length}")
         linkname = ""
         if kind in ("symlink", "hardlink"):
-            _utf8(info.linkname, "link target", raw)
             if not info.linkname:
                 raise UnsafeLayer(raw, f"{kind} with an empty target")
-            if len(info.linkname.encode("utf-8")) > lim.max_path_length:
+            if len(info.linkname.encode("utf-8", "surrogateescape")) > lim.max_path_length:
                 raise UnsafeLayer(raw, f"link target is longer than max_path_length={lim.max_path_length}")
             linkname = clean_path(info.linkname) if kind == "hardlink" else info.linkname
         if kind == "file":

@@ -135,7 +135,8 @@ class LayerStore:
         # index stays in the layer's own layer.json (LayerTree.applied().index)
         from .reader import files_size
         self.store.set_layer_info(d, {"size": applied.size, "entries": applied.entries,
-                                      "files": files_size(applied.index)})
+                                      "files": files_size(applied.index),
+                                      "lower_links": len(applied.lower_links)})
         return LayerTree(d, final)
 
     __call__ = ensure
@@ -160,6 +161,22 @@ class LayerStore:
         finally:
             pool.shutdown(wait=False)
         return futures
+
+    def has_lower_links(self, diff_id: "Digest | str") -> bool:
+        """Return True when the applied layer holds hard links to files of the layers below it."""
+        info = self.store.layer_info(diff_id) or {}
+        if isinstance(info.get("lower_links"), int):
+            return info["lower_links"] > 0
+        return bool(self.tree(diff_id).applied().lower_links)
+
+    def check_image(self, diff_ids) -> None:
+        """Raise UnsafeLayer when the applied layers `diff_ids` (bottom first) do not make an image: a hard link
+        of one names no regular file of the layers below it (what containerd's apply finds when link() fails)."""
+        diff_ids = [as_digest(d) for d in diff_ids]
+        if not any(self.has_lower_links(d) for d in diff_ids):
+            return
+        from ..imageview import ImageView
+        ImageView([self.tree(d) for d in diff_ids]).merged_nodes()
 
     def remove(self, diff_id: "Digest | str") -> bool:
         """Delete an applied layer; return True if there was one."""

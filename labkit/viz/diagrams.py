@@ -18,6 +18,7 @@ import graphviz
 from ..formatting import human_size
 from ..oci.mediatypes import IMAGE_MANIFEST_TYPES, INDEX_TYPES
 from ..oci.whiteouts import OPAQUE_MARKER, WHITEOUT_PREFIX
+from ..paths import printable
 from ..registry.trace import header_value, hub_pull_marks, is_version_check
 from .models import (JAVA_WEB_APP, ContainerOp, ImageLayers, LayerBox, as_image, as_op, image_layers,
                      image_name, mark_shared, named_layers, short_command)
@@ -183,7 +184,7 @@ def _resolve_lower(img: ImageLayers, lower: Any) -> int:
 
 
 def _op_lines(n: int, op: ContainerOp) -> list[str]:
-    path = op.path
+    path = printable(op.path)
     lines = [f"{n}. {op.kind}", path]
     parent, _, base = path.rstrip("/").rpartition("/")
     if op.kind == "whiteout":

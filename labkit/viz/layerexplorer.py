@@ -14,13 +14,14 @@ from typing import Any, Iterable, Optional
 
 from ..errors import LabkitError
 from ..formatting import human_size
+from ..paths import printable
 from .messages import STUDENT_MISTAKES, error_html, hint_html
 from .models import image_name
 from .widgetbase import NotebookWidget
 
 
 def _esc(text: Any) -> str:
-    return html.escape(str(text))
+    return html.escape(printable(str(text)))
 
 
 KIND_WORD = {"added": "A", "modified": "M", "removed": "D"}
@@ -72,12 +73,13 @@ def change_label(change) -> str:
     """Return one line for a Change: "A  /etc/hostname  (12 B, file)", with a D line saying what it hid."""
     kind = KIND_WORD.get(change.kind, "?")
     what = change.type
+    path = printable(change.path)
     if change.kind == "removed":
-        return f"{kind}  /{change.path}  (whiteout: hides {human_size(change.size)} below, a {what})"
+        return f"{kind}  /{path}  (whiteout: hides {human_size(change.size)} below, a {what})"
     if change.kind == "modified" and change.type == "file":
-        return f"{kind}  /{change.path}  ({human_size(change.before_size)} -> {human_size(change.size)})"
+        return f"{kind}  /{path}  ({human_size(change.before_size)} -> {human_size(change.size)})"
     size = f"{human_size(change.size)}, " if change.type == "file" else ""
-    return f"{kind}  /{change.path}  ({size}{what})"
+    return f"{kind}  /{path}  ({size}{what})"
 
 
 def change_summary(changes: Iterable) -> str:

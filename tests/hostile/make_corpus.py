@@ -4,6 +4,10 @@ apply. Deterministic (fixed mtimes, fixed gzip header). Each case names its expe
   truncated -> a TruncatedLayer (truncated / corrupt streams) whose message contains `rule`
   error   -> another LabkitError (not UnsafeLayer, not TruncatedLayer) whose message contains `rule`
   ok      -> applied; the tree equals `tree` ({path: "d" | "f:<content>" | "l:<target>"}) and `meta` holds
+A case with `lower` layers (tar bytes, bottom first) is an image: the layers below are applied first, the
+outcome may come from the image view (a hard link to a lower layer's file that resolves to nothing), and
+`tree` is the merged image as `labkit unpack` writes it. A case whose `peer` names a tool is checked
+against that tool too (umoci unpacks the same image to the same tree).
 
 Run `python tests/hostile/make_corpus.py OUTDIR` to write the files and corpus.json for other tools
 (umoci, GNU tar) to compare against; the tests build the cases in memory.
@@ -152,6 +156,8 @@ class Case:
     meta: dict = field(default_factory=dict)      # AppliedLayer attribute -> expected value
     limits: dict = field(default_factory=dict)    # Limits overrides
     gzip: bool = False
+    lower: tuple = ()                             # tar bytes of the layers below, bottom first
+    peer: str = ""                                # a tool that must agree on an accepted case ("umoci")
 
     @property
     def filename(self) -> str:
@@ -177,7 +183,17 @@ def build_corpus() -> list[Case]:
           "PAX global header"),
         C("pax-global-comment", tar(global_header({"comment": "git-commit-id"}), file("a", b"1")), "ok",
           tree={"a": "f:1"}),
-        C("non-utf8-name", tar(file("bad-\udcff-name", b"x", fmt=tarfile.USTAR_FORMAT)), "unsafe", "UTF-8"),
+        # names are bytes (Go strings in docker, bytes on Linux): latin-1 from an old tar is kept as it is
+        C("non-utf8-name", tar(file("bad-\udcff-name", b"x", fmt=tarfile.USTAR_FORMAT)), "ok",
+          tree={"bad-\udcff-name": "f:x"}, peer="umoci"),
+        C("latin1-names", tar(dir_("r\udce9pertoire", fmt=tarfile.USTAR_FORMAT),
+                              file("r\udce9pertoire/caf\udce9.txt", b"latin-1", fmt=tarfile.USTAR_FORMAT),
+                              symlink("lien", "r\udce9pertoire/caf\udce9.txt", fmt=tarfile.USTAR_FORMAT),
+                              hardlink("d\udce9j\udce0", "r\udce9pertoire/caf\udce9.txt", fmt=tarfile.USTAR_FORMAT),
+                              file("pax-\udcff", b"pax", pax={"path": "pax-\udcff-path"})), "ok",
+          tree={"r\udce9pertoire": "d", "r\udce9pertoire/caf\udce9.txt": "f:latin-1",
+                "lien": "l:r\udce9pertoire/caf\udce9.txt", "d\udce9j\udce0": "f:latin-1", "pax-\udcff-path": "f:pax"},
+          peer="umoci"),
         C("overlong-name", tar(file("n" * 300, b"x")), "unsafe", "max_name_length"),
         C("overlong-path", tar(file("/".join(["d" * 200] * 25), b"x")), "unsafe", "max_path_length"),
         C("pax-nul-in-path", tar(file("a", b"1", pax={"path": "x\x00y"})), "unsafe", "NUL byte"),
@@ -202,13 +218,37 @@ def build_corpus() -> list[Case]:
           tree={"bin": "d", "bin/sh": "l:/bin/busybox", "bin/up": "l:../bin/sh"}),
         # --- hard links ----------------------------------------------------------------------------
         C("hardlink-outside", tar(hardlink("h", "../../etc/passwd")), "unsafe", "escapes the layer root"),
+        # an absolute target names a path of the image (no layer below holds /etc/passwd here), never the host's
         C("hardlink-absolute-host", tar(hardlink("h", "/etc/passwd")), "unsafe", "not an earlier file"),
         C("hardlink-to-dir", tar(dir_("d"), hardlink("h", "d")), "unsafe", "is a directory"),
         C("hardlink-before-target", tar(hardlink("h", "t"), file("t", b"1")), "unsafe", "not an earlier file"),
         C("hardlink-to-symlink", tar(symlink("s", "/etc/shadow"), hardlink("h", "s")), "unsafe", "is a symlink"),
         C("hardlink-to-itself", tar(file("t", b"1"), hardlink("t", "t")), "unsafe", "itself"),
         C("hardlink-ok", tar(file("t", b"same"), hardlink("h", "t"), hardlink("h2", "/t")), "ok",
-          tree={"t": "f:same", "h": "f:same", "h2": "f:same"}),
+          tree={"t": "f:same", "h": "f:same", "h2": "f:same"}, peer="umoci"),
+        # a hard link to a LOWER layer's file (OCI image spec; containerd and umoci apply it): copied up, linked
+        C("hardlink-to-lower-layer", tar(dir_("bin"), hardlink("bin/sh", "bin/busybox"),
+                                         hardlink("usr/bin/env", "/bin/busybox")), "ok",
+          tree={"bin": "d", "bin/busybox": "f:BB", "bin/sh": "f:BB", "bin/ls": "f:BB", "usr": "d",
+                "usr/bin": "d", "usr/bin/env": "f:BB"},
+          lower=(tar(dir_("bin"), file("bin/busybox", b"BB", mode=0o755), hardlink("bin/ls", "bin/busybox")),),
+          peer="umoci"),
+        C("hardlink-to-lower-through-lower-symlink", tar(hardlink("sh", "/lib/busybox")), "ok",
+          tree={"usr": "d", "usr/lib": "d", "usr/lib/busybox": "f:BB", "lib": "l:usr/lib", "sh": "f:BB"},
+          lower=(tar(dir_("usr"), dir_("usr/lib"), file("usr/lib/busybox", b"BB"), symlink("lib", "usr/lib")),),
+          peer="umoci"),
+        C("hardlink-to-lower-missing", tar(hardlink("bin/sh", "bin/bash")), "unsafe", "not an earlier file",
+          lower=(tar(dir_("bin"), file("bin/busybox", b"BB")),)),
+        C("hardlink-to-lower-dir", tar(hardlink("x", "bin")), "unsafe", "below it is a dir",
+          lower=(tar(dir_("bin"), file("bin/busybox", b"BB")),)),
+        C("hardlink-to-lower-symlink", tar(hardlink("x", "bin/sh")), "unsafe", "below it is a symlink",
+          lower=(tar(dir_("bin"), file("bin/busybox", b"BB"), symlink("bin/sh", "busybox")),)),
+        C("hardlink-to-lower-deleted", tar(file("bin/.wh.busybox"), hardlink("bin/sh", "bin/busybox")), "unsafe",
+          "this layer deletes it", lower=(tar(dir_("bin"), file("bin/busybox", b"BB")),)),
+        C("hardlink-to-lower-via-own-symlink", tar(symlink("l", "/bin"), hardlink("x", "l/busybox")), "unsafe",
+          "goes through the symlink 'l'", lower=(tar(dir_("bin"), file("bin/busybox", b"BB")),)),
+        C("hardlink-to-lower-then-below-it", tar(hardlink("x", "bin/busybox"), file("bin/busybox/y", b"1")),
+          "unsafe", "not a directory", lower=(tar(dir_("bin"), file("bin/busybox", b"BB")),)),
         # --- whiteouts -----------------------------------------------------------------------------
         C("whiteout-empty", tar(file(".wh.")), "unsafe", "invalid whiteout name"),
         C("whiteout-dot", tar(file(".wh..")), "unsafe", "invalid whiteout name"),
@@ -317,7 +357,11 @@ def main(out: Path) -> None:
     index = []
     for c in build_corpus():
         (out / c.filename).write_bytes(c.data)
-        index.append({"file": c.filename, "expect": c.expect, "rule": c.rule, "limits": c.limits})
+        lower = []
+        for i, data in enumerate(c.lower):
+            lower.append(f"{c.name}.lower-{i}.tar")
+            (out / lower[-1]).write_bytes(data)
+        index.append({"file": c.filename, "lower": lower, "expect": c.expect, "rule": c.rule, "limits": c.limits})
     (out / "corpus.json").write_text(json.dumps(index, indent=1) + "\n")
 
 
