@@ -12,6 +12,19 @@ from pathlib import Path
 from . import platform
 
 
+def current_umask() -> int:
+    """Return the process's umask without changing it (Linux's /proc/self/status); 0o777 when it cannot be
+    read, so a caller that skips a chmod the umask would make needless never skips a needed one."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o777
+
+
 def fsync_dir(path: Path) -> None:
     """Flush a directory entry to disk so a rename into it survives a crash."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)

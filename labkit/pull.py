@@ -154,7 +154,7 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
     """Pull `reference` into `store`; return a PullResult. Emits progress events (labkit.progress).
 
     platform: "linux/arm64" or a Platform (default: the host's). extract: the LayerStore each layer is applied
-    into as it arrives (its ensure(diff_id, blob_path, media_type), and ensure_in_background for big pulls),
+    into as it arrives (its ensure(diff_id, blob_path, media_type) and check_image(diff_ids)),
     or None to stop after fetch + verify + store, like --no-extract.
     mirrors: registry mirrors for docker.io references (default: daemon.json `registry-mirrors`).
     credentials: a registry.auth.Credentials (default: docker's config.json for the registry host).
@@ -236,6 +236,7 @@ def _record_existing(store, ep, ref, top, indexes, manifest, *, extract, emit) -
             config = ImageConfig.from_bytes(layout.read_blob(manifest.config.digest))
             for diff_id, desc in zip(config.diff_ids, manifest.layers):
                 extract.ensure(diff_id, layout.blob_path(desc.digest), desc.media_type)
+            extract.check_image(config.diff_ids)
         for f in indexes:
             layout.put_bytes(f.raw, expected=f.digest)
         before = _existing_manifest(store, ref)
@@ -246,29 +247,6 @@ def _record_existing(store, ep, ref, top, indexes, manifest, *, extract, emit) -
     emit(MessageEvent(f"Status: {status} for {ref.familiar}", "status"))
     emit(MessageEvent(ref.canonical, "reference"))
     return PullResult(ref, record, top, manifest.digest, index_digest, ep.name, status, ())
-
-
-PARALLEL_APPLY_MIN_BYTES = 32 * 1024 * 1024  # compressed bytes of new layers worth worker processes
-
-
-def _apply_in_background(layer_store, layers, present, config, fetches, layout) -> dict:
-    """Return {diff_id: Future} for new layers applied by worker processes once all are downloaded, when
-    the pull is big enough to pay for starting them (about 0.1 s each); {} otherwise."""
-    if layer_store is None or config is None:
-        return {}
-    fresh = [(config.diff_ids[i], d) for i, d in enumerate(layers) if d.digest not in present]
-    unique = {diff_id: d for diff_id, d in fresh}
-    if len(unique) < 2 or sum(d.size for d in unique.values()) < PARALLEL_APPLY_MIN_BYTES:
-        return {}
-    for d in unique.values():
-        fut = fetches.get(d.digest)
-        if fut is not None:
-            fut.result()  # all blobs first: a download error stops the pull before any worker starts
-    try:
-        return layer_store.ensure_in_background(
-            [(diff_id, str(layout.blob_path(d.digest)), d.media_type) for diff_id, d in unique.items()])
-    except OSError:  # no way to start processes here: apply in this process, as for small pulls
-        return {}
 
 
 def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract, emit, what,
@@ -314,7 +292,27 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
 
             got = client.fetch_blob(ref.path, desc.digest, desc.size, layout, what=what, on_progress=on_progress)
             emit(LayerEvent(lid, DOWNLOAD_COMPLETE, desc.size, desc.size, final=extract is None))
+            if extract is not None:
+                # applied as soon as it is in, while other blobs download: the decompression, hashing and file
+                # writes release the GIL, so layers apply in parallel; the lines below still come in order
+                extract.ensure(diff_ids()[positions[desc.digest]], layout.blob_path(desc.digest), desc.media_type)
             return got
+
+        positions = {d.digest: i for i, d in reversed(list(enumerate(layers)))}
+        config_lock = threading.Lock()
+        parsed: list = []
+
+        def diff_ids() -> list:
+            """Return the config's diff IDs (the config is the first download; read and checked once)."""
+            with config_lock:
+                if not parsed:
+                    config_fetch.result()
+                    config = ImageConfig.from_bytes(layout.read_blob(manifest.config.digest))
+                    if len(config.diff_ids) != len(layers):
+                        raise LabkitError(f"{what}: the config lists {len(config.diff_ids)} diff IDs for "
+                                          f"{len(layers)} layers")
+                    parsed.append(config.diff_ids)
+                return parsed[0]
 
         with executor(max_workers, "labkit-pull") as pool:
             # The config first, then the layers in manifest order: with one worker (or none, in the browser)
@@ -325,14 +323,7 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
             try:
                 if config_fetch.result():
                     downloaded.append(manifest.config.digest)
-                config = None
-                if extract is not None:
-                    config = ImageConfig.from_bytes(layout.read_blob(manifest.config.digest))
-                    if len(config.diff_ids) != len(layers):
-                        raise LabkitError(f"{what}: the config lists {len(config.diff_ids)} diff IDs for "
-                                          f"{len(layers)} layers")
                 extracted = set()
-                background = _apply_in_background(extract, layers, present, config, futures, layout)
                 for i, desc in enumerate(layers):
                     fut = futures.get(desc.digest)
                     if fut is not None and fut.result():
@@ -344,14 +335,12 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                     fresh = desc.digest not in present and desc.digest not in extracted
                     if fresh:
                         emit(LayerEvent(lid, EXTRACTING, 0, desc.size))
-                    if config.diff_ids[i] in background:
-                        background[config.diff_ids[i]].result()  # then ensure() below finds it applied
-                    extract.ensure(config.diff_ids[i], layout.blob_path(desc.digest), desc.media_type)
+                    extract.ensure(diff_ids()[i], layout.blob_path(desc.digest), desc.media_type)
                     if fresh:
                         extracted.add(desc.digest)
                         emit(LayerEvent(lid, PULL_COMPLETE, desc.size, desc.size, final=True))
                 if extract is not None:
-                    extract.check_image(config.diff_ids)   # hard links to lower layers' files resolve
+                    extract.check_image(diff_ids())   # hard links to lower layers' files resolve
             except BaseException:
                 stop.set()
                 for f in [config_fetch, *futures.values()]:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -227,15 +228,16 @@ def test_manifest_unknown_error_names_the_reference(scripted_server, store):
 
 
 class RecordingLayers:
-    """What pull asks of the layer store it extracts into (ensure, once per layer in order, then check_image),
-    recorded: the registry half is tested without the layers half."""
+    """What pull asks of the layer store it extracts into, recorded: ensure (idempotent: as each blob arrives,
+    and again in manifest order before the layer's "Pull complete"), then check_image once. The registry half
+    is tested without the layers half."""
 
     def __init__(self):
         self.calls = []
         self.checked = []
 
     def ensure(self, diff_id, blob_path, media_type):
-        self.calls.append((diff_id, Path(blob_path).read_bytes(), media_type))
+        self.calls.append((diff_id, Path(blob_path).read_bytes(), media_type, threading.current_thread().name))
 
     def check_image(self, diff_ids):
         self.checked.append(list(diff_ids))
@@ -249,8 +251,13 @@ def test_extract_ensures_each_layer_in_order_with_verified_blobs(scripted_server
 
     rec = Recorder()
     pull(store, f"{scripted_server.host}/x:v1", extract=layers, progress=rec)
-    assert [c[0] for c in calls] == img.diff_ids
-    assert [c[1] for c in calls] == [lb.data for lb in img.layers]
+    first = {}
+    for diff_id, data, media_type, _thread in calls:
+        first.setdefault(diff_id, (data, media_type))
+    assert sorted(first) == sorted(img.diff_ids) and len(calls) == 2 * len(img.diff_ids)
+    me = threading.current_thread().name
+    assert [c[0] for c in calls if c[3] == me] == img.diff_ids          # the caller's round is in manifest order
+    assert [first[d][0] for d in img.diff_ids] == [lb.data for lb in img.layers]
     assert all(c[2] == "application/vnd.oci.image.layer.v1.tar+gzip" for c in calls)
     assert layers.checked == [img.diff_ids]                  # then the image as a whole (lower-layer hard links)
     ids = layer_ids(img)
@@ -277,38 +284,44 @@ def test_extract_into_the_real_layer_store(scripted_server, store):
     assert (layers.tree(img.diff_ids[1]).diff / "hello.txt").read_bytes() == b"hi\n"
 
 
-def test_big_pulls_apply_layers_in_worker_processes(scripted_server, store, monkeypatch):
-    import labkit.pull as pull_module
+def test_layers_apply_in_the_download_threads_lines_stay_in_order(scripted_server, store, monkeypatch):
+    import threading
+
     from labkit.layers.store import LayerStore
 
-    monkeypatch.setattr(pull_module, "PARALLEL_APPLY_MIN_BYTES", 0)  # every multi-layer pull counts as big
     img = factory.make_image([{"etc/os-release": b"ID=lab\n"}, {"hello.txt": b"hi\n"}, {"c": b"c"}])
     serve_image(scripted_server, "x", "v1", img)
     layers = LayerStore(store.home, store=store)
-    started = []
-    real = layers.ensure_in_background
-    monkeypatch.setattr(layers, "ensure_in_background", lambda items: started.append(len(items)) or real(items))
+    applied_in = []
+    real = layers.ensure
+
+    def ensure(diff_id, path, media_type=None):
+        if not layers.has(diff_id):
+            applied_in.append((threading.current_thread().name, str(diff_id)))
+        return real(diff_id, path, media_type)
+    monkeypatch.setattr(layers, "ensure", ensure)
     rec = Recorder()
-    pull(store, f"{scripted_server.host}/x:v1", extract=layers, progress=rec)
-    assert started == [3]
+    pull(store, f"{scripted_server.host}/x:v1", extract=layers, progress=rec, max_workers=3)
+    assert sorted(d for _, d in applied_in) == sorted(str(d) for d in img.diff_ids)
+    assert all(name.startswith("labkit-pull") for name, _ in applied_in)       # not the caller's thread
     assert rec.lines()[1:7] == [line for i in layer_ids(img) for line in (f"{i}: Pulling fs layer",
                                                                           f"{i}: Pull complete")]
     assert (layers.tree(img.diff_ids[1]).diff / "hello.txt").read_bytes() == b"hi\n"
     assert store.images()[0].size == img.files_size
 
 
-def test_a_layer_a_worker_refuses_raises_the_real_error_in_the_pull(scripted_server, store, monkeypatch):
-    import labkit.pull as pull_module
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_refused_layer_raises_the_real_error_in_the_pull(scripted_server, store, workers):
     from labkit.errors import UnsafeLayer
     from labkit.layers.store import LayerStore
 
-    monkeypatch.setattr(pull_module, "PARALLEL_APPLY_MIN_BYTES", 0)
     hostile = factory.tar_layer([{"name": "../escape", "type": "file", "data": b"x"}])
-    img = factory.make_image([{"ok": b"ok"}, hostile])
+    img = factory.make_image([{"ok": b"ok"}, hostile, {"after": b"a"}])
     serve_image(scripted_server, "x", "v1", img)
     with pytest.raises(UnsafeLayer, match="escapes"):
-        pull(store, f"{scripted_server.host}/x:v1", extract=LayerStore(store.home, store=store))
+        pull(store, f"{scripted_server.host}/x:v1", extract=LayerStore(store.home, store=store), max_workers=workers)
     assert store.images() == []
+    assert not LayerStore(store.home, store=store).has(img.diff_ids[1])
 
 
 def test_a_hard_link_to_a_lower_layers_file_is_checked_before_the_image_is_recorded(scripted_server, store):

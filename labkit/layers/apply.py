@@ -37,7 +37,6 @@ import json
 import os
 import secrets
 import shutil
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -45,7 +44,7 @@ from typing import BinaryIO
 from ..compression import open_layer_stream
 from ..digest import Digest, as_digest
 from ..errors import LabkitError, UnsafeLayer
-from ..fsutil import link_or_copy, utime_nofollow
+from ..fsutil import current_umask, link_or_copy, utime_nofollow
 from .limits import Limits
 from .reader import IndexEntry, LayerReader, Member
 
@@ -130,6 +129,7 @@ class _Applier:
         self.lower_links: dict[str, str] = {}
         self.index: list[IndexEntry] = []
         self._parents_ok: set[str] = {""}
+        self.umask = current_umask()
 
     def disk(self, path: str) -> str:
         return f"{self.root}/{path}" if path else self.root
@@ -184,16 +184,12 @@ class _Applier:
             self._forget(path)
 
     def _record(self, m: Member, path: str, disk_mode: int) -> None:
-        info = m.info
-        if info.uid or info.gid:
-            self.owners[path] = [info.uid, info.gid]
-        full = info.mode & 0o7777
-        if full != disk_mode:
-            self.modes[path] = full
-        xattrs = {k[len("SCHILY.xattr."):]: v for k, v in info.pax_headers.items() if k.startswith("SCHILY.xattr.")}
-        if xattrs:
-            self.xattrs[path] = {k: base64.b64encode(v.encode("utf-8", "surrogateescape")).decode()
-                                 for k, v in xattrs.items()}
+        if m.uid or m.gid:
+            self.owners[path] = [m.uid, m.gid]
+        if m.mode != disk_mode:
+            self.modes[path] = m.mode
+        if m.xattrs:
+            self.xattrs[path] = {k: base64.b64encode(v).decode() for k, v in m.xattrs.items()}
 
     # ---- members ------------------------------------------------------------------------------------
     def apply(self, m: Member) -> None:
@@ -220,9 +216,8 @@ class _Applier:
         if not path:
             if kind != "dir":
                 raise UnsafeLayer(m.raw_name, f"the layer root can only be a directory, not a {kind}")
-            i = m.info
-            self.root_meta = {"mode": i.mode & 0o7777, "uid": i.uid, "gid": i.gid, "mtime": int(i.mtime)}
-            self.dirs[""] = (i.mode & 0o777, i.mtime)
+            self.root_meta = {"mode": m.mode, "uid": m.uid, "gid": m.gid, "mtime": m.mtime}
+            self.dirs[""] = (m.mode & 0o777, m.mtime)
             return
         self._check_parents(m, path, create=True)
         getattr(self, "_" + kind)(m, path)
@@ -237,28 +232,30 @@ class _Applier:
             self.owners.pop(path, None)
             self.modes.pop(path, None)
             self.xattrs.pop(path, None)
-        self.dirs[path] = (m.info.mode & 0o777, m.info.mtime)
-        self._record(m, path, m.info.mode & 0o777)
+        self.dirs[path] = (m.mode & 0o777, m.mtime)
+        self._record(m, path, m.mode & 0o777)
 
     def _file(self, m: Member, path: str) -> None:
-        self._remove(path)
-        mode = m.info.mode & 0o777
-        target = self.disk(path)
-        fd = os.open(target, _OPEN_FLAGS, 0o600)
+        if path in self.kinds:
+            self._remove(path)
+        mode = m.mode & 0o777
+        # created with its final mode in our private 0700 directory; fchmod only for bits the umask removed
+        fd = os.open(f"{self.root}/{path}", _OPEN_FLAGS, mode)
         self.kinds[path] = "file"
         try:
-            if m.info.issparse():
+            if m.sparse is not None:
                 for off, chunk in self.reader.sparse_regions(m):
                     os.pwrite(fd, chunk, off)
-                os.ftruncate(fd, m.info.size)
-            elif m.info.size:
-                write = os.write
-                self.reader.copy_data(m, lambda b: _write_all(fd, b, write))
-            os.fchmod(fd, mode)
-            os.utime(fd, (m.info.mtime, m.info.mtime))
+                os.ftruncate(fd, m.size)
+            elif m.data_size:
+                self.reader.write_data(m, fd)
+            if mode & self.umask:
+                os.fchmod(fd, mode)
+            os.utime(fd, (m.mtime, m.mtime))
         finally:
             os.close(fd)
-        self._record(m, path, mode)
+        if m.uid or m.gid or m.mode != mode or m.xattrs:
+            self._record(m, path, mode)
 
     def _symlink(self, m: Member, path: str) -> None:
         link = m.linkname
@@ -277,10 +274,10 @@ class _Applier:
         os.symlink(link, target)
         self.kinds[path] = "symlink"
         try:
-            utime_nofollow(target, m.info.mtime)
+            utime_nofollow(target, m.mtime)
         except OSError:
             pass
-        self._record(m, path, m.info.mode & 0o7777)
+        self._record(m, path, m.mode)
 
     def _hardlink(self, m: Member, path: str) -> None:
         src = m.linkname
@@ -292,7 +289,7 @@ class _Applier:
             return
         if kind != "file":
             what = {"dir": "a directory", "symlink": "a symlink"}.get(kind, f"a {kind}")
-            raise UnsafeLayer(m.raw_name, f"hard link target {m.info.linkname!r} is {what}")
+            raise UnsafeLayer(m.raw_name, f"hard link target {m.raw_linkname!r} is {what}")
         self._remove(path)
         link_or_copy(self.disk(src), self.disk(path))
         self.kinds[path] = "file"
@@ -319,10 +316,9 @@ class _Applier:
 
     def _device(self, m: Member, path: str) -> None:
         self._remove(path)
-        i = m.info
         self.kinds[path] = m.kind
-        self.devices[path] = {"type": m.kind, "major": i.devmajor, "minor": i.devminor,
-                              "mode": i.mode & 0o7777, "uid": i.uid, "gid": i.gid, "mtime": int(i.mtime)}
+        self.devices[path] = {"type": m.kind, "major": m.devmajor, "minor": m.devminor,
+                              "mode": m.mode, "uid": m.uid, "gid": m.gid, "mtime": m.mtime}
 
     _char = _block = _fifo = _device
 
@@ -335,13 +331,6 @@ class _Applier:
             utime_nofollow(target, mtime)
         if "" not in self.dirs:
             os.chmod(self.root, 0o755)
-
-
-def _write_all(fd: int, b: bytes, write=os.write) -> None:
-    view = memoryview(b)
-    while view:
-        n = write(fd, view)
-        view = view[n:]
 
 
 def apply_layer(tar_stream: BinaryIO, target: "str | os.PathLike", limits: Limits = Limits(),
@@ -372,7 +361,7 @@ def apply_layer(tar_stream: BinaryIO, target: "str | os.PathLike", limits: Limit
         _rmtree(partial)
         if isinstance(e, (LabkitError, KeyboardInterrupt, SystemExit)):
             raise
-        if isinstance(e, (tarfile.TarError, EOFError, ValueError, OverflowError)):
+        if isinstance(e, (EOFError, ValueError, OverflowError)):
             raise LabkitError(f"apply layer into {target}: the layer is truncated or corrupt ({e})") from e
         if isinstance(e, OSError):
             raise LabkitError(f"apply layer into {target}: {e.strerror or e} ({e.filename or ''})") from e

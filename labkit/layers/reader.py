@@ -3,7 +3,8 @@ rules, compute the diff ID (sha256 of the uncompressed tar, image-spec config.md
 bytes pass.
 
 The member rules here are shared by `index_layer` and `apply_layer`, so a layer that cannot be applied
-cannot be indexed either. Choices (docker = moby pkg/archive, the reference for what images contain):
+cannot be indexed either. Choices (docker = moby pkg/archive over Go's archive/tar, the reference for what
+images contain):
 - names are cleaned like Go's filepath.Clean; absolute names become relative to the layer root
   ("/etc/x" -> "etc/x", "/../x" -> "x"), as docker's filepath.Join(dest, name) does; a relative name
   whose ".." climbs above the root ("../x", "a/../../x") is refused, as docker's breakoutError does.
@@ -12,61 +13,56 @@ cannot be indexed either. Choices (docker = moby pkg/archive, the reference for 
   (PEP 383 surrogateescape, what os.listdir returns for such a name), so it reaches the disk unchanged;
   labkit.paths.printable shows it escaped ("caf\\xe9.txt").
 - a PAX global header carrying only `comment` is ignored (docker ignores all of them; git archive writes
-  one); any other record is refused: Python's tarfile would apply it to every later member, Go's
-  archive/tar (docker) does not, so the tree would differ from docker's. umoci refuses them all.
+  one); any other record is refused: some readers apply it to every later member, Go's archive/tar
+  (docker) does not, so the tree would depend on the reader. umoci refuses them all.
 - a PAX `size` record must agree with the USTAR size field when that field is set (else the same bytes
   would be a different tree to a reader that ignores PAX); a stream that ends early, a header with a bad
-  checksum, or a missing end-of-archive marker is a TruncatedLayer (docker's Go reader stops quietly
-  at an invalid header; we do not).
-- sparse members are expanded only up to their declared size and the map must fit inside it.
+  checksum or number field, or a missing end-of-archive marker is a TruncatedLayer (docker's Go reader stops
+  quietly at some of these; we do not).
+- sparse members (old GNU 'S' headers, GNU tar's PAX formats 0.0, 0.1 and 1.0) are expanded only up to
+  their declared size and the map must fit inside it.
 
-tarfile parses the members, but its error handling is no contract and changed between patch releases: an
-invalid header after the first one, or a stream without its end marker, ends the archive quietly, and
-the security backports (Debian's 3.11.2, later CPython patch releases) parse headers through a private
-_frombuf, so a TarInfo.frombuf override is never called. So `_TarFraming` follows the tar's block structure
-itself, from the raw bytes as they stream past (before tarfile sees them): it checks every header's
-checksum, the end marker, extension header sizes and PAX `size` records, and each member tarfile returns
-must start where this framing says one starts. Anything on which the two could disagree is refused.
+The tar is parsed here, header by header, from the raw bytes (POSIX.1-2001 pax / ustar, GNU tar's long names
+and sparse formats), following Go's archive/tar where readers differ (which magic carries a name prefix,
+how number fields are trimmed, which PAX records apply). Anything a common reader (Go, GNU tar, Python's
+tarfile) could read as a different tree is refused rather than guessed: two PAX headers or two long names
+of one kind for one member, a long name and a PAX path together, GNU sparse records on a member that is
+not sparse, an old-style directory entry with data, an invalid PAX number. It is also the hot path of every
+pull: one pass, no second parser, data copied from the decompressed chunks as they come.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import struct
-import tarfile
-from collections import deque
+import re
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 from ..compression import open_layer_stream
 from ..digest import Digest, as_digest
-from ..errors import DigestMismatch, TruncatedLayer, UnsafeLayer
+from ..errors import DigestMismatch, LabkitError, TruncatedLayer, UnsafeLayer
 from ..oci.whiteouts import AUFS_META_PREFIX, OPAQUE_MARKER, WHITEOUT_PREFIX
 from .limits import Limits
 
-TAR_BUFSIZE = 64 * 1024        # tarfile slices its stream buffer at every header: 64 KiB is ~2x faster than 1 MiB
-COPY_CHUNK = 1 << 20
+CHUNK = 1 << 20            # bytes asked of the decompressed stream at a time
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
-_PAX_TYPES = (tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE)
-_LONG_TYPES = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
-_HEADER_ONLY = (tarfile.LNKTYPE, tarfile.SYMTYPE, tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.DIRTYPE,
-                tarfile.FIFOTYPE)      # members without data, whatever their size field says (tarfile and Go)
-_KINDS = {tarfile.REGTYPE: "file", tarfile.AREGTYPE: "file", tarfile.CONTTYPE: "file",
-          tarfile.GNUTYPE_SPARSE: "file", tarfile.LNKTYPE: "hardlink", tarfile.SYMTYPE: "symlink",
-          tarfile.DIRTYPE: "dir", tarfile.CHRTYPE: "char", tarfile.BLKTYPE: "block", tarfile.FIFOTYPE: "fifo"}
-_HARMLESS_GLOBAL = {"comment"}
-
-
-class _Frame(NamedTuple):
-    """A member as the raw headers describe it (see _TarFraming)."""
-    start: int            # offset of its first header block (extension headers included): TarInfo.offset
-    type: bytes           # its own header's type flag; an old-style regular entry named "x/" reads as DIRTYPE
-    raw_size: int         # its own header's size field (for a sparse member: the bytes stored)
-    data: int             # bytes of data that follow its header(s) (the PAX size if any; 0 for header-only)
-    sparse: bool
+# type flags (POSIX ustar, pax, GNU)
+REGTYPE, AREGTYPE, LNKTYPE, SYMTYPE, CHRTYPE, BLKTYPE, DIRTYPE, FIFOTYPE, CONTTYPE = \
+    b"0", b"\0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"
+XHDTYPE, XGLTYPE, SOLARIS_XHDTYPE = b"x", b"g", b"X"
+GNUTYPE_LONGNAME, GNUTYPE_LONGLINK, GNUTYPE_SPARSE = b"L", b"K", b"S"
+_PAX_TYPES = (XHDTYPE,)           # Solaris' "X" is no PAX header to Go's archive/tar (docker): refused as a type
+_LONG_TYPES = (GNUTYPE_LONGNAME, GNUTYPE_LONGLINK)
+_HEADER_ONLY = (LNKTYPE, SYMTYPE, CHRTYPE, BLKTYPE, DIRTYPE, FIFOTYPE)  # no data, whatever the size says (Go)
+_KINDS = {REGTYPE: "file", AREGTYPE: "file", CONTTYPE: "file", GNUTYPE_SPARSE: "file", LNKTYPE: "hardlink",
+          SYMTYPE: "symlink", DIRTYPE: "dir", CHRTYPE: "char", BLKTYPE: "block", FIFOTYPE: "fifo"}
+_HARMLESS_GLOBAL = {b"comment"}
+_OCTAL_DIGITS = b"01234567"
+_PAX_TIME = re.compile(rb"(-?[0-9]+)(?:\.[0-9]*)?")
+_SPARSE_KEYS = (b"GNU.sparse.")
+_INT64 = 1 << 63
 
 
 def _block(n: int) -> int:
@@ -74,15 +70,30 @@ def _block(n: int) -> int:
 
 
 def _number(field: bytes) -> int:
-    """Return a numeric header field (octal, or GNU base-256); ValueError if it is neither."""
-    if field[0] in (0o200, 0o377):
+    """Return a numeric header field as Go's archive/tar reads it: GNU base-256, or octal digits with NULs
+    and spaces trimmed from both ends; ValueError for anything else."""
+    if field[0] & 0x80:
         n = int.from_bytes(field[1:], "big")
         return n - 256 ** (len(field) - 1) if field[0] == 0o377 else n
-    try:
-        return int(field.rstrip(b"\0 "), 8)    # the usual "0000644\0": same value as below, faster
-    except ValueError:
-        digits = field.split(b"\0", 1)[0].strip()    # tarfile's nti(): up to the first NUL
-        return int(digits or b"0", 8)
+    digits = field.strip(b" \0")
+    if digits.translate(None, _OCTAL_DIGITS):
+        raise ValueError(f"not an octal number: {field!r}")
+    return int(digits, 8) if digits else 0
+
+
+_FIELDS: "dict[bytes, tuple]" = {}     # raw number fields -> values: most members repeat their neighbours'
+
+
+def _numbers(fields: bytes, width: int) -> tuple:
+    """Return the numbers in `fields`, consecutive fields of `width` bytes (cached: a layer's mode, owner and
+    device fields take few distinct values); ValueError for a field that is not a number."""
+    values = _FIELDS.get(fields)
+    if values is None:
+        values = tuple(_number(fields[i:i + width]) for i in range(0, len(fields), width))
+        if len(_FIELDS) >= 4096:
+            _FIELDS.clear()
+        _FIELDS[fields] = values
+    return values
 
 
 def _checksum_ok(block: bytes) -> bool:
@@ -91,14 +102,18 @@ def _checksum_ok(block: bytes) -> bool:
     except ValueError:
         return False
     unsigned = 256 + sum(block) - sum(block[148:156])
-    return stored == unsigned or stored == 256 + sum(struct.unpack_from("148b8x356b", block))
+    if stored == unsigned:
+        return True
+    signed = unsigned - 256 * sum(1 for b in block[:148] + block[156:] if b > 127)
+    return stored == signed
 
 
-def _pax_records(body: bytes) -> "dict[bytes, bytes]":
-    """Return the records of a PAX extended header body ("%d key=value\\n"...); ValueError if malformed."""
-    out: dict[bytes, bytes] = {}
+def _pax_records(body: bytes) -> "list[tuple[bytes, bytes]]":
+    """Return the records of a PAX extended header body ("%d key=value\\n"...) in order; ValueError if
+    malformed."""
+    out = []
     pos, n = 0, len(body)
-    while pos < n and body[pos] != 0:        # tarfile stops at NUL padding too
+    while pos < n and body[pos] != 0:        # NUL padding ends the records (GNU tar writes none)
         sp = body.find(b" ", pos, pos + 21)
         if sp <= pos or not body[pos:sp].isdigit():
             raise ValueError(f"bad record length at {pos}")
@@ -108,238 +123,28 @@ def _pax_records(body: bytes) -> "dict[bytes, bytes]":
         key, eq, value = body[sp + 1:end - 1].partition(b"=")
         if not key or not eq:
             raise ValueError(f"record without keyword at {pos}")
-        out[key] = value                        # the last record wins, as in tarfile and Go
+        out.append((key, value))
         pos = end
     return out
 
 
-class _TarFraming:
-    """Follows the tar block structure in the raw bytes as they stream past, independently of tarfile.
-
-    Raises TruncatedLayer for a header with a bad checksum or size field, and for a stream that ends inside a
-    header, inside member data or before the end-of-archive marker; UnsafeLayer for an extension header larger
-    than max_header_bytes (before tarfile reads it), a PAX `size` disagreeing with the header, and framings
-    that readers resolve differently (two PAX headers for one member, a PAX size on a sparse member, ...).
-    Completed members queue up in `frames`; `end` is the offset of the zero block that ends the archive.
-    """
-
-    def __init__(self, limits: Limits, what: str):
-        self._limits = limits
-        self._what = what
-        self.pos = 0                  # offset of the next byte fed
-        self.frames: "deque[_Frame]" = deque()
-        self.end: "int | None" = None
-        self._skip = 0                # data bytes (and padding) still to pass over
-        self._hdr = bytearray()       # a header block split across reads
-        self._body: "bytearray | None" = None   # an extension header body being collected
-        self._body_left = 0
-        self._body_info: tuple = ()
-        self._sparse_ext = False      # old GNU sparse extension blocks follow
-        self._sparse_skip = 0
-        self._start: "int | None" = None        # first header of the member being assembled
-        self._pax: "dict[bytes, bytes] | None" = None
-        self._long: set = set()
-
-    def feed(self, data: bytes) -> None:
-        """Follow `data`, the next bytes of the stream (b"" at its end)."""
-        if self.end is not None:
-            self.pos += len(data)
-            return
-        if not data:
-            self._eof()
-        view = memoryview(data)
-        i, n = 0, len(data)
-        while i < n and self.end is None:
-            if self._skip:
-                k = min(self._skip, n - i)
-                self._skip -= k
-                i += k
-                continue
-            if self._body is not None:
-                k = min(self._body_left, n - i)
-                self._body += view[i:i + k]
-                self._body_left -= k
-                i += k
-                if not self._body_left:
-                    self._extension_body()
-                continue
-            if not self._hdr and n - i >= BLOCK:
-                block = bytes(view[i:i + BLOCK])
-                i += BLOCK
-            else:
-                k = min(BLOCK - len(self._hdr), n - i)
-                self._hdr += view[i:i + k]
-                i += k
-                if len(self._hdr) < BLOCK:
-                    continue
-                block, self._hdr = bytes(self._hdr), bytearray()
-            self._header(block, self.pos + i - BLOCK)
-        self.pos += n
-
-    def _fail(self, offset: int, what: str) -> TruncatedLayer:
-        return TruncatedLayer(f"read {self._what}: invalid tar header at offset {offset} ({what}); "
-                              f"the tar is corrupt or truncated")
-
-    def _eof(self) -> None:
-        if self._hdr:
-            raise TruncatedLayer(f"read {self._what}: the tar ends inside a header (truncated)")
-        if self._skip or self._body is not None or self._sparse_ext or self._start is not None:
-            raise TruncatedLayer(f"read {self._what}: the tar ends inside a member (truncated)")
-        raise TruncatedLayer(f"read {self._what}: the tar ends without its end-of-archive marker"
-                             + (" (empty stream)" if self.pos == 0 else " (truncated)"))
-
-    def _header(self, block: bytes, off: int) -> None:
-        if self._sparse_ext:                    # old GNU sparse: 21 more map entries, then "isextended"
-            if not _sparse_ext_ok(block):
-                raise self._fail(off, "bad sparse extension block")
-            if not block[504]:
-                self._sparse_ext = False
-                self._skip = self._sparse_skip
-            return
-        if block == _ZERO_BLOCK:
-            if self._start is not None:
-                raise self._fail(off, "extension header not followed by a member")
-            self.end = off
-            return
-        if not _checksum_ok(block):
-            raise self._fail(off, "bad checksum")
-        try:
-            size = _number(block[124:136])
-        except ValueError:
-            raise self._fail(off, "bad size field") from None
-        if size < 0:
-            raise self._fail(off, "negative size")
-        typ = block[156:157]
-        if self._start is None:
-            self._start = off
-        if typ in _PAX_TYPES or typ == tarfile.XGLTYPE or typ in _LONG_TYPES:
-            name = self._name(block)
-            if size > self._limits.max_header_bytes:
-                raise UnsafeLayer(name, f"extension header of {size} bytes is larger than "
-                                        f"max_header_bytes={self._limits.max_header_bytes}")
-            if typ == tarfile.XGLTYPE:
-                if self._start != off:
-                    raise UnsafeLayer(name, "PAX global header between a member's extension headers")
-                self._start = None
-            elif typ in _PAX_TYPES:
-                if self._pax is not None:
-                    raise UnsafeLayer(name, "two PAX headers for one member (readers merge them differently)")
-                self._pax = {}
-            else:
-                if typ in self._long:
-                    raise UnsafeLayer(name, "two GNU long-name headers of one kind for one member")
-                self._long.add(typ)
-            if typ == tarfile.XGLTYPE or typ in _PAX_TYPES:
-                self._body, self._body_left, self._body_info = bytearray(), _block(size), (typ, size, off, name)
-                if not size:
-                    self._extension_body()
-            else:
-                self._skip = _block(size)
-            return
-        self._member(block, off, typ, size)
-
-    def _extension_body(self) -> None:
-        typ, size, off, name = self._body_info
-        body, self._body = bytes(self._body[:size]), None
-        try:
-            records = _pax_records(body)
-        except ValueError as e:
-            raise self._fail(off, f"malformed PAX records: {e}") from None
-        if typ == tarfile.XGLTYPE:
-            extra = {k.decode("utf-8", "replace") for k in records} - _HARMLESS_GLOBAL
-            if extra:
-                raise UnsafeLayer(name, f"PAX global header sets {sorted(extra)!r}; refused (see labkit.layers.reader)")
-        else:
-            self._pax = records
-
-    def _member(self, block: bytes, off: int, typ: bytes, size: int) -> None:
-        pax = self._pax or {}
-        # the sparse formats tarfile recognises (GNU tar's PAX 0.0, 0.1 and 1.0, and the old GNU 'S' type)
-        sparse = (typ == tarfile.GNUTYPE_SPARSE or b"GNU.sparse.map" in pax or b"GNU.sparse.size" in pax
-                  or (pax.get(b"GNU.sparse.major") == b"1" and pax.get(b"GNU.sparse.minor") == b"0"))
-        data = size
-        if b"size" in pax:
-            text = pax[b"size"]
-            if not text.isdigit():
-                raise UnsafeLayer(self._name(block), f"invalid PAX size record {text[:32]!r}")
-            if sparse:
-                raise UnsafeLayer(self._name(block), "PAX size record on a sparse member (readers disagree)")
-            data = int(text)
-            if size not in (0, data):
-                raise UnsafeLayer(self._name(block), f"PAX size {data} disagrees with the header size {size}")
-        if typ == tarfile.AREGTYPE and block[:100].split(b"\0", 1)[0].endswith(b"/"):
-            # an old-style directory: tarfile turns it into DIRTYPE only in some versions and header orders
-            if data:
-                raise UnsafeLayer(self._name(block), "old-style directory entry with data (readers disagree)")
-            typ = tarfile.DIRTYPE
-        if typ in _HEADER_ONLY:
-            data = 0
-        self.frames.append(_Frame(self._start, typ, size, data, sparse))
-        self._start, self._pax = None, None
-        self._long.clear()
-        if typ == tarfile.GNUTYPE_SPARSE and block[482]:
-            self._sparse_ext, self._sparse_skip = True, _block(data)
-        else:
-            self._skip = _block(data)
-
-    def _name(self, block: bytes) -> str:
-        if self._pax and b"path" in self._pax:
-            return self._pax[b"path"].decode("utf-8", "replace")
-        name = block[:100].split(b"\0", 1)[0]
-        if block[257:263] == b"ustar\0":
-            prefix = block[345:500].split(b"\0", 1)[0]
-            if prefix:
-                name = prefix + b"/" + name
-        return name.decode("utf-8", "replace")
-
-
-def _sparse_ext_ok(block: bytes) -> bool:
-    """Return whether an old GNU sparse extension block's 21 entries are numbers (it has no checksum)."""
+def _text(raw: bytes) -> str:
+    """Return a name as labkit keeps it: UTF-8, with undecodable bytes as lone surrogates (PEP 383)."""
     try:
-        for pos in range(0, 504, 24):
-            if block[pos]:
-                _number(block[pos:pos + 12])
-                _number(block[pos + 12:pos + 24])
-    except ValueError:
-        return False
-    return True
+        return raw.decode("utf-8")            # the common case, and much faster
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "surrogateescape")
 
 
-class _Hashing(io.RawIOBase):
-    """Hashes, counts and frames the uncompressed bytes as tarfile reads them; enforces max_layer_bytes."""
-
-    def __init__(self, src: BinaryIO, limit: int, what: str, framing: _TarFraming):
-        self._src = src
-        self._limit = limit
-        self._what = what
-        self._framing = framing
-        self.hash = hashlib.sha256()
-        self.count = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._src.read(n)
-        if data:
-            self.count += len(data)
-            if self.count > self._limit:
-                raise UnsafeLayer(self._what, f"uncompressed layer is larger than max_layer_bytes={self._limit}")
-            self.hash.update(data)
-            self._framing.feed(data)
-        elif n != 0:
-            self._framing.feed(b"")
-        return data
-
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
+def _shown(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
 
 def clean_path(raw: str) -> str:
     """Return the member name cleaned like Go's filepath.Clean and made relative ("" is the root);
     raise UnsafeLayer when a relative name climbs above the root."""
+    if "//" not in raw and "/." not in raw and not raw.startswith((".", "/")) and not raw.endswith("/"):
+        return raw                            # nothing to clean: no "", "." or ".." component
     rooted = raw.startswith("/")
     parts: list[str] = []
     for c in raw.split("/"):
@@ -429,177 +234,546 @@ def files_size(entries) -> int:
     return sum(sizes.values())
 
 
-@dataclass
 class Member:
-    """One tar member after the shared rules: its cleaned path and kind, plus the raw TarInfo."""
-    info: tarfile.TarInfo
-    path: str
-    kind: str                 # file dir symlink hardlink char block fifo whiteout opaque aufs-meta
-    linkname: str = ""        # hard link: cleaned target path; symlink: the target text as stored
+    """One tar member after the shared rules: its cleaned path and kind, the header's metadata, and where
+    its data is (read it with LayerReader.copy_data / sparse_regions before asking for the next member)."""
 
-    @property
-    def raw_name(self) -> str:
-        """Return the member's name as it appears in the tar."""
-        return self.info.name
+    __slots__ = ("path", "kind", "linkname", "raw_name", "raw_linkname", "mode", "uid", "gid", "size", "mtime",
+                 "devmajor", "devminor", "sparse", "xattrs", "data_size")
+
+    def __init__(self, path: str, kind: str, linkname: str, raw_name: str, raw_linkname: str, mode: int,
+                 uid: int, gid: int, size: int, mtime: int, devmajor: int = 0, devminor: int = 0,
+                 sparse: "list | None" = None, xattrs: "dict | None" = None, data_size: int = 0):
+        self.path = path                  # cleaned, relative; whiteouts: the path they hide
+        self.kind = kind                  # file dir symlink hardlink char block fifo whiteout opaque aufs-meta
+        self.linkname = linkname          # hard link: cleaned target path; symlink: the target text as stored
+        self.raw_name = raw_name          # the name as the tar has it
+        self.raw_linkname = raw_linkname  # the link target as the tar has it
+        self.mode = mode                  # permission bits with setuid/setgid/sticky (0o7777)
+        self.uid, self.gid = uid, gid
+        self.size = size                  # a file's size (a sparse file's expanded size); 0 for the others
+        self.mtime = mtime
+        self.devmajor, self.devminor = devmajor, devminor
+        self.sparse = sparse              # a sparse file's [(offset, length)] data regions, else None
+        self.xattrs = xattrs or {}        # PAX SCHILY.xattr.<name> records: name -> raw value bytes
+        self.data_size = data_size        # bytes of data stored after the header(s)
+
+    def __repr__(self) -> str:
+        return f"Member({self.path!r}, {self.kind!r}, size={self.size})"
 
     def index_entry(self) -> IndexEntry:
         """Return the IndexEntry for this member."""
-        i = self.info
-        return IndexEntry(self.path, self.kind, i.mode & 0o7777, i.uid, i.gid,
-                          i.size if self.kind == "file" else 0, int(i.mtime), self.linkname)
+        return IndexEntry(self.path, self.kind, self.mode, self.uid, self.gid,
+                          self.size if self.kind == "file" else 0, self.mtime, self.linkname)
 
 
 class LayerReader:
-    """Iterate a layer's members under the shared rules; `finish()` drains the stream and checks the diff ID."""
+    """Iterate a layer's members under the shared rules; `finish()` drains the stream and checks the diff ID.
+
+    Reads the (uncompressed) stream in CHUNK reads, hashing and counting every byte as it arrives (the diff ID,
+    max_layer_bytes); headers are sliced from the chunk, data is handed on as views of it.
+    """
 
     def __init__(self, stream: BinaryIO, limits: Limits = Limits(), what: str = "layer"):
         self.limits = limits
         self.what = what
-        self._framing = _TarFraming(limits, what)
-        self._hashing = _Hashing(stream, limits.max_layer_bytes, what, self._framing)
-        try:
-            self._tf = tarfile.open(fileobj=self._hashing, mode="r|", bufsize=TAR_BUFSIZE,
-                                    encoding="utf-8", errors="surrogateescape")
-        except tarfile.ReadError as e:
-            raise TruncatedLayer(f"read {what}: not a tar stream ({e})") from None
-        # an empty archive: Python 3.10's stream reader would seek backwards if asked for a member again
-        self._empty = self._tf.firstmember is None
+        self._src = stream
+        self._hash = hashlib.sha256()
+        self._count = 0                # bytes read from the stream
+        self._buf = b""                # the current chunk ...
+        self._pos = 0                  # ... and how much of it is consumed
+        self._eof = False
+        self._left = 0                 # data (and padding) of the current member not consumed yet
+        self._ended = False            # the end-of-archive marker was read
         self.entries = 0
         self.expanded = 0
         self.diff_id: "Digest | None" = None
         self.size = 0
 
-    def __iter__(self) -> Iterator[Member]:
-        tf = self._tf
-        if self._empty:
-            self._check_end()
-            return
+    # ---- the byte stream --------------------------------------------------------------------------------
+    def _read(self) -> bytes:
+        data = self._src.read(CHUNK)
+        if data:
+            self._count += len(data)
+            if self._count > self.limits.max_layer_bytes:
+                raise UnsafeLayer(self.what, f"uncompressed layer is larger than max_layer_bytes="
+                                             f"{self.limits.max_layer_bytes}")
+            self._hash.update(data)
+        else:
+            self._eof = True
+        return data
+
+    @property
+    def offset(self) -> int:
+        """Return the offset in the tar of the next unconsumed byte."""
+        return self._count - len(self._buf) + self._pos
+
+    def _take(self, n: int) -> bytes:
+        """Return the next `n` bytes (n small: a header, an extension body), or what is left (shorter) at the
+        end of the stream."""
+        pos = self._pos
+        end = pos + n
+        buf = self._buf
+        if end <= len(buf):
+            self._pos = end
+            return buf[pos:end]
+        out = buf[pos:]
         while True:
+            data = self._read()
+            if not data:
+                self._buf, self._pos = b"", 0
+                return out
+            need = n - len(out)
+            if len(data) >= need:
+                self._buf, self._pos = data, need
+                return out + data[:need]
+            out += data
+
+    def _skip(self, n: int) -> bool:
+        """Pass over `n` bytes; return False when the stream ends first."""
+        while n:
+            avail = len(self._buf) - self._pos
+            if avail >= n:
+                self._pos += n
+                return True
+            n -= avail
+            self._buf, self._pos = self._read(), 0
+            if not self._buf:
+                return False
+        return True
+
+    def _chunks(self, n: int) -> Iterator[memoryview]:
+        """Yield the next `n` bytes as views of the chunks they are in; TruncatedLayer when the stream ends."""
+        while n:
+            avail = len(self._buf) - self._pos
+            if not avail:
+                self._buf, self._pos = self._read(), 0
+                avail = len(self._buf)
+                if not avail:
+                    raise TruncatedLayer(f"read {self.what}: the tar ends inside a member (truncated)")
+            k = avail if avail < n else n
+            pos = self._pos
+            self._pos = pos + k
+            n -= k
+            yield memoryview(self._buf)[pos:pos + k]
+
+    def write_data(self, m: Member, fd: int) -> int:
+        """Write a non-sparse member's data to the file descriptor `fd` (the hot path of apply); return the
+        byte count."""
+        n = left = m.data_size
+        write = os.write
+        while left:
+            avail = len(self._buf) - self._pos
+            if not avail:
+                self._buf, self._pos = self._read(), 0
+                avail = len(self._buf)
+                if not avail:
+                    raise TruncatedLayer(f"read {self.what}: the tar ends inside a member (truncated)")
+            k = avail if avail < left else left
+            pos = self._pos
+            self._pos = pos + k
+            left -= k
+            view = memoryview(self._buf)[pos:pos + k]
+            while view:
+                view = view[write(fd, view):]
+        self._left -= n
+        return n
+
+    # ---- headers ------------------------------------------------------------------------------------------
+    def _fail(self, offset: int, what: str) -> TruncatedLayer:
+        return TruncatedLayer(f"read {self.what}: invalid tar header at offset {offset} ({what}); "
+                              f"the tar is corrupt or truncated")
+
+    def _header(self, inside: bool) -> "bytes | None":
+        """Return the next header block, or None at the end-of-archive marker (`inside`: extension headers of
+        the member were read)."""
+        off = self.offset
+        block = self._take(BLOCK)
+        if len(block) < BLOCK:
+            if block:
+                raise TruncatedLayer(f"read {self.what}: the tar ends inside a header (truncated)")
+            if inside:
+                raise TruncatedLayer(f"read {self.what}: the tar ends inside a member (truncated)")
+            raise TruncatedLayer(f"read {self.what}: the tar ends without its end-of-archive marker"
+                                 + (" (empty stream)" if off == 0 else " (truncated)"))
+        if block == _ZERO_BLOCK:
+            return None
+        if not _checksum_ok(block):
+            raise self._fail(off, "bad checksum")
+        return block
+
+    def _extension(self, block: bytes, off: int, size: int, name: str) -> bytes:
+        if size > self.limits.max_header_bytes:
+            raise UnsafeLayer(name, f"extension header of {size} bytes is larger than "
+                                    f"max_header_bytes={self.limits.max_header_bytes}")
+        body = self._take(size)
+        if len(body) < size or not self._skip(_block(size) - size):
+            raise TruncatedLayer(f"read {self.what}: the tar ends inside a member (truncated)")
+        return body
+
+    def _next_member(self) -> "Member | None":
+        """Read the header(s) of the next member; return it (data not consumed), or None at the end."""
+        pax: "dict[bytes, bytes] | None" = None
+        sparse_pairs: list[bytes] = []
+        longs: dict[bytes, bytes] = {}
+        start = None
+        while True:
+            off = self.offset
+            block = self._header(start is not None)
+            if block is None:
+                if start is not None:
+                    raise self._fail(off, "extension header not followed by a member")
+                return None
+            if start is None:
+                start = off
             try:
-                info = tf.next()
-            except tarfile.TarError as e:
-                raise TruncatedLayer(f"read {self.what}: {e}") from None
-            if info is None:
-                self._check_end()
-                return
-            yield self._member(info, self._frame(info))
+                size = _number(block[124:136])
+            except ValueError:
+                raise self._fail(off, "bad size field") from None
+            if size < 0:
+                raise self._fail(off, "negative size")
+            typ = block[156:157]
+            if typ in _PAX_TYPES or typ == XGLTYPE or typ in _LONG_TYPES:
+                name = _shown(block[:100].split(b"\0", 1)[0])
+                body = self._extension(block, off, size, name)
+                if typ == XGLTYPE:
+                    if start != off:
+                        raise UnsafeLayer(name, "PAX global header between a member's extension headers")
+                    start = None
+                    records = self._records(body, off)
+                    extra = {k for k, _ in records} - _HARMLESS_GLOBAL
+                    if extra:
+                        raise UnsafeLayer(name, f"PAX global header sets {sorted(_shown(k) for k in extra)!r}; "
+                                                f"refused (see labkit.layers.reader)")
+                elif typ in _PAX_TYPES:
+                    if pax is not None:
+                        raise UnsafeLayer(name, "two PAX headers for one member (readers merge them differently)")
+                    pax = {}
+                    for k, v in self._records(body, off):
+                        if k in (b"GNU.sparse.offset", b"GNU.sparse.numbytes"):
+                            # GNU sparse 0.0: alternating records, collected in order as Go does
+                            if (k == b"GNU.sparse.offset") != (len(sparse_pairs) % 2 == 0) or b"," in v:
+                                raise UnsafeLayer(name, "GNU sparse 0.0 records out of order")
+                            sparse_pairs.append(v)
+                        else:
+                            pax[k] = v                # the last record wins, as in Go and tarfile
+                else:
+                    if typ in longs:
+                        raise UnsafeLayer(name, "two GNU long-name headers of one kind for one member")
+                    longs[typ] = body.split(b"\0", 1)[0]
+                continue
+            return self._member(block, off, typ, size, pax or {}, sparse_pairs, longs)
 
-    def _frame(self, info: tarfile.TarInfo) -> _Frame:
-        """Return our own framing's record of the member tarfile returned; it must be the next one."""
-        frames = self._framing.frames
-        if not frames or frames[0].start != info.offset:
-            where = f"offset {frames[0].start}" if frames else "the end of the archive"
-            raise TruncatedLayer(f"read {self.what}: tarfile found {info.name!r} at offset {info.offset}, the tar's "
-                                 f"headers put the next member at {where}; the tar is corrupt or ambiguous")
-        frame = frames.popleft()
-        if frame.sparse != info.issparse() or (frame.type not in _HEADER_ONLY and not frame.sparse
-                                                and info.size != frame.data):
-            raise UnsafeLayer(info.name, "tar headers describe this member ambiguously (size or sparse map)")
-        return frame
+    def _records(self, body: bytes, off: int) -> "list[tuple[bytes, bytes]]":
+        try:
+            return _pax_records(body)
+        except ValueError as e:
+            raise self._fail(off, f"malformed PAX records: {e}") from None
 
-    def _check_end(self) -> None:
-        """Raise TruncatedLayer unless tarfile stopped at the end-of-archive marker our framing saw."""
-        # tarfile also ends quietly at an invalid header (a bad number field, say): that is not the end
-        fr = self._framing
-        if fr.end is None or fr.frames or self._tf.fileobj.tell() != fr.end + BLOCK:
-            where = f"offset {fr.frames[0].start}" if fr.frames else f"after {self.entries} members"
-            raise TruncatedLayer(f"read {self.what}: invalid tar header at {where} (tarfile could not parse it); "
-                                 f"the tar is corrupt or truncated")
-
-    def _member(self, info: tarfile.TarInfo, frame: _Frame) -> Member:
+    def _member(self, block: bytes, off: int, typ: bytes, size: int, pax: dict, sparse_pairs: list,
+                longs: dict) -> Member:
         lim = self.limits
-        raw = info.name
-        if "\x00" in raw or "\x00" in info.linkname:
+        # the format as Go's archive/tar tells it: which name prefix, which number fields it reads
+        magic = block[257:263]
+        if magic == b"ustar\0":
+            fmt = "star" if block[508:512] == b"tar\0" else "ustar"
+        elif magic == b"ustar " and block[263:265] == b" \0":
+            fmt = "gnu"
+        else:
+            fmt = "v7"
+        # the name: a PAX path, else a GNU long name, else the header's (with the ustar or star prefix)
+        raw = block[:100].split(b"\0", 1)[0]
+        if fmt in ("ustar", "star"):
+            prefix = block[345:476 if fmt == "star" else 500].split(b"\0", 1)[0]
+            if prefix:
+                raw = prefix + b"/" + raw
+        if GNUTYPE_LONGNAME in longs:
+            if b"path" in pax:
+                raise UnsafeLayer(_shown(pax[b"path"]), "a GNU long name and a PAX path for one member "
+                                                        "(readers disagree which wins)")
+            raw = longs[GNUTYPE_LONGNAME]
+        raw = pax.get(b"path", raw)
+        rawlink = block[157:257].split(b"\0", 1)[0]
+        if GNUTYPE_LONGLINK in longs:
+            if b"linkpath" in pax:
+                raise UnsafeLayer(_shown(raw), "a GNU long link name and a PAX linkpath for one member "
+                                               "(readers disagree which wins)")
+            rawlink = longs[GNUTYPE_LONGLINK]
+        rawlink = pax.get(b"linkpath", rawlink)
+        # numbers
+        try:
+            mode, uid, gid = _numbers(block[100:124], 8)
+            mtime, = _numbers(block[136:148], 12)
+            devmajor = devminor = 0
+            if fmt != "v7":
+                devmajor, devminor = _numbers(block[329:345], 8)
+            if fmt == "star":
+                _number(block[476:488])
+                _number(block[488:500])
+            elif fmt == "gnu":
+                # atime and ctime: Go reads them, and where they do not parse falls back to reading the field
+                # as a ustar prefix (archives of Go before 1.8): a name readers would disagree on
+                for field_ in (block[345:357], block[357:369]):
+                    if field_[0]:
+                        _number(field_)
+        except ValueError:
+            raise self._fail(off, "bad number field") from None
+        data = size
+        if pax:
+            uid = self._pax_int(pax, b"uid", uid, raw)
+            gid = self._pax_int(pax, b"gid", gid, raw)
+            if b"mtime" in pax:
+                m = _PAX_TIME.fullmatch(pax[b"mtime"])
+                if m is None:
+                    raise LabkitError(f"read {self.what}: {_shown(raw)!r}: invalid PAX mtime record "
+                                      f"{pax[b'mtime'][:32]!r}; the layer is truncated or corrupt")
+                mtime = int(m.group(1))
+        # sparse files (GNU tar's formats, as Go reads them)
+        sparse = None
+        gnu = [k for k in pax if k.startswith(_SPARSE_KEYS)]
+        if sparse_pairs:
+            if len(sparse_pairs) % 2:
+                raise UnsafeLayer(_shown(raw), "GNU sparse 0.0 records out of order")
+            pax[b"GNU.sparse.map"] = b",".join(sparse_pairs)
+            gnu.append(b"GNU.sparse.map")
+        version = (pax.get(b"GNU.sparse.major"), pax.get(b"GNU.sparse.minor"))
+        if typ == GNUTYPE_SPARSE:
+            if gnu:
+                raise UnsafeLayer(_shown(raw), "tar headers describe this member ambiguously (old GNU sparse "
+                                               "header with GNU sparse PAX records)")
+        elif gnu:
+            is_pax_sparse = version == (b"1", b"0") or (version in ((b"0", b"0"), (b"0", b"1"), (None, None))
+                                                        and pax.get(b"GNU.sparse.map"))
+            if not is_pax_sparse or typ not in (REGTYPE, AREGTYPE, CONTTYPE):
+                raise UnsafeLayer(_shown(raw), f"tar headers describe this member ambiguously (GNU sparse "
+                                               f"records {sorted(_shown(k) for k in gnu)!r} on a member that is "
+                                               f"not a sparse file)")
+            raw = pax.get(b"GNU.sparse.name", raw)
+            sizes = {pax[k] for k in (b"GNU.sparse.size", b"GNU.sparse.realsize") if k in pax}
+            if len(sizes) > 1:
+                raise UnsafeLayer(_shown(raw), "tar headers describe this member ambiguously (two GNU sparse "
+                                               "sizes)")
+        if b"size" in pax:
+            text = pax[b"size"]
+            if not text.isdigit():
+                raise UnsafeLayer(_shown(raw), f"invalid PAX size record {text[:32]!r}")
+            if typ == GNUTYPE_SPARSE or gnu:
+                raise UnsafeLayer(_shown(raw), "PAX size record on a sparse member (readers disagree)")
+            data = int(text)
+            if size not in (0, data):
+                raise UnsafeLayer(_shown(raw), f"PAX size {data} disagrees with the header size {size}")
+        if typ == AREGTYPE and raw.endswith(b"/"):
+            # an old-style directory (pre-POSIX tar): a regular entry whose name ends in "/"
+            if data:
+                raise UnsafeLayer(_shown(raw), "old-style directory entry with data (readers disagree)")
+            typ = DIRTYPE
+        if typ in _HEADER_ONLY:
+            data = 0
+        self._left = (data + 511) & ~511
+        file_size = data
+        if typ == GNUTYPE_SPARSE:
+            sparse, file_size = self._old_gnu_sparse(block, off, raw, data)
+        elif gnu:
+            sparse, file_size = self._pax_sparse(pax, version, raw, data)
+        return self._checked(typ, off, raw, rawlink, mode, uid, gid, file_size, mtime, devmajor, devminor, sparse,
+                             pax, data)
+
+    def _pax_int(self, pax: dict, key: bytes, default: int, raw: bytes) -> int:
+        text = pax.get(key)
+        if text is None:
+            return default
+        if not text.isdigit() or int(text) >= _INT64:
+            raise LabkitError(f"read {self.what}: {_shown(raw)!r}: invalid PAX {_shown(key)} record {text[:32]!r}; "
+                              f"the layer is truncated or corrupt")
+        return int(text)
+
+    def _old_gnu_sparse(self, block: bytes, off: int, raw: bytes, stored: int) -> "tuple[list, int]":
+        """Return ([(offset, length)], real size) of an old GNU sparse member (its extension blocks read)."""
+        entries = [block[386 + 24 * i:410 + 24 * i] for i in range(4)]
+        extended = block[482]
+        try:
+            real = _number(block[483:495])
+        except ValueError:
+            raise self._fail(off, "bad number field") from None
+        while extended:
+            ext_off = self.offset
+            ext = self._take(BLOCK)
+            if len(ext) < BLOCK:
+                raise TruncatedLayer(f"read {self.what}: the tar ends inside a member (truncated)")
+            entries += [ext[24 * i:24 * i + 24] for i in range(21)]
+            extended = ext[504]
+            if not _sparse_ext_ok(ext):
+                raise self._fail(ext_off, "bad sparse extension block")
+        regions = []
+        for i, e in enumerate(entries):
+            if not e[0]:              # an entry whose offset starts with NUL ends the map (Go, GNU tar, bsdtar)
+                if any(any(rest) for rest in entries[i:]):
+                    raise UnsafeLayer(_shown(raw), "tar headers describe this member ambiguously (sparse map "
+                                                   "entries after its end)")
+                break
+            try:
+                regions.append((_number(e[:12]), _number(e[12:])))
+            except ValueError:
+                raise self._fail(off, "bad sparse map entry") from None
+        return self._sparse_map(regions, real, stored, raw), real
+
+    def _pax_sparse(self, pax: dict, version: tuple, raw: bytes, stored: int) -> "tuple[list, int]":
+        """Return ([(offset, length)], real size) of a GNU PAX sparse member (0.0 / 0.1: the map in the PAX
+        records; 1.0: the map at the start of the data, consumed here)."""
+        text = pax.get(b"GNU.sparse.size", pax.get(b"GNU.sparse.realsize"))
+        if text is None or not text.isdigit():
+            raise UnsafeLayer(_shown(raw), "GNU sparse member without a valid size record")
+        real = int(text)
+        numbers: list[int] = []
+        if version == (b"1", b"0"):
+            limit = min(self.limits.max_header_bytes, stored)
+            buf = b""
+            used = 0
+            while True:
+                blk = self._take(BLOCK)
+                if len(blk) < BLOCK:
+                    raise TruncatedLayer(f"read {self.what}: the tar ends inside a member (truncated)")
+                used += BLOCK
+                buf += blk
+                lines = buf.split(b"\n")
+                if len(lines) > 1 and lines[0].isdigit() and len(lines) - 2 >= 2 * int(lines[0]):
+                    break
+                if used >= limit:
+                    raise UnsafeLayer(_shown(raw), "GNU sparse 1.0 map is malformed or larger than "
+                                                   f"max_header_bytes={self.limits.max_header_bytes}")
+            count = int(lines[0])
+            fields = lines[1:1 + 2 * count]
+            if not all(f.isdigit() for f in fields):
+                raise UnsafeLayer(_shown(raw), "GNU sparse 1.0 map holds something else than numbers")
+            numbers = [int(f) for f in fields]
+            self._left -= used
+            stored -= used
+        else:
+            mapping = pax.get(b"GNU.sparse.map", b"")
+            fields = mapping.split(b",") if mapping else []
+            if len(fields) % 2 or not all(f.isdigit() for f in fields):
+                raise UnsafeLayer(_shown(raw), "GNU sparse map is malformed")
+            numbers = [int(f) for f in fields]
+        return self._sparse_map(list(zip(numbers[::2], numbers[1::2])), real, stored, raw), real
+
+    def _sparse_map(self, regions: list, real: int, stored: int, raw: bytes) -> list:
+        if real > self.limits.max_file_size:
+            raise UnsafeLayer(_shown(raw), f"file of {real} bytes is larger than max_file_size="
+                                           f"{self.limits.max_file_size}")
+        if sum(n for _, n in regions) > stored:
+            raise UnsafeLayer(_shown(raw), "sparse map holds more data than the member stores")
+        end = 0
+        for o, n in regions:
+            if o < end or n < 0 or o + n > real:
+                raise UnsafeLayer(_shown(raw), "sparse map does not fit inside the declared size")
+            end = o + n
+        return regions
+
+    def _checked(self, typ: bytes, off: int, raw_b: bytes, rawlink_b: bytes, mode: int, uid: int, gid: int,
+                 size: int, mtime: int, devmajor: int, devminor: int, sparse, pax: dict, data: int) -> Member:
+        """Return the Member after the shared rules (names, limits, kinds)."""
+        lim = self.limits
+        raw = _text(raw_b)
+        if b"\0" in raw_b or b"\0" in rawlink_b:
             raise UnsafeLayer(raw.replace("\x00", "\\0"), "NUL byte in a name or link target")
-        extra = set(self._tf.pax_headers) - _HARMLESS_GLOBAL
-        if extra:
-            raise UnsafeLayer(raw, f"PAX global header sets {sorted(extra)!r}; refused (see labkit.layers.reader)")
         self.entries += 1
         if self.entries > lim.max_entries:
             raise UnsafeLayer(raw, f"layer has more than max_entries={lim.max_entries} entries")
-        # the type as the header says (tarfile turns an old-style "dir/" entry into a directory in some versions)
-        kind = _KINDS.get(frame.type)
+        kind = _KINDS.get(typ)
         if kind is None:
-            raise UnsafeLayer(raw, f"unsupported tar entry type {frame.type!r}")
-        encoded = raw.encode("utf-8", "surrogateescape")
-        if len(encoded) > lim.max_path_length:
+            raise UnsafeLayer(raw, f"unsupported tar entry type {typ!r}")
+        if len(raw_b) > lim.max_path_length:
             raise UnsafeLayer(raw[:64] + "...", f"path is longer than max_path_length={lim.max_path_length}")
         path = clean_path(raw)
-        for comp in path.split("/"):
-            if len(comp.encode("utf-8", "surrogateescape")) > lim.max_name_length:
-                raise UnsafeLayer(raw, f"a name is longer than max_name_length={lim.max_name_length}")
-        linkname = ""
+        if len(raw_b) > lim.max_name_length:
+            for comp in raw_b.split(b"/"):
+                if len(comp) > lim.max_name_length:
+                    raise UnsafeLayer(raw, f"a name is longer than max_name_length={lim.max_name_length}")
+        linkname = rawlink = ""
         if kind in ("symlink", "hardlink"):
-            if not info.linkname:
+            if not rawlink_b:
                 raise UnsafeLayer(raw, f"{kind} with an empty target")
-            if len(info.linkname.encode("utf-8", "surrogateescape")) > lim.max_path_length:
+            if len(rawlink_b) > lim.max_path_length:
                 raise UnsafeLayer(raw, f"link target is longer than max_path_length={lim.max_path_length}")
-            linkname = clean_path(info.linkname) if kind == "hardlink" else info.linkname
+            rawlink = _text(rawlink_b)
+            linkname = clean_path(rawlink) if kind == "hardlink" else rawlink
         if kind == "file":
-            if info.size > lim.max_file_size:
-                raise UnsafeLayer(raw, f"file of {info.size} bytes is larger than max_file_size={lim.max_file_size}")
-            if info.issparse():
-                if sum(n for _, n in info.sparse) > frame.raw_size:
-                    raise UnsafeLayer(raw, "sparse map holds more data than the member stores")
-                end = 0
-                for off, n in info.sparse:
-                    if n == 0:
-                        continue        # unused slots of the old GNU header read as (0, 0)
-                    if off < end or n < 0 or off + n > info.size:
-                        raise UnsafeLayer(raw, "sparse map does not fit inside the declared size")
-                    end = off + n
-            self.expanded += info.size
+            if size > lim.max_file_size:
+                raise UnsafeLayer(raw, f"file of {size} bytes is larger than max_file_size={lim.max_file_size}")
+            self.expanded += size
             if self.expanded > lim.max_layer_bytes:
                 raise UnsafeLayer(raw, f"layer expands to more than max_layer_bytes={lim.max_layer_bytes}")
-        wh = classify_whiteout(path) if path else None
-        if wh is not None:
-            kind, path = wh
-        return Member(info, path, kind, linkname)
+        else:
+            size = 0
+        xattrs = None
+        if pax:
+            xattrs = {_text(k[13:]): v for k, v in pax.items() if k.startswith(b"SCHILY.xattr.")} or None
+        if path:
+            wh = classify_whiteout(path)
+            if wh is not None:
+                kind, path = wh
+        return Member(path, kind, linkname, raw, rawlink, mode & 0o7777, uid, gid, size, mtime, devmajor, devminor,
+                      sparse, xattrs, data)
 
-    def copy_data(self, m: Member, write) -> int:
-        """Pass a non-sparse member's data to `write(chunk)` in order; return the byte count."""
-        info = m.info
-        left = info.size
-        src = self._tf.fileobj
-        try:
-            while left:
-                chunk = src.read(min(COPY_CHUNK, left))
-                if not chunk:
-                    raise TruncatedLayer(f"read {self.what}: data of {info.name!r} ends early (truncated tar)")
+    # ---- iteration and data -------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Member]:
+        while True:
+            if self._left:
+                if not self._skip(self._left):
+                    raise TruncatedLayer(f"read {self.what}: the tar ends inside a member (truncated)")
+                self._left = 0
+            m = self._next_member()
+            if m is None:
+                self._ended = True
+                return
+            yield m
+
+    def copy_data(self, m: Member, write: Callable) -> int:
+        """Pass a non-sparse member's data to `write(chunk)` in order (chunks are memoryviews, valid only during
+        the call); return the byte count."""
+        n = m.data_size
+        if n:
+            for chunk in self._chunks(n):
                 write(chunk)
-                left -= len(chunk)
-        except tarfile.TarError as e:
-            raise TruncatedLayer(f"read {self.what}: {e}") from None
-        return info.size
+            self._left -= n
+        return n
 
-    def sparse_regions(self, m: Member) -> Iterator[tuple[int, bytes]]:
+    def sparse_regions(self, m: Member) -> Iterator[tuple[int, memoryview]]:
         """Yield (offset, chunk) for the data regions of a sparse member; holes are never produced."""
         # the stored data is the regions back to back, right after the header(s) (GNU tar's sparse formats)
-        src = self._tf.fileobj
-        if src.tell() != m.info.offset_data:
-            raise UnsafeLayer(m.raw_name, "sparse member whose data does not follow its header")
-        try:
-            for off, n in m.info.sparse:
-                left = n
-                while left:
-                    chunk = src.read(min(COPY_CHUNK, left))
-                    if not chunk:
-                        raise TruncatedLayer(f"read {self.what}: data of {m.raw_name!r} ends early (truncated tar)")
-                    yield off + (n - left), chunk
-                    left -= len(chunk)
-        except tarfile.TarError as e:
-            raise TruncatedLayer(f"read {self.what}: {e}") from None
+        for off, n in m.sparse:
+            pos = off
+            for chunk in self._chunks(n):
+                yield pos, chunk
+                pos += len(chunk)
+            self._left -= n
 
     def finish(self, expected_diff_id: "Digest | str | None" = None) -> Digest:
         """Drain what follows the end-of-archive marker, set diff_id/size and check them; return the diff ID."""
-        while self._hashing.read(COPY_CHUNK):
-            pass
-        self.diff_id = Digest("sha256", self._hashing.hash.hexdigest())
-        self.size = self._hashing.count
+        if not self._ended:
+            for _ in self:
+                pass
+        while not self._eof:
+            self._read()
+        self._buf, self._pos = b"", 0
+        self.diff_id = Digest("sha256", self._hash.hexdigest())
+        self.size = self._count
         if expected_diff_id is not None and self.diff_id != as_digest(expected_diff_id):
             raise DigestMismatch(f"{self.what}: uncompressed content is {self.diff_id}, expected diff ID "
                                  f"{expected_diff_id}", expected=str(expected_diff_id), actual=str(self.diff_id))
         return self.diff_id
+
+
+def _sparse_ext_ok(block: bytes) -> bool:
+    """Return whether an old GNU sparse extension block's 21 entries are numbers (it has no checksum)."""
+    try:
+        for pos in range(0, 504, 24):
+            if block[pos]:
+                _number(block[pos:pos + 12])
+                _number(block[pos + 12:pos + 24])
+    except ValueError:
+        return False
+    return True
 
 
 def index_layer(fileobj: BinaryIO, media_type: "str | None" = None, expected_diff_id: "Digest | str | None" = None,

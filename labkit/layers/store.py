@@ -20,7 +20,6 @@ from pathlib import Path
 
 from ..digest import Digest, as_digest
 from ..errors import NotFound
-from .. import platform
 from ..fsutil import atomic_write_bytes, file_lock, fsync_dir
 from .limits import Limits
 
@@ -141,27 +140,6 @@ class LayerStore:
 
     __call__ = ensure
 
-    def ensure_in_background(self, items: "list[tuple[Digest, str, str | None]]"):
-        """Start applying several layers in worker processes; return {diff_id: Future} (result: True when
-        the worker applied it, False when it failed: the caller's own ensure() then reports the real error).
-
-        Worth it only for big multi-layer pulls: applying a layer is CPU-bound Python (tar parsing), so
-        threads do not help, while separate processes use every core (each layer has its own tree and
-        its own lock, so they are independent)."""
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        if not platform.can_use_processes():
-            return {}  # the caller applies every layer itself, in order
-        workers = max(1, min(len(items), os.cpu_count() or 1, 4))
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        try:
-            futures = {as_digest(d): pool.submit(_ensure_in_worker, str(self.home), self.limits, str(d), str(path), mt)
-                       for d, path, mt in items}
-        finally:
-            pool.shutdown(wait=False)
-        return futures
-
     def has_lower_links(self, diff_id: "Digest | str") -> bool:
         """Return True when the applied layer holds hard links to files of the layers below it."""
         info = self.store.layer_info(diff_id) or {}
@@ -191,12 +169,3 @@ class LayerStore:
             _rmtree(trash)
             return True
 
-
-def _ensure_in_worker(home: str, limits: Limits, diff_id: str, blob_path: str, media_type: "str | None") -> bool:
-    """Apply one layer in a worker process; return False on any failure (the parent retries it itself, which
-    raises the real error with its real type: labkit's exceptions do not all survive pickling)."""
-    try:
-        LayerStore(home, limits=limits).ensure(diff_id, blob_path, media_type)
-        return True
-    except Exception:  # noqa: BLE001 - reported by the parent's own ensure()
-        return False
