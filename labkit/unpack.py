@@ -18,7 +18,10 @@ The tree is the ImageView's merged filesystem (overlay2 rules, see imageview.py)
 - xattrs are not written;
 - mtimes are set; directories get their modes and mtimes last, deepest first (writing children changes them).
 - speed: file bytes move in the kernel (copy_file_range, else sendfile, else 1 MiB reads); each name is
-  created relative to its parent's descriptor, so the kernel never walks a long path.
+  created relative to its parent's descriptor, so the kernel never walks a long path; files are created
+  with their final mode (no chmod unless the umask removed bits); the regular files are written by a few
+  threads while the walk goes on (creating inodes is kernel work, and the calls release the GIL), each
+  relative to its parent's descriptor, which stays open until its files are written.
 `dest` must be empty or not exist; on failure what was written is removed.
 
 In the browser (labkit.platform: no `dir_fd`, no hard links, no fifos, one process in a sandbox) names are
@@ -32,12 +35,13 @@ import errno
 import os
 import shutil
 import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import platform
 from .errors import LabkitError
-from .fsutil import link_or_copy, utime_nofollow
+from .fsutil import current_umask, link_or_copy, utime_nofollow
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -46,6 +50,9 @@ _CHUNK = 1 << 30           # per copy_file_range/sendfile call
 _BUF = 1 << 20             # the read/write fallback's buffer
 _NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM, errno.EBADF}
 _SETID = stat.S_ISUID | stat.S_ISGID
+WRITERS = 2                # threads writing files (the walk runs beside them)
+BATCH = 64                 # files of one directory handed over together
+IN_FLIGHT = 32             # batches handed over and not written yet (bounds the directories held open)
 
 
 @dataclass
@@ -78,13 +85,13 @@ def unpack_view(view, dest: "str | os.PathLike") -> UnpackResult:
     """Write the merged filesystem of an ImageView to `dest` (empty or missing); return an UnpackResult."""
     dest = Path(os.path.abspath(dest))
     created = _prepare(dest)
-    writer = _Writer(dest)
+    writer = _Writer(dest, WRITERS if platform.can_use_threads() else 0)
     try:
         for node in view.walk():
             writer.write(node)
         writer.finish()
     except BaseException as e:
-        writer.close()
+        writer.abort()
         _clean(dest, created)
         if isinstance(e, OSError):
             raise LabkitError(f"unpack into {dest}: {e.strerror or e} ({e.filename or ''})") from e
@@ -134,13 +141,26 @@ class _Writer:
     """Writes nodes in path order relative to open descriptors of the directories it created (a stack that
     follows the walk), so no component is ever looked up through a path that could hold a symlink."""
 
-    def __init__(self, dest: Path):
+    def __init__(self, dest: Path, workers: int = 0):
         self.root = str(dest)
         self.result = UnpackResult(dest=dest)
         self.by_fd = platform.supports_dir_fd()  # else by full path (the browser), see the module's docstring
         self.stack: list[tuple[str, "int | None"]] = [("", os.open(self.root, _DIR) if self.by_fd else None)]
         self.dirs: list[tuple[str, int, int]] = []
         self.links: dict = {}                  # link_group -> the first path written for that inode
+        self.umask = current_umask()
+        self.pool = None
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="labkit-unpack")
+        self.lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(IN_FLIGHT)
+        self.held: dict[int, int] = {}         # directory fd -> files being written in it
+        self.left: set[int] = set()            # directory fds the walk is done with (closed by their last file)
+        self.written: dict = {}                # link_group -> Future of the batch holding its first file
+        self.failed: list[BaseException] = []
+        self.batch: list = []                  # (node, name, mode) of files in directory self.batch_fd
+        self.batch_fd = -1
 
     def disk(self, path: str) -> str:
         return f"{self.root}/{path}" if path else self.root
@@ -149,7 +169,7 @@ class _Writer:
         parent = p.rpartition("/")[0]
         stack = self.stack
         while len(stack) > 1 and stack[-1][0] != parent:
-            self._close(stack.pop()[1])
+            self._leave(stack.pop()[1])
         if stack[-1][0] != parent:
             # the view yields parents first, so this means a path that would go through a non-directory
             raise LabkitError(f"unpack {p!r}: its parent {parent!r} is not a directory this unpack wrote")
@@ -178,6 +198,9 @@ class _Writer:
         elif t == "file":
             first = self.links.get(node.link_group) if node.link_group is not None else None
             if first is not None:
+                if node.link_group in self.written:    # its first name is being written by the pool
+                    self._flush()
+                    self.written.pop(node.link_group).result()   # the inode must exist before a second name
                 if self.by_fd and platform.can_hard_link():
                     os.link(self.disk(first), name, dst_dir_fd=dfd, follow_symlinks=False)
                 else:
@@ -186,7 +209,11 @@ class _Writer:
                     r.special_modes[p] = node.mode
                 r.hardlinks += 1
             else:
-                self._copy(node, dfd, name)
+                mode = self._mode(node)
+                if self.pool is None:
+                    self._copy(node, dfd, name, mode)
+                else:
+                    self._hand_over(node, dfd, name, mode)
                 if node.link_group is not None:
                     self.links[node.link_group] = p
                 r.files += 1
@@ -218,35 +245,115 @@ class _Writer:
             self.result.special_modes[node.path] = node.mode
         return node.mode & 0o7777 & ~_SETID
 
-    def _copy(self, node, dfd: int, name: str) -> None:
+    def _copy(self, node, dfd: int, name: str, mode: int) -> None:
         source = node.source or f"{node.layer_root}/{node.path}"
-        src = os.open(source, _READ)
+        # created with its final mode inside a directory only this unpack writes to (0700 until finish())
+        dst = os.open(name, _CREATE, mode, dir_fd=dfd)
         try:
-            dst = os.open(name, _CREATE, 0o600, dir_fd=dfd)
-            try:
-                copied = _copy_fd(src, dst, node.size)
+            if node.size:
+                src = os.open(source, _READ)
+                try:
+                    copied = _copy_fd(src, dst, node.size)
+                finally:
+                    os.close(src)
                 if copied != node.size:
                     raise LabkitError(f"unpack {node.path!r}: copied {copied} bytes from {source}, the "
                                       f"layer index says {node.size} (was the layer tree changed?)")
-                os.fchmod(dst, self._mode(node))
-                os.utime(dst, (node.mtime, node.mtime))
-            finally:
-                os.close(dst)
+            if mode & self.umask:
+                os.fchmod(dst, mode)
+            os.utime(dst, (node.mtime, node.mtime))
         finally:
-            os.close(src)
+            os.close(dst)
 
-    @staticmethod
-    def _close(fd: "int | None") -> None:
-        if fd is not None:
-            os.close(fd)
+    # ---- files written by the pool: each holds its directory's descriptor open until it is written -------
+    def _hand_over(self, node, dfd: int, name: str, mode: int) -> None:
+        if dfd != self.batch_fd or len(self.batch) >= BATCH:
+            self._flush()
+            self.batch_fd = dfd
+        self.batch.append((node, name, mode))
+        if node.link_group is not None:
+            self.written[node.link_group] = None       # set to the batch's Future when it is handed over
+
+    def _flush(self) -> None:
+        """Hand the files gathered for one directory to the pool."""
+        batch, dfd = self.batch, self.batch_fd
+        if not batch:
+            return
+        if self.failed:
+            raise self.failed[0]
+        self.batch = []
+        self.slots.acquire()
+        with self.lock:
+            self.held[dfd] = self.held.get(dfd, 0) + 1
+        future = self.pool.submit(self._copy_held, batch, dfd)
+        for node, _name, _mode in batch:
+            if node.link_group is not None:
+                self.written[node.link_group] = future
+
+    def _copy_held(self, batch: list, dfd: int) -> None:
+        try:
+            for node, name, mode in batch:
+                self._copy(node, dfd, name, mode)
+        except BaseException as e:
+            self.failed.append(e)
+            raise
+        finally:
+            self.slots.release()
+            with self.lock:
+                self.held[dfd] -= 1
+                if not self.held[dfd]:
+                    del self.held[dfd]
+                    if dfd in self.left:
+                        self.left.discard(dfd)
+                        os.close(dfd)
+
+    def _leave(self, fd: "int | None") -> None:
+        """The walk is done with directory `fd`: close it now, or when its last file is written (None: the
+        browser's by-path writing holds no descriptor)."""
+        if fd is None:
+            return
+        if fd == self.batch_fd:
+            self._flush()
+        with self.lock:
+            if fd in self.held:
+                self.left.add(fd)
+                return
+        os.close(fd)
+
+    def _drain(self) -> None:
+        """Wait for every file handed to the pool; raise the first error one of them met."""
+        if self.pool is not None:
+            self._flush()
+            self.pool.shutdown(wait=True)
+            self.pool = None
+        if self.failed:
+            raise self.failed[0]
 
     def close(self) -> None:
-        """Close every directory descriptor still open."""
+        """Close every directory descriptor still open (after the pool is done)."""
         while self.stack:
-            self._close(self.stack.pop()[1])
+            self._leave(self.stack.pop()[1])
+        with self.lock:
+            for fd in self.left:
+                os.close(fd)
+            self.left.clear()
+
+    def abort(self) -> None:
+        """Stop after an error: let the files being written finish (nothing may write while the tree is
+        removed), then close every descriptor."""
+        self.batch = []
+        try:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+                self.pool = None
+        finally:
+            self.held.clear()
+            self.close()
 
     def finish(self) -> None:
-        """Set directory modes and mtimes, deepest first (writing children would change them)."""
+        """Wait for the files, then set directory modes and mtimes, deepest first (writing children would
+        change them)."""
+        self._drain()
         self.close()
         for path, mode, mtime in sorted(self.dirs, key=lambda d: -d[0].count("/") if d[0] else 1):
             if not self.by_fd:
