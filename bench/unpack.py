@@ -4,7 +4,8 @@
 
 1. `labkit pull REF` (with extraction) + `labkit unpack REF DIR` against `skopeo copy` + `umoci unpack
    --rootless`, on the ~200 MB bench image from a real registry on 127.0.0.1, alternating, fresh
-   directories each run, whole processes. Prints the medians and the median ratio (target <= 0.7).
+   directories each run, whole processes. Prints the medians, the median ratio (target <= 0.4) and labkit's
+   peak RSS (target <= 150 MB); exits 1 when a target is missed.
    When the `labkit unpack` command does not exist yet, labkit.Lab().unpack() runs in a `python -c`
    subprocess instead (the script says so).
 2. For a ~1 MB image and the ~200 MB one (pulled with extraction): container create, first read of a lower
@@ -26,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c  # noqa: E402
 
-TARGET_RATIO = 0.7
+TARGET_RATIO = 0.4
+TARGET_RSS = 150e6
 
 UNPACK_API = "import sys; from labkit.lab import Lab; Lab().unpack(sys.argv[1], sys.argv[2])"
 
@@ -84,17 +86,19 @@ def has_unpack_command(env) -> bool:
     return r.returncode == 0
 
 
-def whole_path(work: Path, ref: str, runs: int) -> None:
-    """Time labkit pull + unpack against skopeo copy + umoci unpack, alternating; print medians and the ratio."""
+def whole_path(work: Path, ref: str, runs: int) -> bool:
+    """Time labkit pull + unpack against skopeo copy + umoci unpack, alternating; print medians, the ratio and
+    labkit's peak RSS; return True when both targets are met."""
     cli = has_unpack_command(c.labkit_env(work / "probe-home"))
     how = "`labkit unpack REF DIR`" if cli else "labkit.Lab().unpack() via `python -c` (no `labkit unpack` command yet)"
     print(f"\n1. whole path: labkit pull + {how}  vs  skopeo copy + umoci unpack --rootless")
-    lab_t, oci_t = [], []
+    lab_t, oci_t, rss = [], [], []
     for i in range(runs + 1):  # run 0 is a warm-up
         env = c.labkit_env(work / f"lk-home-{i}")
         tree = work / f"lk-tree-{i}"
-        p = c.run([c.LABKIT, "pull", ref], env=env)
-        u = c.run([c.LABKIT, "unpack", ref, tree] if cli else [c.PYTHON, "-c", UNPACK_API, ref, tree], env=env)
+        p, p_rss, _cpu = c.run_rss([c.LABKIT, "pull", ref], env=env)
+        u, u_rss, _cpu = c.run_rss([c.LABKIT, "unpack", ref, tree] if cli else [c.PYTHON, "-c", UNPACK_API, ref, tree],
+                                   env=env)
         oci, bundle = work / f"oci-{i}", work / f"bundle-{i}"
         s = c.run(["skopeo", "copy", "-q", "--src-tls-verify=false", f"docker://{ref}", f"oci:{oci}:v1"])
         m = c.run(["umoci", "unpack", "--rootless", "--image", f"{oci}:v1", bundle])
@@ -102,13 +106,17 @@ def whole_path(work: Path, ref: str, runs: int) -> None:
             continue
         lab_t.append(p + u)
         oci_t.append(s + m)
-        print(f"  run {i}: labkit {p + u:.2f} s (pull {p:.2f} + unpack {u:.2f}), "
+        rss.append(max(p_rss, u_rss))
+        print(f"  run {i}: labkit {p + u:.2f} s (pull {p:.2f} + unpack {u:.2f}, peak RSS {c.mb(rss[-1])}), "
               f"skopeo+umoci {s + m:.2f} s (copy {s:.2f} + unpack {m:.2f})", flush=True)
     lm, om = c.median(lab_t), c.median(oci_t)
     print(f"labkit pull + unpack:        median {lm:.2f} s (min {min(lab_t):.2f}, max {max(lab_t):.2f})")
     print(f"skopeo copy + umoci unpack:  median {om:.2f} s (min {min(oci_t):.2f}, max {max(oci_t):.2f})")
     print(f"median ratio labkit/(skopeo+umoci): {lm / om:.2f} (target <= {TARGET_RATIO}) "
           f"{'OK' if lm / om <= TARGET_RATIO else 'MISSED'}")
+    print(f"labkit peak RSS: {c.mb(max(rss))} (pull or unpack, the larger; target <= {c.mb(int(TARGET_RSS))}) "
+          f"{'OK' if max(rss) <= TARGET_RSS else 'MISSED'}")
+    return lm / om <= TARGET_RATIO and max(rss) <= TARGET_RSS
 
 
 def containers(work: Path, name: str, ref: str, runs: int) -> None:
@@ -146,8 +154,9 @@ def main() -> int:
         host, stop = c.start_registry(work)
         c.push(big, f"{host}/bench/image:v1")
         c.push(small, f"{host}/bench/small:v1")
+        ok = True
         if not a.skip_whole_path:
-            whole_path(work, f"{host}/bench/image:v1", runs)
+            ok = whole_path(work, f"{host}/bench/image:v1", runs)
         try:
             import labkit.containers  # noqa: F401
         except ImportError:
@@ -157,7 +166,7 @@ def main() -> int:
             containers(work, "1 MB", f"{host}/bench/small:v1", a.container_runs)
             containers(work, "200 MB", f"{host}/bench/image:v1", a.container_runs)
         c.load_note()
-        return 0
+        return 0 if ok else 1
     finally:
         if stop is not None:
             stop()

@@ -360,20 +360,9 @@ class LayerReader:
     def write_data(self, m: Member, fd: int) -> int:
         """Write a non-sparse member's data to the file descriptor `fd` (the hot path of apply); return the
         byte count."""
-        n = left = m.data_size
+        n = m.data_size
         write = os.write
-        while left:
-            avail = len(self._buf) - self._pos
-            if not avail:
-                self._buf, self._pos = self._read(), 0
-                avail = len(self._buf)
-                if not avail:
-                    raise TruncatedLayer(f"read {self.what}: the tar ends inside a member (truncated)")
-            k = avail if avail < left else left
-            pos = self._pos
-            self._pos = pos + k
-            left -= k
-            view = memoryview(self._buf)[pos:pos + k]
+        for view in self._chunks(n):
             while view:
                 view = view[write(fd, view):]
         self._left -= n
