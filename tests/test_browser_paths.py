@@ -94,11 +94,14 @@ def _stored_image(store, ref="base:1"):
     return f.stored_entry_image(store.home, IMAGE, ref)
 
 
-def test_unpack_by_path_writes_the_same_tree_as_unpack_by_descriptor(store, tmp_path, no_threads_or_processes):
+def test_unpack_by_path_writes_the_same_tree_as_unpack_by_descriptor(store, tmp_path, no_threads_or_processes,
+                                                                    monkeypatch):
+    import labkit.unpack as unpack_module
     from labkit.unpack import unpack
 
     _stored_image(store)
     layer_store = LayerStore(store.home, store=store)
+    monkeypatch.setattr(unpack_module, "WRITERS", 0)   # natively files are written by threads, refused here
     native = unpack(store, layer_store, "base:1", tmp_path / "native")
     with platform.simulate():
         here = unpack(store, layer_store, "base:1", tmp_path / "browser")
