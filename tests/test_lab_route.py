@@ -75,6 +75,7 @@ def test_nbval_is_in_both_routes():
     assert '"nbval' in pip_side and "- nbval" in conda_side
 
 
+@pytest.mark.timeout(2800)  # the install's and the run's own timeouts below, and a margin
 def test_every_numbered_notebook_runs_in_a_fresh_notebooks_only_venv(tmp_path):
     """`make lab`'s install (pip install -e '.[notebooks]' into a new venv), then every notebook, top to bottom."""
     env_dir = tmp_path / "venv"
