@@ -117,3 +117,17 @@ def test_no_saved_output_holds_a_solution(lab):
         for line in solution.splitlines():
             if len(line) > 30:
                 assert line not in everything, f"a saved output holds part of the solution of {key}: {line}"
+
+
+def test_notebook_08_shows_the_colleagues_push_arriving():
+    """The story of 08: a colleague pushes another image under the same tag, and the student's pull brings
+    it. A run whose colleague pushed to another registry (localhost:5000 held by a second lab) stored
+    "Image is up to date" once; the saved outputs must tell the story as it happens on one lab."""
+    path = ROOT / "notebooks" / "08-tags.ipynb"
+    code = [c for c in cells(path) if c["cell_type"] == "code"]
+    pushed = next(c for c in code if "another_home" in source(c))
+    digest = re.search(r"latest: digest: (sha256:[0-9a-f]{64})", outputs_text(pushed)).group(1)
+    pulled = next(c for c in code[code.index(pushed) + 1:] if "%docker pull localhost:5000/myapp" in source(c))
+    text = outputs_text(pulled)
+    assert f"Digest: {digest}" in text
+    assert "Status: Downloaded newer image for localhost:5000/myapp:latest" in text
