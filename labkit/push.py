@@ -15,8 +15,12 @@ Decisions (each follows docker unless said otherwise):
   which we use; else a monolithic upload (POST, PUT ?digest= with the body) up to the chunk size, or a
   chunked one (POST, PATCH with Content-Range per chunk, PUT ?digest=) above it. The config blob is pushed
   the same way, with no line of its own.
-- The plain renderer prints "Preparing" for every layer, then each layer's final line, top layer first,
-  so a push prints the same text on every run.
+- Up to max-concurrent-uploads layers (daemon.json, default 5) go up at once, top layer first; each layer past
+  that limit says "Waiting" until a slot frees, as docker's transfer manager does (distribution/xfer,
+  makeUploadFunc: the transfers past the limit print "Waiting" before they start). In the browser layers go
+  up one at a time, and the lines are still those of the configured limit.
+- The plain renderer prints "Preparing" for every layer, then "Waiting" for those past the limit, then each
+  layer's final line, top layer first, so a push prints the same text on every run.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from .digest import Digest, as_digest
 from .errors import AuthRequired, DigestMismatch, LabkitError, NotFound, RegistryError, UsageError
-from .progress import LayerEvent, LayersEvent, MessageEvent, serialized
+from .progress import WAITING, LayerEvent, LayersEvent, MessageEvent, serialized
 
 PREPARING = "Preparing"
 PUSHING = "Pushing"
@@ -101,6 +105,8 @@ class PushRenderer:
                     self._final[event.layer_id] = f"{event.layer_id}: {event.status}"
                     if event.layer_id not in self._order:
                         self._order.append(event.layer_id)
+                elif event.status == WAITING:  # sent before any layer starts: the same place on every run
+                    self._emit(f"{event.layer_id}: {WAITING}")
             elif isinstance(event, MessageEvent):
                 self._flush()
                 self._emit(event.text)
@@ -338,7 +344,7 @@ def push(store, reference, *, progress: Callable | None = None, credentials=None
     """
     from .reference import Reference
     from .registry.client import client_for
-    from .transfers import UPLOADS_KEY, concurrency, executor
+    from .transfers import UPLOADS_KEY, concurrency, configured, executor
 
     emit = serialized(progress)
     ref = reference if isinstance(reference, Reference) else Reference.parse(str(reference))
@@ -359,6 +365,7 @@ def push(store, reference, *, progress: Callable | None = None, credentials=None
         from .home import load_settings
         settings = load_settings(store.home)
     workers = concurrency(settings, UPLOADS_KEY)
+    limit = configured(settings, UPLOADS_KEY)  # docker's output: the layers past it say "Waiting"
 
     layers = _layer_ids(store, rec, manifest)  # [(id, descriptor)], top layer first, each blob once
     options = dict(client_options or {})
@@ -375,6 +382,8 @@ def push(store, reference, *, progress: Callable | None = None, credentials=None
             emit(MessageEvent(f"The push refers to repository [{ref.name}]", "push-refers"))
             client.ping(what, strict=False)  # learn the auth scheme first, as docker does
             emit(LayersEvent(tuple(lid for lid, _ in layers)))
+            for lid, _ in layers[limit:]:
+                emit(LayerEvent(lid, WAITING))
 
             def push_layer(lid, desc) -> BlobPush:
                 if _is_foreign(desc, store.layout):
@@ -432,4 +441,5 @@ def _layer_ids(store, rec, manifest) -> list[tuple[str, object]]:
 
 
 __all__ = ["push", "PushResult", "BlobPush", "PushRenderer", "TerminalPushRenderer", "push_renderer_for",
-           "render_push_lines", "mount_candidates", "PREPARING", "PUSHED", "LAYER_EXISTS", "MOUNTED_FROM", "SKIPPED_FOREIGN"]
+           "render_push_lines", "mount_candidates", "PREPARING", "WAITING", "PUSHED", "LAYER_EXISTS", "MOUNTED_FROM",
+           "SKIPPED_FOREIGN"]

@@ -20,16 +20,23 @@ DEFAULTS = {DOWNLOADS_KEY: 3, UPLOADS_KEY: 5}
 _WHAT = {DOWNLOADS_KEY: "downloads", UPLOADS_KEY: "uploads"}
 
 
-def concurrency(settings: "Any", key: str) -> int:
-    """Return how many transfers may run at once for `key` (DOWNLOADS_KEY or UPLOADS_KEY): the daemon.json
-    value (0 or missing: the default), or 1 where labkit cannot start threads."""
-    from . import platform
-
+def configured(settings: "Any", key: str) -> int:
+    """Return the limit daemon.json sets for `key` (DOWNLOADS_KEY or UPLOADS_KEY; 0 or missing: docker's
+    default): what docker would run at once, and so which transfers its output shows "Waiting"."""
     value = _setting(settings, key)
     if value is None or value == 0:
         value = DEFAULTS[key]
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise LabkitError(f"daemon.json: invalid max concurrent {_WHAT[key]}: {value!r}")
+    return value
+
+
+def concurrency(settings: "Any", key: str) -> int:
+    """Return how many transfers labkit runs at once for `key`: the configured limit, or 1 where labkit cannot
+    start threads (the browser; its output still follows the configured limit, as docker's would)."""
+    from . import platform
+
+    value = configured(settings, key)
     return value if platform.can_use_threads() else 1
 
 
@@ -76,4 +83,4 @@ def executor(workers: int, name: str):
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
 
 
-__all__ = ["concurrency", "executor", "SerialExecutor", "DOWNLOADS_KEY", "UPLOADS_KEY", "DEFAULTS"]
+__all__ = ["configured", "concurrency", "executor", "SerialExecutor", "DOWNLOADS_KEY", "UPLOADS_KEY", "DEFAULTS"]

@@ -80,6 +80,14 @@ def test_renderer_prints_preparing_then_final_lines_in_layer_order():
         "latest: digest: sha256:" + "0" * 64 + " size: 1570"]
 
 
+def test_renderer_prints_waiting_layers_after_preparing_and_before_any_final_line():
+    events = [LayersEvent(("aaaaaaaaaaaa", "bbbbbbbbbbbb")), LayerEvent("bbbbbbbbbbbb", "Waiting"),
+              LayerEvent("aaaaaaaaaaaa", "Pushing", 10, 20), LayerEvent("aaaaaaaaaaaa", "Pushed", 20, 20, final=True),
+              LayerEvent("bbbbbbbbbbbb", "Pushing", 10, 20), LayerEvent("bbbbbbbbbbbb", "Pushed", 20, 20, final=True)]
+    assert lines_of(events) == ["aaaaaaaaaaaa: Preparing", "bbbbbbbbbbbb: Preparing", "bbbbbbbbbbbb: Waiting",
+                                "aaaaaaaaaaaa: Pushed", "bbbbbbbbbbbb: Pushed"]
+
+
 def test_renderer_writes_to_a_stream():
     import io
 

@@ -129,12 +129,18 @@ def test_push_uploads_at_most_max_concurrent_uploads(slow_lab_registry, tmp_path
     assert slow_lab_registry.max_in_flight["PUT"] == most
 
 
-def test_in_the_browser_a_push_is_one_layer_at_a_time(slow_lab_registry, tmp_path):
+def test_in_the_browser_a_push_is_one_layer_at_a_time_with_the_lines_of_the_configured_limit(slow_lab_registry,
+                                                                                             tmp_path):
     store = Store(tmp_path / "home")
-    factory.store_image(store, many_layers(3), f"{slow_lab_registry.host}/team/few:1")
+    img = many_layers(3)
+    factory.store_image(store, img, f"{slow_lab_registry.host}/team/few:1")
+    rec = Recorder()
     with platform.simulate(browser=True):
-        push(store, f"{slow_lab_registry.host}/team/few:1", settings={})
+        push(store, f"{slow_lab_registry.host}/team/few:1", settings={"max-concurrent-uploads": 2}, progress=rec)
     assert slow_lab_registry.max_in_flight["PUT"] == 1
+    ids = [d.short for d in reversed(img.diff_ids)]
+    assert render_push_lines(rec.events)[1:8] == ([f"{i}: Preparing" for i in ids] + [f"{ids[2]}: Waiting"]
+                                                  + [f"{i}: Pushed" for i in ids])
 
 
 # --- progress lines stay in Docker's order ---------------------------------------------------------------
@@ -156,19 +162,23 @@ def test_parallel_pull_prints_the_same_lines_as_a_serial_one(scripted_server, tm
     assert list(dict.fromkeys(layer_lines)) == ids  # each layer's lines together, in manifest order
 
 
-def test_parallel_push_prints_the_same_lines_as_a_serial_one(slow_lab_registries, tmp_path):
-    img = many_layers(4)
+def test_parallel_push_prints_the_same_lines_as_a_serial_one_but_waiting(slow_lab_registries, tmp_path):
+    """Docker's push lines: every layer "Preparing", those past max-concurrent-uploads "Waiting" (docker's
+    transfer manager), then each final line, top layer first, whatever order the uploads finished in."""
+    img = many_layers(LAYERS)
+    ids = [d.short for d in reversed(img.diff_ids)]
     lines = []
-    for n, settings in enumerate([{}, {"max-concurrent-uploads": 1}]):
+    for n, settings in enumerate([{}, {"max-concurrent-uploads": 2}, {"max-concurrent-uploads": 1}]):
         registry = slow_lab_registries()
         store = Store(tmp_path / f"home{n}")
         factory.store_image(store, img, f"{registry.host}/team/r:1")
         rec = Recorder()
         push(store, f"{registry.host}/team/r:1", settings=settings, progress=rec)
         lines.append([line.replace(registry.host, "HOST") for line in render_push_lines(rec.events)])
-    assert lines[0] == lines[1]
-    ids = [d.short for d in reversed(img.diff_ids)]
-    assert lines[0][1:1 + 2 * len(ids)] == [f"{i}: Preparing" for i in ids] + [f"{i}: Pushed" for i in ids]
+    for got, limit in zip(lines, (5, 2, 1)):
+        assert got == (["The push refers to repository [HOST/team/r]"] + [f"{i}: Preparing" for i in ids]
+                       + [f"{i}: Waiting" for i in ids[limit:]] + [f"{i}: Pushed" for i in ids]
+                       + [f"1: digest: {img.manifest_digest} size: {len(img.manifest)}"])
 
 
 # --- an interrupted download resumes ----------------------------------------------------------------------
@@ -285,5 +295,26 @@ def test_the_real_registry_answers_the_resumed_range(distribution_registry, tmp_
         assert resumed.request_headers["Range"] == f"bytes=120000-{big.size - 1}"
         assert resumed.status == 206 and resumed.response_headers["Content-Range"] == \
             f"bytes 120000-{big.size - 1}/{big.size}"
+    finally:
+        proxy.stop()
+
+
+@pytest.mark.interop("docker-registry", "skopeo")
+def test_the_real_registry_sees_docker_concurrency(distribution_registry, tmp_path):
+    """Through a proxy that holds each answer of the real registry 0.15 s: 3 blob downloads at once, 5 uploads."""
+    from helpers import skopeo
+
+    pulled, pushed = many_layers(), many_layers()
+    skopeo.push_built(tmp_path, pulled, f"{distribution_registry.host}/lab/many:1")
+    proxy = RecordingProxy(distribution_registry.url, delay=0.15)
+    try:
+        store = Store(tmp_path / "home")
+        pull(store, f"{proxy.host}/lab/many:1", settings={})
+        assert proxy.max_in_flight["GET"] == 3
+        factory.store_image(store, pushed, f"{proxy.host}/team/many:1")
+        res = push(store, f"{proxy.host}/team/many:1", settings={})
+        assert [b.outcome for b in res.blobs] == ["pushed"] * (LAYERS + 1)
+        assert proxy.max_in_flight["PUT"] == 5
+        assert skopeo.inspect_raw(f"{distribution_registry.host}/team/many:1") == pushed.manifest
     finally:
         proxy.stop()

@@ -1,8 +1,9 @@
 """A small token server for tests: signs ES256 JWTs that the real distribution registry accepts.
 
-Recipe (FACTS.md, "Token (Bearer) auth"): the registry's `rootcertbundle` holds a self-signed PEM
-certificate; the JWT header names the key with a libtrust `kid`; claims are iss, aud (a plain string),
-integer exp/nbf/iat and `access` = [{type, name, actions}]. The signature is raw r||s, not DER.
+Recipe (distribution: docs/spec/auth/jwt.md and its token access controller, registry/auth/token): the
+registry's `rootcertbundle` holds a self-signed PEM certificate; the JWT header names the key with a libtrust
+`kid`; claims are iss, aud (a plain string), integer exp/nbf/iat and `access` = [{type, name, actions}]. The
+signature is raw r||s (JWS, RFC 7518 section 3.4), not DER.
 
     ts = TokenServer(tmp_path, users={"alice": "s3cret"}).start()
     start_distribution_registry(tmp_path, {"auth": ts.registry_auth_config()})
