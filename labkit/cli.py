@@ -54,6 +54,7 @@ def main(argv: "list[str] | None" = None, out: "TextIO | None" = None, err: "Tex
         return e.status
     except LabkitError as e:
         err.write(f"Error: {one_line(e)}\n")
+        err.flush()                     # in order with what the command printed before (a notebook's streams)
         return 1
     except KeyboardInterrupt:
         err.write("Error: interrupted\n")

@@ -39,6 +39,11 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def pinned() -> bool:
+    """Return True when $LABKIT_NOW pins the clock (time does not pass: what waits for it cannot end)."""
+    return bool(os.environ.get("LABKIT_NOW"))
+
+
 def now_seconds() -> int:
     """Return now() as whole seconds since the epoch (the mtimes a container's file operations record)."""
     return int(now().timestamp())

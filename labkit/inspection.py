@@ -74,19 +74,28 @@ def inspect_container(store, layer_store, container, service=None) -> dict:
                           for d in reversed(store.config(record).diff_ids) if layer_store.has(d)]
         except NotFound:
             pass
-    cmd = container.cmd
+    argv = container.argv
     state = container.state
+    from .containers import process
+
+    info = process.state(container)
+    run_config = {**image_config, "Hostname": container.hostname, "Tty": bool(config.get("tty")),
+                  "OpenStdin": bool(config.get("open_stdin")), "Env": list(config.get("env") or []),
+                  "Cmd": container.cmd or None, "Image": container.image,
+                  "WorkingDir": config.get("working_dir") or "", "Entrypoint": container.entrypoint or None}
     return {
         "Id": container.id,
         "Created": config["created"],
-        "Path": cmd[0] if cmd else "",
-        "Args": cmd[1:],
+        "Path": argv[0] if argv else "",
+        "Args": argv[1:],
         "State": {
             "Status": state, "Running": container.running, "Paused": False, "Restarting": False,
-            "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": container.exit_code or 0, "Error": "",
-            "StartedAt": config.get("started_at", _ZERO_TIME), "FinishedAt": config.get("finished_at", _ZERO_TIME),
+            "OOMKilled": False, "Dead": False, "Pid": process.host_pid(container, 1) if info["running"] else 0,
+            "ExitCode": container.exit_code or 0, "Error": container.error,
+            "StartedAt": config.get("started_at") or _ZERO_TIME, "FinishedAt": config.get("finished_at") or _ZERO_TIME,
         },
         "Image": (service.display_id(container.image_id) if service is not None else container.image_id) or "",
+        "LogPath": str(process.log_path(container)),
         "Name": "/" + container.name,
         "RestartCount": 0,
         "Driver": "labkit-overlay",
@@ -94,7 +103,7 @@ def inspect_container(store, layer_store, container, service=None) -> dict:
         "SizeRw": container.size_rw(),
         "GraphDriver": {"Name": "labkit-overlay",
                         "Data": {"UpperDir": str(container.upper), "LowerDir": ":".join(lower_dirs)}},
-        "Config": {**image_config, "Cmd": cmd, "Image": container.image},
+        "Config": run_config,
     }
 
 

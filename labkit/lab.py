@@ -171,10 +171,6 @@ class Lab:
         from .errors import NotFound
         from .reference import Reference
 
-        from .reference import SCRATCH
-
-        if image == SCRATCH:
-            return None
         try:
             return self.store.resolve(image)
         except NotFound:
@@ -189,15 +185,21 @@ class Lab:
             self.pull(image, progress=_ImplicitPull(progress) if progress is not None else None)
             return self.store.resolve(image)
 
-    def create(self, image: str, name: "str | None" = None, cmd=None, progress=None):
-        """Create a container (state Created) over `image`, pulling it first when missing; return it."""
-        self.ensure_image(image, progress)
-        return self.containers.create(image, name=name, cmd=list(cmd) if cmd else None)
+    def create(self, image: str, name: "str | None" = None, cmd=None, progress=None, **options):
+        """Create a container (state Created) over `image`, pulling it first when missing; return it.
 
-    def run(self, image: str, cmd=None, detach: bool = False, name: "str | None" = None, progress=None):
-        """Create and start a container like `docker run`; return (container, output, exit status, ops)."""
+        options: entrypoint, env, tty, interactive, workdir, auto_remove (`docker create`'s --entrypoint, -e,
+        -t, -i, -w, --rm). An image and arguments that give no command are refused, as Docker refuses them."""
         self.ensure_image(image, progress)
-        return self.containers.run(image, cmd=list(cmd) if cmd else None, detach=detach, name=name)
+        return self.containers.create(image, name=name, cmd=list(cmd) if cmd else None, require_command=True,
+                                      **options)
+
+    def run(self, image: str, cmd=None, detach: bool = False, name: "str | None" = None, progress=None, **options):
+        """Create and start a container like `docker run`; return (container, output, exit status, ops): the
+        command runs to its end in simulated time unless `detach` (status None while it still runs)."""
+        self.ensure_image(image, progress)
+        return self.containers.run(image, cmd=list(cmd) if cmd else None, detach=detach, name=name,
+                                   require_command=True, **options)
 
     def container(self, ref: str):
         """Return the container with this name, ID or unique ID prefix."""

@@ -164,7 +164,7 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
     then only what the store lacks: an image the store already has costs no GET at all.
     """
     from .oci import Platform
-    from .reference import Reference
+    from .reference import SCRATCH, Reference
     from .registry.client import RegistryClient
     from .transfers import DOWNLOADS_KEY, concurrency
 
@@ -173,6 +173,9 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
     if ref.tag is None and ref.digest is None:
         emit(MessageEvent("Using default tag: latest", "default-tag"))
         ref = ref.with_default_tag()
+    if ref.familiar_name == SCRATCH:
+        # the daemon refuses the empty image's name (moby daemon/server/router/image validateRepoName)
+        raise LabkitError("'scratch' is a reserved name")
     what = f"pull {ref.familiar}"
     if platform is not None:
         platform = Platform.parse(platform)

@@ -481,7 +481,7 @@ def ps_struct(manager, c, now: datetime, style: Style, trunc: bool = True, platf
         "ID": c.short_id if trunc else c.id,
         "Names": c.name,
         "Image": c.image or "<no image>",
-        "Command": quote_command(" ".join(c.cmd), not trunc),
+        "Command": quote_command(c.command_line, not trunc),
         "CreatedAt": go_time(created),
         "RunningFor": time_ago(created, now),
         "Platform": plat,

@@ -8,8 +8,8 @@ import random
 
 import pytest
 
-from helpers.imagefactory import stored_entry_image
-from labkit.containers import CONTAINER_LAYER, Containers, Op, size_text
+from helpers.imagefactory import program_entries, stored_entry_image
+from labkit.containers import CONTAINER_LAYER, Containers, Op, StartError, size_text
 from labkit.errors import Conflict, NotFound
 from labkit.layers.writer import Entry
 from labkit.store import Store
@@ -26,9 +26,15 @@ BASE = [
 ]
 
 
+# an image with programs (stand-ins known by their names): its containers' commands run
+PROGRAMS = [Entry("etc", "dir"), Entry("etc/hosts", data=HOSTS), Entry("usr", "dir"), Entry("usr/share", "dir"),
+            *program_entries("bash")]
+
+
 @pytest.fixture
 def containers(labkit_home):
     stored_entry_image(labkit_home, [BASE], "base:1")
+    stored_entry_image(labkit_home, [PROGRAMS], "prog:1", cmd=["sleep", "infinity"])
     return Containers(labkit_home, rng=random.Random(7))
 
 
@@ -232,7 +238,7 @@ def test_two_containers_are_independent(containers):
 
 
 def test_state_survives_a_new_manager(containers, labkit_home):
-    a = containers.create("base:1", name="keeper")
+    a = containers.create("prog:1", name="keeper")
     a.write("/etc/hosts", b"kept")
     a.remove("/usr/share", recursive=True)
     a.mkdir("/usr/share")
@@ -259,35 +265,85 @@ def test_names_are_seeded_and_ids_unique(labkit_home):
 
 
 def test_lifecycle_states(containers, monkeypatch):
+    # moby's State.String() (daemon/container/state.go): Created, "Up <duration>", "Exited (<code>) <duration> ago"
     monkeypatch.setenv("LABKIT_NOW", "2026-01-01T00:00:00Z")
-    c = containers.create("base:1", name="web")
+    c = containers.create("prog:1", name="web", cmd=["sh", "-c", "sleep 600; exit 3"])
     assert c.state == "created" and c.status() == "Created"
     containers.start("web")
     monkeypatch.setenv("LABKIT_NOW", "2026-01-01T00:05:00Z")
     assert containers.get("web").status() == "Up 5 minutes"
-    containers.stop(c.id[:6])
-    monkeypatch.setenv("LABKIT_NOW", "2026-01-01T00:07:00Z")
-    assert containers.get("web").status() == "Exited (0) 2 minutes ago"
+    monkeypatch.setenv("LABKIT_NOW", "2026-01-01T00:12:00Z")       # the sleep ended at 00:10, and the script
+    assert containers.get("web").status() == "Exited (3) 2 minutes ago"
     with pytest.raises(Conflict):
-        containers.create("base:1", name="web")
+        containers.create("prog:1", name="web")
+
+
+def test_stop_waits_the_grace_period_then_kills(containers, monkeypatch):
+    # moby daemon/stop.go: the stop signal, then SIGKILL after the timeout; a shell as PID 1 ignores SIGTERM
+    monkeypatch.setenv("LABKIT_NOW", "2026-01-01T00:00:00Z")
+    c = containers.create("prog:1", name="sleeper")
+    containers.start(c)
+    c = containers.stop("sleeper")
+    assert (c.state, c.exit_code, c.config["finished_at"]) == ("exited", 137, "2026-01-01T00:00:10Z")
+    d = containers.create("prog:1", cmd=["sleep", "5"])
+    containers.start(d)
+    containers.stop(d, timeout=30)                                   # ends by itself within the grace period
+    assert (d.exit_code, d.config["finished_at"]) == (0, "2026-01-01T00:00:05Z")
+    e = containers.create("prog:1")
+    containers.start(e)
+    containers.stop(e, timeout=0)
+    assert (e.exit_code, e.config["finished_at"]) == (137, "2026-01-01T00:00:00Z")
+    assert containers.stop(e).exit_code == 137                        # a stopped container is left as it is
+
+
+def test_kill(containers):
+    c = containers.create("prog:1", name="k")
+    containers.start(c)
+    containers.kill(c, signal="TERM")                                # ignored by sleep as PID 1
+    assert containers.get("k").running
+    c = containers.kill("k")
+    assert (c.state, c.exit_code) == ("exited", 137)
+    with pytest.raises(Conflict, match=f"cannot kill container: k: container {c.id} is not running"):
+        containers.kill("k")
+
+
+def test_start_refuses_a_command_the_image_lacks(containers):
+    c = containers.create("prog:1", cmd=["vim"])
+    with pytest.raises(StartError, match='exec: "vim": executable file not found in \\$PATH') as e:
+        containers.start(c)
+    assert e.value.status == 127
+    assert (c.state, c.exit_code, c.status()) == ("created", 127, "Created")
+    assert "failed to create task for container" in c.error
 
 
 def test_run_and_exec(containers):
-    c, out, status, ops = containers.run("base:1", ["sh", "-c", "echo hi > /greeting; cat /greeting"])
+    c, out, status, ops = containers.run("prog:1", ["sh", "-c", "echo hi > /greeting; cat /greeting"])
     assert (out, status) == ("hi\n", 0) and kinds(ops) == ["create"]
     assert containers.get(c.id).state == "exited" and containers.get(c.id).exit_code == 0
-    c2, out, status, _ = containers.run("base:1", ["false"])
+    c2, out, status, _ = containers.run("prog:1", ["false"])
     assert status == 1 and containers.get(c2.id).exit_code == 1
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match=f"container {c.id} is not running"):
         containers.exec(c.id, ["ls"])
-    d, *_ = containers.run("base:1", detach=True)
+    d, *_ = containers.run("prog:1", detach=True)
     assert d.running
-    out, status, _ = containers.exec(d.id, ["cat", "/etc/hosts"])
-    assert out == HOSTS.decode()
+    r = containers.exec(d.id, ["cat", "/etc/hosts"])
+    assert (r.output, r.status) == (HOSTS.decode(), 0)
+    r = containers.exec(d.id, ["vim"])
+    assert (r.status, r.error) == (127, "OCI runtime exec failed: exec failed: unable to start container process: "
+                                        'exec: "vim": executable file not found in $PATH: unknown')
+
+
+def test_a_shell_without_input_exits_at_once(containers):
+    c = containers.create("prog:1", cmd=["bash"])
+    containers.start(c)
+    assert (c.state, c.exit_code) == ("exited", 0)
+    d = containers.create("prog:1", cmd=["bash"], tty=True, interactive=True)     # docker run -dit
+    containers.start(d)
+    assert d.running
 
 
 def test_rm_needs_force_when_up(containers):
-    c = containers.create("base:1", name="busy")
+    c = containers.create("prog:1", name="busy")
     containers.start(c)
     with pytest.raises(Conflict, match="container is running"):
         containers.rm("busy")
@@ -298,14 +354,21 @@ def test_rm_needs_force_when_up(containers):
 
 
 def test_ps_lists_and_get_by_prefix(containers):
-    a = containers.create("base:1")
-    b = containers.create("base:1")
+    a = containers.create("prog:1")
+    b = containers.create("prog:1")
     containers.start(b)
     assert [x.id for x in containers.list()] == [b.id]
     assert {x.id for x in containers.list(all=True)} == {a.id, b.id}
     assert containers.get(a.id[:5]).id == a.id
     with pytest.raises(NotFound):
         containers.get("zzz")
+
+
+def test_an_ended_rm_container_goes_away(containers):
+    c = containers.create("prog:1", cmd=["true"], auto_remove=True)
+    containers.start(c)
+    assert c.root.exists() and containers.list(all=True) == []
+    assert not c.root.exists()
 
 
 def test_rmi_refuses_image_in_use(containers, labkit_home):
@@ -332,7 +395,7 @@ def test_ps_sizes(containers, labkit_home):
     use = containers.in_use()
     (info,) = next(iter(use.values()))
     assert info == {"id": c.id, "name": c.name, "size": rw, "running": False, "image": "base:1",
-                    "command": " ".join(c.cmd), "created": c.created, "status": "Created"}
+                    "command": "/bin/sh", "created": c.created, "status": "Created"}
 
 
 def test_scratch_container(containers):

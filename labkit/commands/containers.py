@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from ..errors import LabkitError
+from .context import one_line
 from .parser import command
 
 
@@ -27,79 +29,247 @@ def _image_id(ctx, record) -> str:
     return str(ctx.lab.image_service().image_id(record))
 
 
+def _container_options(p, run: bool = False) -> None:
+    """Add the options `create` and `run` share (docker container create's)."""
+    p.add_argument("--name", help="assign a name to the container")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open even if not attached")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE", help="set environment variables")
+    p.add_argument("--entrypoint", help="overwrite the default ENTRYPOINT of the image")
+    p.add_argument("-w", "--workdir", help="working directory inside the container")
+    p.add_argument("--rm", action="store_true", help="automatically remove the container when it exits")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("cmd", nargs="..." if run else "*", metavar="COMMAND")
+
+
+def _create_options(a) -> dict:
+    env = []
+    for item in a.env:
+        if "=" not in item:
+            import os
+
+            if item not in os.environ:
+                continue
+            item = f"{item}={os.environ[item]}"       # docker -e NAME passes the client's value
+        env.append(item)
+    return {"entrypoint": None if a.entrypoint is None else [a.entrypoint], "env": env, "tty": a.tty,
+            "interactive": a.interactive, "workdir": a.workdir, "auto_remove": a.rm}
+
+
 @command("create", "Create a new container (state Created)")
 def _create(p):
-    p.add_argument("--name", help="assign a name to the container")
-    p.add_argument("image", metavar="IMAGE")
-    p.add_argument("cmd", nargs="*", metavar="COMMAND")
+    _container_options(p)
 
     def run(ctx):
-        c = ctx.lab.create(ctx.args.image, name=ctx.args.name, cmd=ctx.args.cmd, progress=_pull_progress(ctx))
+        a = ctx.args
+        c = ctx.lab.create(a.image, name=a.name, cmd=a.cmd, progress=_pull_progress(ctx), **_create_options(a))
         ctx.print(c.id)
     return run, False
 
 
-def _state_change(verb: str):
-    """Return the setup of `start` or `stop`: change each named container's state, print its name as given."""
-
-    def setup(p):
-        p.add_argument("containers", nargs="+", metavar="CONTAINER")
-
-        def run(ctx):
-            change = getattr(ctx.lab.containers, verb)
-
-            def one(ref):
-                change(ref)
-                return ref  # docker prints each container as it was named
-
-            return ctx.each(ctx.args.containers, one)
-        return run, False
-    return setup
-
-
-command("start", "Start one or more stopped containers")(_state_change("start"))
-command("stop", "Stop one or more running containers")(_state_change("stop"))
-
-
-@command("run", "Create and run a new container from an image (commands go to labkit's built-in shell)")
-def _run(p):
-    p.add_argument("-d", "--detach", action="store_true", help="run in the background and print the container ID")
-    p.add_argument("--name", help="assign a name to the container")
-    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
-    p.add_argument("-i", "--interactive", action="store_true", help="accepted for docker compatibility")
-    p.add_argument("-t", "--tty", action="store_true", help="accepted for docker compatibility")
-    p.add_argument("image", metavar="IMAGE")
-    p.add_argument("cmd", nargs="...", metavar="COMMAND")
+@command("start", "Start one or more stopped containers")
+def _start(p):
+    p.add_argument("-a", "--attach", action="store_true", help="attach STDOUT/STDERR and forward signals")
+    p.add_argument("-i", "--interactive", action="store_true", help="attach container's STDIN")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
 
     def run(ctx):
+        from ..containers import process
+        from .attach import follow
+
         a = ctx.args
-        container, output, status, _ops = ctx.lab.run(a.image, cmd=a.cmd, detach=a.detach, name=a.name,
-                                                      progress=_pull_progress(ctx))
-        if a.detach:
-            ctx.print(container.id)
-            return 0
-        _write_output(ctx, output)
-        if a.rm:
-            ctx.lab.containers.rm(container, force=True)
+        if a.attach or a.interactive:
+            c = ctx.lab.containers.get(a.containers[0])
+            printed = len(process.read_log(c))
+            stdin = _read_stdin() if a.interactive and not _stdin_is_terminal() else None
+            ctx.lab.containers.start(c, stdin=stdin)
+            status = follow(ctx, c, printed, interactive=a.interactive and stdin is None)
+            return status or 0
+        status = ctx.each(a.containers, lambda ref: (ctx.lab.containers.start(ref), ref)[1])
+        if status:
+            failed = []
+            for ref in a.containers:
+                try:
+                    if not ctx.lab.containers.get(ref).running:
+                        failed.append(ref)
+                except LabkitError:
+                    failed.append(ref)
+            ctx.err.write(f"Error: failed to start containers: {', '.join(failed)}\n")
+            ctx.err.flush()
         return status
     return run, False
 
 
-@command("exec", "Run a command in a running container (labkit's built-in shell)")
+@command("stop", "Stop one or more running containers (SIGTERM, then SIGKILL after the grace period)")
+def _stop(p):
+    p.add_argument("-s", "--signal", help="signal to send to the container")
+    p.add_argument("-t", "--timeout", "--time", type=int, dest="timeout",
+                   help="seconds to wait before killing the container (simulated time; default 10)")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    def run(ctx):
+        a = ctx.args
+        return ctx.each(a.containers, lambda ref: (ctx.lab.containers.stop(ref, timeout=a.timeout, signal=a.signal),
+                                                   ref)[1])
+    return run, False
+
+
+@command("kill", "Kill one or more running containers (a signal to PID 1; SIGKILL by default)")
+def _kill(p):
+    p.add_argument("-s", "--signal", default="KILL", help="signal to send to the container")
+    p.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+    def run(ctx):
+        a = ctx.args
+        return ctx.each(a.containers, lambda ref: (ctx.lab.containers.kill(ref, signal=a.signal), ref)[1])
+    return run, False
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _read_stdin() -> str:
+    """Return all of labkit's standard input (what `run -i` gives the container); "" when there is none."""
+    try:
+        return sys.stdin.read()
+    except Exception:  # noqa: BLE001 - a notebook kernel's stdin may refuse reads: no input, as docker sees it
+        return ""
+
+
+def _remove_quietly(ctx, container) -> None:
+    """Remove a --rm container once it ended (it may be gone already: listing removes an ended --rm one)."""
+    from ..errors import NotFound
+
+    try:
+        ctx.lab.containers.rm(container, force=True)
+    except NotFound:
+        pass
+
+
+def _check_tty(ctx, interactive: bool, tty: bool) -> None:
+    """Refuse -it without a terminal, as docker/cli's In.CheckTty does."""
+    from ..errors import LabkitError
+
+    if interactive and tty and not _stdin_is_terminal():
+        raise LabkitError("the input device is not a TTY")
+
+
+@command("run", "Create and run a new container from an image (its command runs in labkit's shell)")
+def _run(p):
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background and print the container ID")
+    _container_options(p, run=True)
+
+    def run(ctx):
+        from ..containers import StartError
+        from .attach import follow
+
+        a = ctx.args
+        if not a.detach:
+            _check_tty(ctx, a.interactive, a.tty)
+        stdin = _read_stdin() if a.interactive and not a.detach and not _stdin_is_terminal() else None
+        try:
+            c = ctx.lab.create(a.image, name=a.name, cmd=a.cmd, progress=_pull_progress(ctx), **_create_options(a))
+        except LabkitError as e:
+            ctx.err.write(f"Error: {one_line(e)}\n")
+            ctx.err.flush()
+            return 125                                   # docker/cli run: a daemon error before the start
+        try:
+            ctx.lab.containers.start(c, stdin=stdin)
+        except StartError as e:
+            ctx.err.write(f"Error: {one_line(e)}\n")
+            ctx.err.flush()
+            if a.rm:
+                _remove_quietly(ctx, c)
+            return e.status
+        if a.detach:
+            ctx.print(c.id)
+            return 0
+        status = follow(ctx, c, 0, interactive=a.interactive and stdin is None)
+        if status is not None and a.rm:
+            _remove_quietly(ctx, c)
+        return 0 if status is None else status
+    return run, False
+
+
+@command("exec", "Run a command in a running container (labkit's shell)")
 def _exec(p):
-    p.add_argument("-i", "--interactive", action="store_true", help="accepted for docker compatibility")
-    p.add_argument("-t", "--tty", action="store_true", help="accepted for docker compatibility")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open even if not attached")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE", help="set environment variables")
+    p.add_argument("-w", "--workdir", help="working directory inside the container")
     p.add_argument("container", metavar="CONTAINER")
     p.add_argument("cmd", nargs="...", metavar="COMMAND")
 
     def run(ctx):
         from ..errors import UsageError
 
-        if not ctx.args.cmd:
+        a = ctx.args
+        if not a.cmd:
             raise UsageError('"labkit exec" requires at least 2 arguments.')
-        output, status, _ops = ctx.lab.containers.exec(ctx.args.container, ctx.args.cmd)
-        _write_output(ctx, output)
-        return status
+        c = ctx.lab.containers.get(a.container)          # "No such container" first, as docker/cli checks
+        _check_tty(ctx, a.interactive, a.tty)
+        stdin = _read_stdin() if a.interactive and not _stdin_is_terminal() else None
+        r = ctx.lab.containers.exec(c, a.cmd, stdin=stdin, env=a.env, workdir=a.workdir)
+        if r.error is not None:
+            _write_output(ctx, r.error)                  # the daemon writes it on the exec's output stream
+            return r.status
+        _write_output(ctx, r.stdout)
+        if r.stderr:
+            stream = ctx.out if a.tty else ctx.err
+            stream.write(r.stderr)
+            stream.flush()
+        if r.status is None:
+            ctx.err.write(f"labkit: `{' '.join(a.cmd)}` is still running (it waits for good); labkit ends it here\n")
+            ctx.err.flush()
+            return 0
+        return r.status
+    return run, False
+
+
+@command("logs", "Fetch the logs of a container")
+def _logs(p):
+    p.add_argument("-f", "--follow", action="store_true", help="follow log output")
+    p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
+    p.add_argument("-n", "--tail", default="all", help='number of lines to show from the end of the logs ("all")')
+    p.add_argument("container", metavar="CONTAINER")
+
+    def run(ctx):
+        from ..containers import process
+        from ..errors import UsageError
+        from .attach import follow, print_records
+
+        a = ctx.args
+        c = ctx.lab.containers.get(a.container)
+        records = process.read_log(c)
+        if a.tail != "all":
+            try:
+                n = int(a.tail)
+            except ValueError:
+                raise UsageError(f'invalid value for "tail": "{a.tail}"') from None
+            if n >= 0:
+                records = records[len(records) - n:] if n else []
+        print_records(ctx, records, a.timestamps)
+        if a.follow and c.running:
+            follow(ctx, c, len(process.read_log(c)), timestamps=a.timestamps)
+        return 0
+    return run, False
+
+
+@command("top", "Display the running processes of a container")
+def _top(p):
+    p.add_argument("container", metavar="CONTAINER")
+
+    def run(ctx):
+        from ..clock import now
+        from ..containers import process
+        from ..tables import tabwrite
+
+        titles, rows = process.top(ctx.lab.containers.get(ctx.args.container), now())
+        ctx.out.write(tabwrite([titles] + rows))
     return run, False
 
 

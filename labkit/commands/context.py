@@ -75,6 +75,7 @@ class Context:
                 result = action(item)
             except LabkitError as e:
                 self.err.write(f"Error: {one_line(e)}\n")
+                self.err.flush()
                 status = 1
                 continue
             for line in ([result] if isinstance(result, str) else result or []):

@@ -17,8 +17,9 @@ overlayfs semantics (kernel Documentation/filesystems/overlayfs.rst, without red
 
 The parts: `ops` (the value types: Op, Node, states), `state` (ContainerState: config.json, changes.json,
 history.jsonl, the lock), `view` (MergedView: lookups and reads of the merged view), `cow` (CopyOnWrite: the
-file operations), `container` (Container, the three together), `changes` (`docker diff`), `manager`
-(Containers: the containers of one home).
+file operations), `container` (Container, the three together), `changes` (`docker diff`), `process` (the
+main process: start, advance on labkit's clock, stop, kill, logs, top, exec), `manager` (Containers: the
+containers of one home).
 
 File operations raise the OSError subclasses a real file system raises (FileNotFoundError, IsADirectoryError,
 ...), with errno and filename set, so the same code can drive a real directory (the property test does) and
@@ -33,7 +34,8 @@ from ..reference import SCRATCH
 from .ops import CONTAINER_LAYER, STATE_CREATED, STATE_EXITED, STATE_RUNNING, Node, Op
 from .container import Container
 from .manager import Containers, size_text
+from .process import StartError
 from .changes import diff
 
 __all__ = ["CONTAINER_LAYER", "MAX_SYMLINKS", "SCRATCH", "STATE_CREATED", "STATE_EXITED", "STATE_RUNNING", "Node",
-           "Op", "Container", "Containers", "size_text", "diff"]
+           "Op", "Container", "Containers", "StartError", "size_text", "diff"]

@@ -60,10 +60,18 @@ class Container(ContainerState, MergedView, CopyOnWrite):
         return diff(self)
 
     def sh(self, script: str, cwd: str = "/"):
-        """Run `script` in labkit's built-in shell on this container's files; return (output, status, ops)."""
+        """Run `script` with the container's /bin/sh (labkit's shell) on its files; return (output, status, ops)."""
         from ..shell import run
+        from .process import process_env
 
-        return run(self, script, cwd)
+        return run(self, script, cwd, env=process_env(self))
+
+    @property
+    def command_line(self) -> str:
+        """Return the COMMAND `docker ps` shows (Path and Args)."""
+        from .process import command_line
+
+        return command_line(self.argv)
 
     def size_rw(self) -> int:
         """Return the bytes in the read-write layer (docker's SIZE): files and symlinks, hard links once."""
@@ -84,7 +92,7 @@ class Container(ContainerState, MergedView, CopyOnWrite):
     def info(self, sizes: bool = False) -> dict:
         """Return a JSON-ready summary for `ps`: id, name, image, command, created, state, status, sizes."""
         out = {"id": self.id, "name": self.name, "image": self.image, "image_id": self.image_id,
-               "command": " ".join(self.cmd), "created": self.config["created"], "state": self.state,
+               "command": self.command_line, "created": self.config["created"], "state": self.state,
                "exit_code": self.exit_code, "status": self.status(), "running": self.running}
         if sizes:
             rw = self.size_rw()

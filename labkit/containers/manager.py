@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -85,19 +86,40 @@ class Containers:
                 return name
         raise LabkitError("create container: could not find a free random name")
 
-    def create(self, image: str, name: "str | None" = None, cmd: "list[str] | None" = None) -> Container:
+    def create(self, image: str, name: "str | None" = None, cmd: "list[str] | None" = None,
+               entrypoint: "list[str] | None" = None, env: "list[str] | tuple" = (), tty: bool = False,
+               interactive: bool = False, workdir: "str | None" = None, auto_remove: bool = False,
+               require_command: bool = False) -> Container:
         """Create a container (state Created) over a stored image ("scratch": the empty image); the caller
-        pulls a missing image first. Returns the Container; nothing of the image is copied."""
+        pulls a missing image first. Returns the Container; nothing of the image is copied.
+
+        The command is Docker's (moby daemon/commit.go merge): `cmd` replaces the image's Cmd; `entrypoint`
+        replaces its Entrypoint and drops its Cmd. `env` (["K=V"]) adds to or replaces the image's Env.
+        `tty`/`interactive` are `run -t`/`-i`. With `require_command`, an image and arguments giving no command
+        are refused as the daemon refuses them ("no command specified")."""
         import re
 
         from ..clock import now, rfc3339
 
+        image_cfg: dict = {}
         if image == SCRATCH:
-            image_id, image_cmd = None, []
+            image_id = None
         else:
             rec = self.store.resolve(image)
             image_id = str(rec.image_id)
-            image_cmd = list(self.store.config(rec).cmd or [])
+            image_cfg = dict(self.store.config(rec).config or {})
+        if entrypoint is None:
+            the_cmd = list(cmd) if cmd else list(image_cfg.get("Cmd") or [])
+            the_entrypoint = list(image_cfg.get("Entrypoint") or [])
+        else:
+            the_entrypoint = [] if entrypoint == [""] else list(entrypoint)
+            the_cmd = list(cmd or [])
+        if require_command and not the_cmd and not the_entrypoint:
+            raise LabkitError("no command specified")
+        merged_env = list(image_cfg.get("Env") or [])
+        for item in env:
+            key = item.partition("=")[0]
+            merged_env = [e for e in merged_env if e.partition("=")[0] != key] + [item]
         if name is not None:
             if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
                 raise UsageError(f'create container: invalid container name "{name}", only '
@@ -113,59 +135,112 @@ class Containers:
         (tmp / "upper").mkdir(parents=True)
         config = {"id": cid, "name": name or self._new_name(), "image": image, "image_id": image_id,
                   "created": rfc3339(now()), "state": STATE_CREATED, "exit_code": None,
-                  "cmd": list(cmd) if cmd else image_cmd, "cmd_given": bool(cmd),
+                  "cmd": the_cmd, "entrypoint": the_entrypoint, "cmd_given": bool(cmd) or entrypoint is not None,
+                  "env": merged_env, "working_dir": workdir or image_cfg.get("WorkingDir") or "",
+                  "stop_signal": image_cfg.get("StopSignal") or "", "tty": bool(tty), "open_stdin": bool(interactive),
+                  "auto_remove": bool(auto_remove), "hostname": cid[:12],
                   "order": time.time_ns()}       # ps order when the clock is pinned (LABKIT_NOW)
         (tmp / "config.json").write_bytes(json.dumps(config, indent=1, sort_keys=True).encode())
         (tmp / "changes.json").write_bytes(b'{"meta":{},"opaque":[],"whiteouts":[]}')
         os.rename(tmp, root)
         return Container(self, root)
 
-    def start(self, ref: "str | Container") -> Container:
-        """Start a container (Up until stopped; nothing runs: the file system is live)."""
+    def start(self, ref: "str | Container", stdin: "str | None" = None) -> Container:
+        """Start a container: its command runs as PID 1 (labkit.containers.process) up to labkit's now;
+        StartError (status 127, 126) when the command cannot start. A running container is left as it is."""
+        from ..clock import now
+        from . import process
+
         c = self.get(ref)
         if not c.running:
-            c.set_state(STATE_RUNNING)
+            process.start(c, now(), stdin=stdin)
+            c.reload()
         return c
 
-    def stop(self, ref: "str | Container", exit_code: int = 0) -> Container:
-        """Stop a running container (Exited); a stopped one is left as it is."""
+    def stop(self, ref: "str | Container", timeout: "int | None" = None, signal: "str | None" = None) -> Container:
+        """Stop a running container as `docker stop` does (SIGTERM, `timeout` seconds of simulated grace,
+        SIGKILL); a stopped one is left as it is (Docker answers 304 Not Modified, the command succeeds)."""
+        from ..clock import now
+        from . import process
+
         c = self.get(ref)
         if c.running:
-            c.set_state(STATE_EXITED, exit_code)
+            process.stop(c, now(), timeout=timeout, signal_name=signal)
+            c.reload()
         return c
 
-    def run(self, image: str, cmd: "list[str] | None" = None, detach: bool = False, name: "str | None" = None):
-        """Create and start a container; unless `detach`, run its command in the built-in shell and leave it
-        Exited with the command's status. Returns (container, output text, exit status, ops)."""
-        c = self.create(image, name=name, cmd=cmd)
-        self.start(c)
-        if detach:
-            return c, "", 0, []
-        from ..shell import run_argv
+    def kill(self, ref: "str | Container", signal: str = "KILL") -> Container:
+        """Send a signal to the container's PID 1 (`docker kill`, SIGKILL by default); Conflict when it is not
+        running, worded as moby's container router words it."""
+        from ..clock import now
+        from ..shell.programs import signal_number
+        from . import process
 
-        output, status, ops = run_argv(c, c.cmd)
-        self.stop(c, exit_code=status)
-        return c, output, status, ops
-
-    def exec(self, ref: "str | Container", cmd: list[str]):
-        """Run `cmd` in an Up container's file system; return (output text, exit status, ops)."""
+        try:
+            number = signal_number(signal)
+        except ValueError:
+            raise UsageError(f"Invalid signal: {signal}") from None
         c = self.get(ref)
         if not c.running:
-            raise Conflict(f"container {c.id} is not running")
-        from ..shell import run_argv
+            shown = ref if isinstance(ref, str) else c.id
+            raise Conflict(f"cannot kill container: {shown}: container {c.id} is not running")
+        process.signal(c, number, now())
+        c.reload()
+        return c
 
-        return run_argv(c, cmd)
+    def run(self, image: str, cmd: "list[str] | None" = None, detach: bool = False, name: "str | None" = None,
+            **create_options):
+        """Create and start a container; unless `detach`, run its command to its end (simulated time) and
+        return its output. Returns (container, output text, exit status or None while it runs, ops)."""
+        from . import process
+
+        c = self.create(image, name=name, cmd=cmd, **create_options)
+        self.start(c)
+        if detach:
+            return c, "", None, []
+        process.run_until(c, math.inf)
+        c.reload()
+        output = "".join(r["log"] for r in process.read_log(c))
+        return c, output, (c.exit_code if not c.running else None), c.history()
+
+    def exec(self, ref: "str | Container", cmd: list[str], stdin: "str | None" = None,
+             env: "list | None" = None, workdir: "str | None" = None):
+        """Run `cmd` in a running container (`docker exec`); return a labkit.shell.Execution."""
+        from ..clock import now
+        from . import process
+
+        c = self.get(ref)
+        return process.exec_in(c, cmd, now(), stdin=stdin, env_extra=env, workdir=workdir)
 
     def rm(self, ref: "str | Container", force: bool = False) -> str:
-        """Remove a container (force: even when Up); return the name or ID as given, like docker."""
+        """Remove a container (force: even when Up, killed first); return the name or ID as given, like docker."""
         c = self.get(ref)
         if c.running and not force:
             raise Conflict(f'cannot remove container "/{c.name}": container is running: stop the container '
                            f"before removing or force remove")
+        self._remove(c)
+        return ref if isinstance(ref, str) else c.id
+
+    def _remove(self, c: Container) -> None:
         trash = self.root / f".{c.id}.removing"
         os.rename(c.root, trash)
         shutil.rmtree(trash)
-        return ref if isinstance(ref, str) else c.id
+
+    def _settled(self, c: Container) -> "Container | None":
+        """Return `c` with its process carried on to now; None when it ended and was made with --rm (removed)."""
+        from ..clock import now
+        from . import process
+
+        if c.running:
+            process.advance(c, now())
+            c.reload()
+        if not c.running and c.config.get("auto_remove") and c.state == STATE_EXITED:
+            try:
+                self._remove(c)
+            except FileNotFoundError:
+                pass
+            return None
+        return c
 
     # -- finding
 
@@ -175,8 +250,8 @@ class Containers:
         if self.root.is_dir():
             for p in self.root.iterdir():
                 if len(p.name) == 64 and (p / "config.json").is_file():
-                    c = Container(self, p)
-                    if all or c.running:
+                    c = self._settled(Container(self, p))
+                    if c is not None and (all or c.running):
                         out.append(c)
         out.sort(key=lambda c: (c.created, c.order, c.id), reverse=True)
         return out
@@ -187,10 +262,14 @@ class Containers:
             if not (ref.root / "config.json").is_file():
                 raise NotFound(f"No such container: {ref.id}")
             ref.reload()
+            if self._settled(ref) is None:
+                raise NotFound(f"No such container: {ref.id}")
             return ref
         text = ref.strip().lstrip("/")
         if len(text) == 64 and (self.root / text / "config.json").is_file():
-            return Container(self, self.root / text)
+            c = self._settled(Container(self, self.root / text))
+            if c is not None:
+                return c
         every = self.list(all=True)
         for c in every:
             if c.name == text:
@@ -213,7 +292,7 @@ class Containers:
                 continue
             out.setdefault(Digest.parse(c.image_id), []).append(
                 {"id": c.id, "name": c.name, "size": c.size_rw(), "running": c.running, "image": c.image,
-                 "command": " ".join(c.cmd), "created": c.created, "status": c.status()})
+                 "command": c.command_line, "created": c.created, "status": c.status()})
         return out
 
     def sizes(self, ref: "str | Container") -> tuple[int, int]:

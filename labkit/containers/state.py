@@ -71,8 +71,23 @@ class ContainerState:
 
     @property
     def cmd(self) -> list:
-        """Return the command the container runs (the image's Cmd unless one was given)."""
+        """Return the container's Cmd (the image's unless `run` gave arguments)."""
         return list(self._config.get("cmd") or [])
+
+    @property
+    def entrypoint(self) -> list:
+        """Return the container's Entrypoint (the image's, [] when it has none)."""
+        return list(self._config.get("entrypoint") or [])
+
+    @property
+    def argv(self) -> list:
+        """Return what the container runs as PID 1: Entrypoint + Cmd (Docker's Path and Args)."""
+        return self.entrypoint + self.cmd
+
+    @property
+    def hostname(self) -> str:
+        """Return the container's host name (Docker's default: the first 12 hex digits of its ID)."""
+        return self._config.get("hostname") or self.id[:12]
 
     @property
     def created(self) -> datetime:
@@ -96,8 +111,14 @@ class ContainerState:
         """Return the last exit status (None if it never exited)."""
         return self._config.get("exit_code")
 
+    @property
+    def error(self) -> str:
+        """Return the error of the last failed start ("" when none)."""
+        return self._config.get("error") or ""
+
     def status(self, now: "datetime | None" = None) -> str:
-        """Return docker's STATUS column: "Created", "Up 5 minutes", "Exited (0) 2 minutes ago"."""
+        """Return docker's STATUS column, as moby's State.String() words it (daemon/container/state.go):
+        "Up 5 minutes" while running; "Created" if it never started; "Exited (0) 2 minutes ago" after."""
         from ..clock import now as clock_now, parse_time
         from ..formatting import human_duration
 
@@ -105,26 +126,42 @@ class ContainerState:
         if self.state == STATE_RUNNING:
             since = parse_time(self._config["started_at"])
             return "Up " + human_duration((now - since).total_seconds())
-        if self.state == STATE_EXITED:
-            since = parse_time(self._config["finished_at"])
-            return f"Exited ({self.exit_code}) " + human_duration((now - since).total_seconds()) + " ago"
-        return "Created"
+        if not self._config.get("started_at"):
+            return "Created"
+        if not self._config.get("finished_at"):
+            return ""
+        since = parse_time(self._config["finished_at"])
+        return f"Exited ({self.exit_code or 0}) " + human_duration((now - since).total_seconds()) + " ago"
 
     def _save_config(self) -> None:
         from ..fsutil import atomic_write_bytes
 
         atomic_write_bytes(self.root / "config.json", json.dumps(self._config, indent=1, sort_keys=True).encode())
 
-    def set_state(self, state: str, exit_code: "int | None" = None) -> None:
-        """Record a new state (Up: when it started; Exited: when, and the exit code) in config.json."""
+    def set_state(self, state: str, exit_code: "int | None" = None, at: "datetime | None" = None) -> None:
+        """Record a new state in config.json (Up: when it started, `at` or now; Exited: when, and the exit
+        code)."""
         from ..clock import now, rfc3339
 
+        when = rfc3339(at or now())
         self._config["state"] = state
         if state == STATE_RUNNING:
-            self._config["started_at"] = rfc3339(now())
+            self._config["started_at"] = when
+            self._config["error"] = ""
         elif state == STATE_EXITED:
-            self._config["finished_at"] = rfc3339(now())
+            self._config["finished_at"] = when
             self._config["exit_code"] = exit_code
+        self._save_config()
+
+    def record_error(self, exit_code: int, message: str) -> None:
+        """Record a start that failed: the exit code Docker sets and the error (the state stays)."""
+        self._config["exit_code"] = exit_code
+        self._config["error"] = message
+        self._save_config()
+
+    def update_config(self, **fields) -> None:
+        """Set fields of config.json."""
+        self._config.update(fields)
         self._save_config()
 
     @property

@@ -348,13 +348,24 @@ def _bins(prefix: str, names: Mapping[str, int], seed: str, arch: str = "amd64")
     return [F(f"{prefix}/{n}", elf(f"{seed}:{n}", size, arch), 0o755) for n, size in names.items()]
 
 
+# Programs labkit's shell runs (labkit.shell.coreutils) that the real images have too, where they have them; a
+# stand-in is a small ELF file known by its name (labkit.shell.lookup), so the images' sizes barely move.
+STAND_IN_SIZE = 256
+COREUTILS_BIN = ("chmod", "false", "ln", "pwd", "rmdir", "touch", "true", "uname")
+COREUTILS_USR_BIN = ("[", "basename", "dirname", "printenv", "printf", "test", "wc", "whoami")
+
+
+def _stand_ins(prefix: str, names: Iterable[str], seed: str, arch: str = "amd64") -> list[Entry]:
+    return [F(f"{prefix}/{n}", elf(f"{seed}:{n}", STAND_IN_SIZE, arch), 0o755) for n in names]
+
+
 # --- busybox (an index: linux/amd64 + linux/arm64) ----------------------------------------------------------
 
 BUSYBOX_APPLETS = ("[", "[[", "ash", "awk", "basename", "cat", "chmod", "chown", "cp", "cut", "date", "dd",
-                   "df", "du", "echo", "env", "false", "find", "grep", "head", "hostname", "id", "kill", "ln",
-                   "ls", "mkdir", "more", "mount", "mv", "ping", "ps", "pwd", "rm", "rmdir", "sed", "sh",
-                   "sleep", "sort", "stat", "tail", "tar", "tee", "top", "touch", "tr", "true", "uname",
-                   "uptime", "vi", "wc", "wget", "which", "whoami", "xargs", "yes")
+                   "df", "dirname", "du", "echo", "env", "false", "find", "grep", "head", "hostname", "id", "kill",
+                   "ln", "ls", "mkdir", "more", "mount", "mv", "ping", "printenv", "printf", "ps", "pwd", "rm",
+                   "rmdir", "sed", "sh", "sleep", "sort", "stat", "tail", "tar", "tee", "test", "top", "touch", "tr",
+                   "true", "uname", "uptime", "vi", "wc", "wget", "which", "whoami", "xargs", "yes")
 
 BUSYBOX_PASSWD = """\
 root:x:0:0:root:/root:/bin/sh
@@ -478,6 +489,7 @@ def debian_rootfs(codename: str, version: str, point: str, seed: str, scale: int
                              "grep": 190 * KB, "sed": 70 * KB, "hostname": 15 * KB}, seed)
     entries += _bins("usr/bin", {"apt-get": 40 * KB, "dpkg": 250 * KB, "env": 30 * KB, "id": 40 * KB,
                                  "find": 230 * KB, "xargs": 60 * KB, "head": 40 * KB, "tail": 60 * KB}, seed)
+    entries += _stand_ins("bin", COREUTILS_BIN, seed) + _stand_ins("usr/bin", COREUTILS_USR_BIN, seed)
     for pkg in ("base-files", "bash", "coreutils", "dash", "debian-archive-keyring", "dpkg", "grep", "perl-base",
                 "sed", "tar", "tzdata"):
         entries.append(F(f"var/lib/dpkg/info/{pkg}.list", f"/.\n/usr\n/usr/share/doc/{pkg}\n"))
@@ -555,6 +567,7 @@ def ubuntu_rootfs() -> list[Entry]:
                                  "date": 68 * KB, "sleep": 31 * KB, "ps": 97 * KB, "tar": 384 * KB,
                                  "grep": 211 * KB, "sed": 73 * KB, "apt-get": 42 * KB, "dpkg": 265 * KB,
                                  "env": 31 * KB}, seed)
+    entries += _stand_ins("usr/bin", COREUTILS_BIN + COREUTILS_USR_BIN + ("head", "hostname", "id", "tail"), seed)
     entries += [F(f"var/lib/apt/lists/{name}", filler(f"{seed}:{name}", 60 * KB, head=128))
                 for name in _UBUNTU_LISTS]
     entries += [F("var/lib/apt/lists/lock", b"", 0o640)]
@@ -898,7 +911,7 @@ def _zookeeper(repo: str, version: str, home: str, when: str, extra_cfg: str = "
     ]
     if entry:
         files.append(F(entry[0].lstrip("/"), "#!/bin/bash\nset -e\n# start ZooKeeper with the settings from the "
-                                             "environment\nexec zkServer.sh start-foreground\n", 0o755))
+                                             f"environment\nexec /{home}/bin/zkServer.sh start-foreground\n", 0o755))
     family = repo.split("/")[0]
     steps = (JESSIE_BASE, Step(JESSIE_CREATED, nop('CMD ["/bin/bash"]')),
              Step("2016-11-25T01:00:05Z", nop("ENV LANG=C.UTF-8")),
@@ -1026,6 +1039,7 @@ def centos_rootfs() -> list[Entry]:
                                  "rm": 62 * KB, "mkdir": 79 * KB, "echo": 33 * KB, "date": 62 * KB, "sleep": 33 * KB,
                                  "ps": 100 * KB, "tar": 346 * KB, "grep": 159 * KB, "sed": 76 * KB, "rpm": 20 * KB,
                                  "env": 29 * KB}, seed)
+    entries += _stand_ins("usr/bin", COREUTILS_BIN + COREUTILS_USR_BIN + ("head", "hostname", "id", "tail"), seed)
     return entries
 
 

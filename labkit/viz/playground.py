@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from typing import Any, Iterable
 
+from ..reference import SCRATCH
 from ..errors import LabkitError, UsageError
 from ..formatting import human_size
 from .layerexplorer import describe_bytes
@@ -152,13 +153,15 @@ def _container(lab, image: str, name: str, reset: bool = False):
         return existing
     if existing is not None:
         manager.rm(existing, force=True)
-    lab.ensure_image(image)    # the implicit pull of `docker run` (nothing for scratch)
-    return manager.create(image, name=name)
+    if image != SCRATCH:
+        lab.ensure_image(image)    # the implicit pull of `docker run`
+    return manager.create(image, name=name, tty=True, interactive=True)
 
 
 def fresh_container(lab, image: str, name: str, start: bool = False):
     """Return a new container `name` over `image` (pulled if missing), replacing a container of that name,
-    so a notebook cell that makes it can be run again; `start` leaves it Up, like `docker run -d`."""
+    so a notebook cell that makes it can be run again; `start` leaves it Up, like `docker run -dit`: its
+    shell waits for input on a terminal nobody types into (a plain `docker run -d ubuntu` exits at once)."""
     c = _container(lab, image, name, reset=True)
     if start:
         c.manager.start(c)

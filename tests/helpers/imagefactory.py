@@ -366,3 +366,17 @@ def stored_entry_image(home, layers: "Sequence[Sequence[Entry]]", ref: str = "ba
     from labkit.store import Store
 
     return store_image(Store(home), entry_image(layers, **kw), ref)
+
+
+COREUTILS = ("cat", "chmod", "cp", "date", "echo", "false", "ln", "ls", "mkdir", "mv", "pwd", "rm", "rmdir", "sleep",
+             "touch", "true", "uname", "head", "tail", "env", "id", "wc", "basename", "dirname", "printf", "test")
+
+
+def program_entries(shell: str = "bash", names=COREUTILS, bindir: str = "bin") -> list[Entry]:
+    """Return entries of small stand-in programs as the lab images ship them: ELF files known by their names
+    (labkit.shell.lookup), `bindir`/sh a symlink to `shell` (bash or dash), mode 0755."""
+    entries = [Entry(bindir, "dir")]
+    for name in sorted({shell, "bash", *names}):
+        entries.append(Entry(f"{bindir}/{name}", data=b"\x7fELF stand-in " + name.encode(), mode=0o755))
+    entries.append(Entry(f"{bindir}/sh", "symlink", linkname=shell))
+    return entries
