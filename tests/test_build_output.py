@@ -115,11 +115,11 @@ def test_plain_output_of_a_failing_run(lab, tmp_path):
     tail = out[out.index("#5 [2/2] RUN apt-get update"):]
     assert tail == """\
 #5 [2/2] RUN apt-get update
-#5 0.000 sh: apt-get: not available in labkit's simulated shell
+#5 0.000 /bin/sh: apt-get: not found
 #5 ERROR: process "/bin/sh -c apt-get update" did not complete successfully: exit code: 127
 ------
  > [2/2] RUN apt-get update:
-0.000 sh: apt-get: not available in labkit's simulated shell
+0.000 /bin/sh: apt-get: not found
 ------
 Dockerfile:2
 --------------------

@@ -352,11 +352,17 @@ def layer_of(container, store, layer_store, clamp: "int | None"):
 def run_command(container, argv: list, env: list, cwd: str, user: str) -> tuple[str, int]:
     """Run a command line in the container; return (output, exit status).
 
-    Today this is labkit's built-in shell on the container's files (labkit.shell), which knows its own small
-    set of commands; the environment and the user are not applied by it."""
-    from ..shell import run_argv
+    labkit.shell.execute runs it as the runtime would (argv[0] resolved through the step's PATH, the
+    environment applied; a program the image lacks: 127 and the runtime's error text); the user is not
+    applied (labkit's processes are root). A command that would wait for good (`sleep infinity`) is reported
+    as failing, where BuildKit would wait."""
+    from ..shell import execute
 
-    result = run_argv(container, argv, cwd or "/")
+    result = execute(container, list(argv), env=list(env), cwd=cwd or "/")
+    if result.error is not None:
+        return result.error + "\n", result.status
+    if result.status is None:
+        return result.output + "labkit: the command never ends (it waits for good); BuildKit would wait here\n", 1
     return result.output, result.status
 
 
