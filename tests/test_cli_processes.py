@@ -267,3 +267,125 @@ def test_the_lab_images_run_their_programs(home):
     quiet("run", "-d", "--name", "duck", "mkerker/duckhunt")
     assert run("logs", "duck")[1] == "\n> duckhunt-js@1.0.0 start /usr/src/app\n> node server.js\n\n"
     assert ps_row("duck")["State"] == "running"
+
+
+# --- the command Docker runs: Entrypoint + Cmd ----------------------------------------------------------------
+
+def test_entrypoint_and_cmd_make_the_command_and_run_replaces_the_cmd(home):
+    # moby daemon/container.go getEntrypointAndArgs: Entrypoint + Cmd; `run IMAGE ARGS` replaces the Cmd only,
+    # `--entrypoint` replaces the Entrypoint and drops the image's Cmd (docker/cli container/opts.go)
+    quiet("create", "--name", "base", "busybox")
+    run("commit", "-c", 'ENTRYPOINT ["echo", "hello"]', "-c", 'CMD ["world"]', "base", "greet:1")
+    assert quiet("run", "--name", "g1", "greet:1") == (0, "hello world\n", "")
+    assert ps_row("g1")["Command"] == '"echo hello world"'
+    assert quiet("run", "--rm", "greet:1", "there") == (0, "hello there\n", "")
+    assert quiet("run", "--rm", "--entrypoint", "printf", "greet:1", "%s-%s\\n", "a", "b") == (0, "a-b\n", "")
+    (data,) = json.loads(run("inspect", "g1")[1])
+    assert (data["Path"], data["Args"]) == ("echo", ["hello", "world"])
+
+
+# --- following: logs -f and processes that never end ------------------------------------------------------
+
+def test_logs_follow_prints_as_the_process_runs_until_it_ends(home):
+    quiet("run", "-d", "--name", "steps", "busybox", "sh", "-c", "echo one; sleep 2; echo two; exit 5")
+    assert run("logs", "steps") == (0, "one\n", "")
+    assert ps_row("steps")["State"] == "running"
+    # docker/cli logs.go: -f follows until the container ends; the clock is pinned here, so labkit moves the
+    # process's own time to its wake-up instead of waiting 2 s
+    assert run("logs", "-f", "steps") == (0, "one\ntwo\n", "")
+    assert ps_row("steps")["Status"].startswith("Exited (5) ")
+    assert run("logs", "-f", "steps") == (0, "one\ntwo\n", "")            # an ended container: what it printed
+
+
+def test_tail_f_and_sleep_infinity_keep_the_container_up(home, monkeypatch):
+    quiet("run", "-d", "--name", "tailer", "busybox", "tail", "-f", "/dev/null")
+    quiet("run", "-d", "--name", "forever", "ubuntu", "sleep", "infinity")
+    at(monkeypatch, "2017-01-20T02:00:00Z")
+    # moby State.String() with go-units HumanDuration
+    assert ps_row("tailer")["Status"] == "Up 2 hours" and ps_row("forever")["Status"] == "Up 2 hours"
+    assert run("stop", "tailer", "forever") == (0, "tailer\nforever\n", "")
+    assert ps_row("tailer")["Status"] == "Exited (137) Less than a second ago"
+    at(monkeypatch, "2017-01-20T02:02:00Z")
+    assert ps_row("forever")["Status"] == "Exited (137) About a minute ago"
+
+
+def test_a_foreground_run_that_never_ends_returns_and_says_so(home):
+    # docker run would wait for ever (until Ctrl-C); off a terminal labkit returns 0 and says why on stderr
+    status, out, err = quiet("run", "--name", "srv", "busybox", "sleep", "infinity")
+    assert (status, out) == (0, "")
+    assert err == ("labkit: srv is still running (sleep infinity: it runs until stopped); Docker would wait here, "
+                   "labkit returns: `labkit stop srv` ends it\n")
+    assert ps_row("srv")["State"] == "running"
+
+
+# --- standard input from a real pipe and a real terminal ---------------------------------------------------
+
+def _labkit(home) -> list:
+    return [sys.executable, "-m", "labkit", "--home", str(home)]
+
+
+def test_run_i_reads_a_pipe(home):
+    # the example: echo 'echo hi' | docker run -i --rm IMAGE sh  ->  hi
+    import subprocess
+
+    quiet("pull", "busybox")
+    done = subprocess.run(_labkit(home) + ["run", "-i", "--rm", "busybox", "sh"], input="echo hi\n",
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "hi\n", "")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs a pseudo-terminal")
+def test_run_it_on_a_terminal_gives_the_shells_prompt(home):
+    # docker run -it: the shell gets a terminal and prompts (busybox's ash: "/ # "); `exit 3` ends the
+    # container with 3 (docker/cli run.go returns the container's status)
+    import os
+    import pty
+    import select
+    import subprocess
+    import time
+
+    quiet("pull", "busybox")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(_labkit(home) + ["run", "-it", "--name", "tty", "busybox"], stdin=follower,
+                            stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + 120
+        while marker not in seen:
+            assert time.monotonic() < deadline, seen
+            if select.select([leader], [], [], 1)[0]:
+                try:
+                    seen += os.read(leader, 4096)
+                except OSError:
+                    break
+
+    try:
+        read_until(b"/ # ")
+        os.write(leader, b"echo hi from ''$HOSTNAME\n")                  # the terminal echoes what is typed
+        read_until(b"hi from " + ps_row("tty")["ID"].encode())
+        os.write(leader, b"exit 3\n")
+        assert proc.wait(timeout=120) == 3
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+    text = seen.decode().replace("\r\n", "\n")
+    assert "/ # " in text and f"hi from {ps_row('tty')['ID']}" in text
+    assert ps_row("tty")["Status"] == "Exited (3) Less than a second ago"
+
+
+def test_dev_is_the_runtimes_and_never_reaches_the_container(home):
+    # runc mounts a tmpfs on /dev with its default devices and links (libcontainer/specconv/spec_linux.go
+    # AllowedDevices, rootfs_linux.go setupDevSymlinks); busybox's own /dev is empty
+    script = "ls /dev; ls -l /dev/null; cat /dev/null; echo data > /dev/null; echo 'ok' >> /dev/zero; echo $?"
+    assert quiet("run", "--name", "devs", "busybox", "sh", "-c", script) == (0, (
+        "core\nfd\nfull\nmqueue\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n"
+        "crw-rw-rw- 1 root root 1, 3 1970-01-01 00:00 /dev/null\n0\n"), "")
+    assert run("diff", "devs") == (0, "", "")                     # a mount's files are not the container's
+    # labkit's limit (README): a new file on /dev would live on the runtime's tmpfs, which labkit does not keep;
+    # Docker creates it there (outside the container's layer too), labkit refuses it
+    assert quiet("run", "--rm", "busybox", "touch", "/dev/new") == (
+        1, "", "touch: cannot touch '/dev/new': Permission denied\n")

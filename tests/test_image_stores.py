@@ -21,9 +21,9 @@ from labkit.tables import TreeDetails, TreeImage, print_tree
 
 from helpers.peers import run as run_peer
 
-BUSYBOX_INDEX = "1cd70b77611b"    # the lab's busybox:latest: an index of linux/amd64 and linux/arm64/v8
-BUSYBOX_AMD64 = "3b09c1aae522"
-BUSYBOX_ARM64 = "7672e1bb057a"
+BUSYBOX_INDEX = "5da0d7d5d2c1"    # the lab's busybox:latest: an index of linux/amd64 and linux/arm64/v8
+BUSYBOX_AMD64 = "d734293ba99b"
+BUSYBOX_ARM64 = "7674f396fee0"
 NOW = "2017-01-15T00:00:00Z"
 
 
@@ -168,12 +168,12 @@ def test_bare_images_is_docker_29s_collapsed_view(pulled):
     assert (status, err) == (0, "")
     assert out == (
         "IMAGE            ID             DISK USAGE   CONTENT SIZE   EXTRA\n"
-        "busybox:latest   1cd70b77611b       1.11MB         32.2kB        \n"
-        "debian:jessie    7b5e3ab7cd82       7.59MB          192kB        \n"
-        "ubuntu:latest    a68c429bdb60       7.73MB          200kB        \n")
+        f"busybox:latest   {BUSYBOX_INDEX}       1.11MB         32.3kB        \n"
+        "debian:jessie    4ebdb9ed7359        7.6MB          194kB        \n"
+        "ubuntu:latest    2ef7a561598f       7.74MB          202kB        \n")
     assert run("image", "ls")[1] == out and run("image", "list")[1] == out
     run("create", "--name", "c", "busybox")
-    assert run("images")[1].splitlines()[1].endswith("32.2kB   U    ")  # "U": a container uses it
+    assert run("images")[1].splitlines()[1].endswith("32.3kB   U    ")  # "U": a container uses it
 
 
 @host_is_amd64
@@ -181,9 +181,9 @@ def test_tree_lists_every_platform_of_an_index_and_pull_platform_adds_one(pulled
     lab, _ = pulled
     assert run("images", "--tree")[1].splitlines()[:4] == [
         "IMAGE                   ID             DISK USAGE   CONTENT SIZE   EXTRA",
-        "busybox:latest          1cd70b77611b       1.11MB         32.2kB        ",
-        "├─ linux/amd64          3b09c1aae522       1.11MB         32.2kB        ",
-        "└─ linux/arm64/v8       7672e1bb057a           0B             0B        "]  # listed, blobs not here
+        f"busybox:latest          {BUSYBOX_INDEX}       1.11MB         32.3kB        ",
+        f"├─ linux/amd64          {BUSYBOX_AMD64}       1.11MB         32.3kB        ",
+        f"└─ linux/arm64/v8       {BUSYBOX_ARM64}           0B             0B        "]  # listed, blobs not here
     assert run("pull", "--platform", "linux/arm64", "busybox")[0] == 0
     tree = run("images", "--tree")[1].splitlines()
     assert tree[1].split()[:2] == ["busybox:latest", BUSYBOX_INDEX]  # the same image, one more platform
@@ -204,9 +204,9 @@ def test_legacy_table_when_a_flag_asks_for_it(pulled):
     _, results = pulled
     out = run("images", "--digests")[1].splitlines()
     assert out[0] == "REPOSITORY   TAG       " + "DIGEST".ljust(74) + "IMAGE ID       CREATED        SIZE"
-    assert out[1] == (f"busybox      latest    {results['busybox'].digest}   1cd70b77611b   "
+    assert out[1] == (f"busybox      latest    {results['busybox'].digest}   {BUSYBOX_INDEX}   "
                       "2 months ago   1.11MB")
-    assert run("images", "-q")[1] == "1cd70b77611b\n7b5e3ab7cd82\na68c429bdb60\n"
+    assert run("images", "-q")[1] == f"{BUSYBOX_INDEX}\n4ebdb9ed7359\n2ef7a561598f\n"
     assert gd("images", "-q")[1].split()[0] == results["busybox"].record.image_id.short
     lab_text = gd("images")[1].splitlines()
     assert lab_text[0] == "REPOSITORY          TAG                 IMAGE ID            CREATED             SIZE"
@@ -221,7 +221,7 @@ def test_tree_and_flags_do_not_mix(pulled):
 
 def _dangling(name: str = "snap:1") -> None:
     """Commit a container twice under one name: the first image loses its name (dangling)."""
-    run("run", "-d", "--name", "c", "busybox")
+    run("run", "-d", "--name", "c", "busybox", "sleep", "infinity")   # busybox's sh alone would exit at once
     run("commit", "c", name)
     run("exec", "c", "sh", "-c", "echo changed > /f")
     run("commit", "c", name)
@@ -248,7 +248,7 @@ def test_ambiguous_name_hint(pulled):
 def test_go_templates_for_images(pulled):
     assert run("images", "--format", "{{.Repository}}:{{.Tag}}")[1] == "busybox:latest\ndebian:jessie\nubuntu:latest\n"
     assert run("images", "--format", "table {{.Repository}}\\t{{.Size}}")[1] == (
-        "REPOSITORY   SIZE\nbusybox      1.11MB\ndebian       7.59MB\nubuntu       7.73MB\n")
+        "REPOSITORY   SIZE\nbusybox      1.11MB\ndebian       7.6MB\nubuntu       7.74MB\n")
     row = json.loads(run("images", "--format", "json")[1].splitlines()[0])
     assert sorted(row) == ["Containers", "CreatedAt", "CreatedSince", "Digest", "ID", "Repository", "SharedSize",
                            "Size", "Tag", "UniqueSize"]  # Docker 29 (no VirtualSize)
@@ -291,7 +291,7 @@ def test_inspect_templates(pulled):
 
 
 def test_ps_templates_see_dockers_fields(pulled):
-    run("run", "-d", "--name", "web", "busybox")
+    run("run", "-d", "--name", "web", "busybox", "sleep", "infinity")
     run("exec", "web", "sh", "-c", "echo 12345 > /f")
     out = run("ps", "--format", "{{.Names}} {{.State}} {{.Size}} {{.Platform}} {{.LocalVolumes}}")[1]
     assert re.fullmatch(r"web running 6B \(virtual \S+MB\) linux/\w+ 0\n", out)
@@ -372,7 +372,7 @@ def test_image_prune_all_keeps_what_containers_use(pulled):
 
 def test_container_prune(pulled):
     run("create", "--name", "stopped", "busybox")
-    run("run", "-d", "--name", "up", "busybox")
+    run("run", "-d", "--name", "up", "busybox", "sleep", "infinity")
     status, out, _ = run("container", "prune", stdin="y\n")
     stopped_id = out.splitlines()[2]
     assert out == ("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] "
@@ -385,7 +385,7 @@ def test_container_prune(pulled):
 def test_management_commands_are_the_verbs(pulled):
     assert run("image", "tag", "busybox", "b:1")[0] == 0
     assert run("image", "rm", "b:1")[1] == "Untagged: b:1\n"
-    assert run("container", "create", "--name", "c1", "busybox")[0] == 0
+    assert run("container", "create", "--name", "c1", "busybox", "sleep", "infinity")[0] == 0
     assert run("container", "start", "c1")[1] == "c1\n"
     assert run("container", "exec", "c1", "echo", "hi")[1] == "hi\n"
     assert run("container", "stop", "c1")[1] == "c1\n"

@@ -8,8 +8,8 @@ ls, cat, cp ...; see labkit.shell.programs). Their output, exit status and file 
 container) are what the real ones give; errors are worded like the real shell's and coreutils'.
 
 The parts: `syntax` (the sh grammar), `expand` (word expansion), `lookup` (PATH resolution, what a file is),
-`dialects` (each shell's error wording), `coreutils` and `programs` (the programs), `machine` (the processes of
-one container on simulated time, suspendable). The API:
+`dialects` (each shell's error wording), `coreutils` and `programs` (the programs), `devices` (the /dev the
+runtime mounts), `machine` (the processes of one container on simulated time, suspendable). The API:
 
 - `execute(container, argv, env=..., cwd=..., stdin=...)`: run one command as `docker exec` or a Dockerfile
   RUN does (the runtime's exec first, so `apt-get` in an image without it fails with status 127 and the

@@ -802,10 +802,15 @@ def _ls_lines(entries: list, opts: set) -> str:
     rows = []
     for name, n in entries:
         size = 4096 if n.type == "dir" else len(n.linkname.encode("utf-8", "surrogateescape")) if n.type == "symlink" else n.size
+        rdev = getattr(n, "rdev", None)
+        if rdev is not None:
+            size = f"{rdev[0]}, {rdev[1]}"      # a device: its major and minor numbers, as ls shows them
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(n.mtime))
         shown = f"{name} -> {n.linkname}" if n.type == "symlink" else name
         rows.append((mode_string(n.type, n.mode), "2" if n.type == "dir" else "1", _user(n.uid), _user(n.gid),
                      str(size), when, shown))
+    if not rows:
+        return ""
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "".join(f"{r[0]} {r[1]:>{widths[1]}} {r[2]:<{widths[2]}} {r[3]:<{widths[3]}} {r[4]:>{widths[4]}} "
                    f"{r[5]} {r[6]}\n" for r in rows)

@@ -25,6 +25,7 @@ import posixpath
 from ..paths import norm, printable
 from . import coreutils, programs
 from .base import Block, Exec, Fail, Invocation, WaitInput, why
+from .devices import RuntimeFiles
 from .dialects import BASH, DASH, SHELLS, Dialect
 from .expand import ExpansionError, expand, expand_one
 from .lookup import ExecError, identify, look_path, search
@@ -49,7 +50,7 @@ class Machine:
     """The processes of one container (see the module text)."""
 
     def __init__(self, fs, now: float, nested: bool = False):
-        self.fs = fs
+        self.fs = RuntimeFiles.over(fs)      # the container's files with the runtime's /dev
         self.t = float(now)
         self.stack: list[dict] = []
         self.stdin = {"data": "", "eof": True}
