@@ -176,6 +176,7 @@ def test_logs_replay_what_the_process_printed_as_time_passes(home, monkeypatch):
 def test_logs_keep_the_streams_apart(home):
     quiet("run", "--name", "both", "busybox", "sh", "-c", "echo out; echo err >&2")
     assert run("logs", "both") == (0, "out\n", "err\n")
+    assert run("container", "logs", "both") == (0, "out\n", "err\n")     # docker container logs: the same verb
 
 
 def test_logs_of_a_missing_container(home):
@@ -212,7 +213,7 @@ def test_kill(home):
     quiet("run", "-d", "--name", "k", "busybox", "sleep", "infinity")
     assert run("kill", "-s", "TERM", "k") == (0, "k\n", "")                 # ignored by sleep as PID 1
     assert ps_row("k")["State"] == "running"
-    assert run("kill", "k") == (0, "k\n", "")                               # SIGKILL by default
+    assert run("container", "kill", "k") == (0, "k\n", "")                 # SIGKILL by default
     assert ps_row("k")["Status"] == "Exited (137) Less than a second ago"
     # moby docker-v29.7.2 daemon/server/router/container/container_routes.go ("cannot kill container: %s")
     # around daemon/errors.go errNotRunning ("container %s is not running")
@@ -241,7 +242,7 @@ def test_exec_of_a_missing_program(home):
 
 def test_top_shows_pid_1_and_its_children(home):
     quiet("run", "-d", "--name", "loop", "busybox", "sh", "-c", "while true; do sleep 60; done")
-    status, out, _ = run("top", "loop")
+    status, out, _ = run("container", "top", "loop")
     lines = out.splitlines()
     # docker/cli top.go: tabwriter(20, 1, 3) of ps -ef's titles (moby daemon/top_unix.go)
     assert lines[0].split() == ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"]
