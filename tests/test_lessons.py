@@ -53,6 +53,46 @@ def test_right_answers_pass_and_wrong_ones_name_the_misconception(key, lab):
     assert item.solution(lab)
 
 
+def test_the_shared_size_lesson_accepts_either_dockers_figure_and_says_which(lab):
+    """05: the notebook shows `system df -v` on both stores; each store's SHARED SIZE is right, and the feedback
+    names the other Docker's figure and why they differ (Docker 29 also counts the compressed blob)."""
+    from labkit.lessons.base import both_stores
+
+    notebook_state(lab, "05")
+    rows = {store: next(r for r in each.system_df()["images"] if r["repository"] == "httpd")
+            for store, each in both_stores(lab).items()}
+    assert rows["containerd"]["shared_size"] > rows["graphdriver"]["shared_size"] > 0
+    item = lesson("05-shared-size")
+    on_29 = item.check(lab, f"{rows['containerd']['shared_size'] / 1e6:.2f}MB")
+    assert on_29.ok and "Docker 29" in on_29.message and "compressed" in on_29.message
+    on_text = item.check(lab, f"{rows['graphdriver']['shared_size'] / 1e6:.2f} MB")
+    assert on_text.ok and "unpacked files" in on_text.message
+    whole_29 = item.check(lab, f"{rows['containerd']['size'] / 1e6:.2f}MB")
+    assert not whole_29.ok and "whole SIZE" in whole_29.message
+    assert "on Docker 29" in item.solution(lab) and "on the lab text's Docker" in item.solution(lab)
+
+
+def test_the_id_to_pin_lesson_takes_docker_29s_id_and_refuses_the_config_digest(lab):
+    notebook_state(lab, "09")
+    record = lab.image("ubuntu")
+    assert record.target != record.image_id                  # two stores, two IMAGE IDs
+    item = lesson("09-id-to-pin")
+    for typed in (record.target.hex[:12], str(record.target), "docker 29's", "containerd"):
+        assert item.check(lab, typed).ok, typed
+    refused = item.check(lab, record.image_id.hex[:12])
+    assert not refused.ok and "config" in refused.message
+    assert "ID" in item.check(lab, "banana").message
+
+
+def test_a_pinned_digest_is_named_as_docker_29s_image_id(lab):
+    from labkit.lessons.pulling import pull_digest
+
+    notebook_state(lab, "07")
+    digest = pull_digest(lab.image("debian:jessie"))
+    verdict = lesson("07-pin").check(lab, f"debian:jessie@{digest}")
+    assert verdict.ok and "IMAGE ID Docker 29 shows" in verdict.message
+
+
 def test_the_change_task_lesson_checks_the_container(lab):
     from labkit.lessons.containers import do_task
 

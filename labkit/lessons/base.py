@@ -92,3 +92,18 @@ def yes_no(text: Any) -> "bool | None":
 def empty(kind: str) -> Feedback:
     """Return the feedback for an empty answer: say what to type."""
     return Feedback(False, f"type {kind} first.")
+
+
+# --- the two Dockers ----------------------------------------------------------------------------------------
+
+DOCKER_NAMES = {"graphdriver": "the lab text's Docker", "containerd": "Docker 29"}  # by image store
+
+
+def both_stores(lab) -> "dict[str, Any]":
+    """Return {"graphdriver": Lab, "containerd": Lab}: `lab`'s home as each Docker shows it. A student may
+    read either Docker's figures (the notebook shows both), so a checker compares with both."""
+    from ..daemonconfig import CONTAINERD, GRAPHDRIVER
+    from ..lab import Lab
+
+    return {store: lab if lab.image_store == store else Lab(lab.home, image_store=store)
+            for store in (GRAPHDRIVER, CONTAINERD)}

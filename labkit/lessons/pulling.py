@@ -44,7 +44,10 @@ def check_pin(lab, answer, image: str = IMAGE, verb: str = "pulled") -> Feedback
             " Adding the tag too (name:tag@sha256:...) keeps it readable: the digest wins."
         platform = "" if ref.digest == pull_digest(record) else \
             " (this is one platform's manifest; the Digest: line's index digest pins every platform)"
-        return Feedback(True, f"pinned: this reference gets the same bytes everywhere, forever.{tagged}{platform}")
+        shown = (" It is also the IMAGE ID Docker 29 shows (containerd store); the lab text's Docker shows the "
+                 "config's digest instead, which no registry serves." if ref.digest == pull_digest(record) else "")
+        return Feedback(True, f"pinned: this reference gets the same bytes everywhere, forever.{tagged}{platform}"
+                              f"{shown}")
     return Feedback(False, f"that digest is not the one {image} {verb} here: copy the Digest: line of the pull.")
 
 

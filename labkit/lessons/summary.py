@@ -4,29 +4,62 @@ from __future__ import annotations
 
 from ..formatting import human_size
 from ..reference import Reference
-from .base import Feedback, Lesson, close_to, empty, parse_number, parse_size, words, yes_no
+from .base import Feedback, Lesson, close_to, empty, parse_number, parse_size, words
 from .image import holders
 from .pulling import pull_digest
 
 HUB_NAMES = ("docker.io", "docker hub", "dockerhub", "hub.docker.com", "registry-1.docker.io", "index.docker.io")
 
 
-# --- images: two stores, two IMAGE IDs --------------------------------------------------------------------
+# --- images: two stores, two IMAGE IDs; only one of them pins ---------------------------------------------
 
-def check_ids_match(lab, answer) -> Feedback:
-    said = yes_no(answer)
-    if said is None:
-        return empty("yes or no")
+_HEX = set("0123456789abcdef")
+_DOCKER29 = ("docker 29", "29", "containerd", "docker 29's", "today's docker", "the containerd store")
+_LAB_TEXT = ("lab text", "the lab text's", "lab text's", "graphdriver", "the lab text's docker", "overlay2")
+
+
+def _which_id(lab, answer) -> "str | None":
+    """Return "containerd", "graphdriver", "both", "neither", "other id" or None for what a student typed: a
+    Docker's name, or an ID (12 hex digits or more, with or without sha256:)."""
+    text = words(answer).removeprefix("ubuntu@").removeprefix("sha256:").strip(" .")
+    if len(text) >= 12 and set(text) <= _HEX:
+        record = lab.image("ubuntu")
+        return ("containerd" if record.target.hex.startswith(text) else
+                "graphdriver" if record.image_id.hex.startswith(text) else "other id")
+    if text in ("both", "either", "any"):
+        return "both"
+    if text in ("neither", "none"):
+        return "neither"
+    if text in _DOCKER29 or text.startswith("docker 29"):
+        return "containerd"
+    if text in _LAB_TEXT or text.startswith("the lab text") or text.startswith("lab text"):
+        return "graphdriver"
+    return None
+
+
+def check_id_to_pin(lab, answer) -> Feedback:
+    if not words(answer):
+        return empty("Docker 29, the lab text's, or the ID itself")
+    which = _which_id(lab, answer)
     record = lab.image("ubuntu")
-    same = record.image_id == pull_digest(record)
-    if said == same:
-        return Feedback(True, "no: the lab text's Docker shows the config's digest "
-                              f"({record.image_id.hex[:12]}), Docker 29's containerd store the digest the pull "
-                              f"named ({pull_digest(record).hex[:12]}). Same image, two names; compare digests "
-                              "of the same kind.")
-    return Feedback(False, "that assumes IMAGE ID is one fixed number per image. It is a digest, but of which "
-                           "document depends on the store: the config (graphdriver) or the manifest/index "
-                           "(containerd, Docker 29's default).")
+    pinned, config = pull_digest(record).hex[:12], record.image_id.hex[:12]
+    if which == "containerd":
+        return Feedback(True, f"Docker 29's ({pinned}): its containerd store shows the digest of what was pulled, "
+                              "the Digest: line, which is the name a registry knows the image by. The lab text's "
+                              f"Docker shows the config's digest ({config}): the same image, but a registry has no "
+                              "manifest by that digest, so it cannot pin a pull. Both are digests, of different "
+                              "documents.")
+    if which in ("graphdriver", "both"):
+        return Feedback(False, f"the lab text's IMAGE ID ({config}) is the digest of the image's config, a blob "
+                               "inside the image. A registry serves manifests and indexes by digest, not configs: "
+                               "`docker pull ubuntu@sha256:<config digest>` finds no manifest. Which ID is the "
+                               "Digest: line of the pull?")
+    if which == "other id":
+        return Feedback(False, "that ID is neither of ubuntu's two: copy one from the cell above.")
+    if which == "neither":
+        return Feedback(False, "that assumes an IMAGE ID is only a local number. Both IDs are digests; one of them "
+                               "is the digest of what the pull fetched (its Digest: line). Which?")
+    return Feedback(False, f"{answer!s}: answer Docker 29, the lab text's, or type the ID from the cell above.")
 
 
 # --- layers: deleted bytes still count ---------------------------------------------------------------------
@@ -137,11 +170,17 @@ def check_build_layers(lab, answer) -> Feedback:
 
 
 LESSONS = [
-    Lesson("09-ids-match", "Images (1/6): two stores",
-           "A classmate on Docker 29 and you on the lab text's Docker pull the same ubuntu. Do your IMAGE IDs "
-           "match (yes/no)?", check_ids_match,
-           solution=lambda lab: "No: graphdriver shows the config digest, containerd the manifest/index digest.",
-           answers=lambda lab: ("no",), wrong=lambda lab: (("yes", "store"),), placeholder="yes or no"),
+    Lesson("09-id-to-pin", "Images (1/6): which ID pins?",
+           "A script must pull exactly the ubuntu shown above with `ubuntu@sha256:...`. Whose IMAGE ID goes after "
+           "`@sha256:`: the lab text's Docker's or Docker 29's?", check_id_to_pin,
+           solution=lambda lab: f"Docker 29's ({pull_digest(lab.image('ubuntu')).hex[:12]}...): the pulled "
+                                "manifest/index digest; the lab text's is the config digest, which no registry "
+                                "serves as a manifest.",
+           answers=lambda lab: ("Docker 29", "containerd", pull_digest(lab.image("ubuntu")).hex[:12],
+                                f"ubuntu@{pull_digest(lab.image('ubuntu'))}"),
+           wrong=lambda lab: (("the lab text's", "config"), (lab.image("ubuntu").image_id.hex[:12], "config"),
+                              ("both", "config"), ("neither", "digest")),
+           placeholder="Docker 29, the lab text's, or the ID"),
     Lesson("09-deleted-size", "Layers (2/6): deleted, still there",
            "How much do the apt lists that ubuntu's layer 2 deletes still add to ubuntu's SIZE?", check_deleted_size,
            solution=lambda lab: f"{human_size(deleted_bytes(lab))}: all of their bytes, hidden in layer 1.",
