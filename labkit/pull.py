@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from .digest import Digest
 from .errors import DigestMismatch, LabkitError
 from .progress import (ALREADY_EXISTS, DOWNLOAD_COMPLETE, DOWNLOADING, EXTRACTING, PULL_COMPLETE,
-                       PULLING_FS_LAYER, VERIFYING, LayerEvent, LayersEvent, MessageEvent, serialized)
+                       PULLING_FS_LAYER, VERIFYING, WAITING, LayerEvent, LayersEvent, MessageEvent, serialized)
 
 MAX_INDEX_DEPTH = 4  # nested indexes followed at most this deep
 UP_TO_DATE = "Image is up to date"
@@ -166,7 +166,7 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
     from .oci import Platform
     from .reference import SCRATCH, Reference
     from .registry.client import RegistryClient
-    from .transfers import DOWNLOADS_KEY, concurrency
+    from .transfers import DOWNLOADS_KEY, concurrency, configured
 
     emit = serialized(progress)
     ref = reference if isinstance(reference, Reference) else Reference.parse(str(reference))
@@ -183,6 +183,7 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
         from .home import load_settings
         settings = load_settings(store.home)
     workers = concurrency(settings, DOWNLOADS_KEY) if max_workers is None else max(1, max_workers)
+    limit = configured(settings, DOWNLOADS_KEY) if max_workers is None else workers  # past it: "Waiting"
 
     options = dict(client_options or {})
     if trace is not None:
@@ -211,7 +212,7 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
         if _has_image(store, manifest):
             return _record_existing(store, ep, ref, top, indexes, manifest, extract=extract, emit=emit)
         return _fetch_and_record(store, client, ep, ref, top, indexes, manifest, extract=extract,
-                                 emit=emit, what=what, max_workers=workers)
+                                 emit=emit, what=what, max_workers=workers, limit=limit)
     finally:
         client.close()
 
@@ -253,8 +254,12 @@ def _record_existing(store, ep, ref, top, indexes, manifest, *, extract, emit) -
 
 
 def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract, emit, what,
-                      max_workers) -> PullResult:
-    """Fetch config and layers (in parallel), extract in order, store the manifest chain, record the image."""
+                      max_workers, limit) -> PullResult:
+    """Fetch config and layers (in parallel), extract in order, store the manifest chain, record the image.
+
+    The new layers past `limit` (max-concurrent-downloads) say "Waiting" after "Pulling fs layer", as in
+    docker's download manager (moby: daemon/internal/distribution/xfer, makeDownloadFunc); the plain
+    renderer leaves that word out, the terminal and the pull widget show it."""
     from .oci import ImageConfig
     from .transfers import executor
 
@@ -282,6 +287,8 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
                 emit(LayerEvent(d.digest.short, ALREADY_EXISTS, final=True))
             else:
                 emit(LayerEvent(d.digest.short, PULLING_FS_LAYER, 0, d.size))
+        for d in [d for d in order if d.digest not in present][limit:]:
+            emit(LayerEvent(d.digest.short, WAITING, 0, d.size))
 
         def fetch_layer(desc) -> bool:
             lid = desc.digest.short

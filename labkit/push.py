@@ -16,9 +16,10 @@ Decisions (each follows docker unless said otherwise):
   chunked one (POST, PATCH with Content-Range per chunk, PUT ?digest=) above it. The config blob is pushed
   the same way, with no line of its own.
 - Up to max-concurrent-uploads layers (daemon.json, default 5) go up at once, top layer first; each layer past
-  that limit says "Waiting" until a slot frees, as docker's transfer manager does (distribution/xfer,
-  makeUploadFunc: the transfers past the limit print "Waiting" before they start). In the browser layers go
-  up one at a time, and the lines are still those of the configured limit.
+  that limit says "Waiting" until a slot frees, as docker's transfer manager does (moby:
+  daemon/internal/distribution/xfer, makeUploadFunc: the transfers past the limit print "Waiting" before
+  they start). In the browser layers go up one at a time, and the lines are still those of the configured
+  limit.
 - The plain renderer prints "Preparing" for every layer, then "Waiting" for those past the limit, then each
   layer's final line, top layer first, so a push prints the same text on every run.
 """

@@ -162,6 +162,36 @@ def test_parallel_pull_prints_the_same_lines_as_a_serial_one(scripted_server, tm
     assert list(dict.fromkeys(layer_lines)) == ids  # each layer's lines together, in manifest order
 
 
+@pytest.mark.parametrize("settings,waiting", [({}, 3), ({"max-concurrent-downloads": 2}, 4),
+                                              ({"max-concurrent-downloads": 6}, 0)])
+def test_new_layers_past_max_concurrent_downloads_say_waiting(scripted_server, tmp_path, settings, waiting):
+    """Docker's download manager: "Waiting" for each new layer past the limit (layers the host has take no
+    place); the terminal shows it, the plain lines leave it out."""
+    import io
+
+    from labkit.layers.store import LayerStore
+    from labkit.progress import WAITING, TerminalRenderer
+
+    base = factory.layer({"base": b"shared"})
+    first = factory.make_image([base])
+    img = factory.make_image([base] + [{f"f{i}": os.urandom(500)} for i in range(LAYERS)])
+    serve_image(scripted_server, "x", "first", first)
+    serve_image(scripted_server, "x", "v1", img)
+    store = Store(tmp_path / "home")
+    pull(store, f"{scripted_server.host}/x:first", settings=settings)
+    rec = Recorder()
+    pull(store, f"{scripted_server.host}/x:v1", settings=settings, progress=rec,
+         extract=LayerStore(store.home, store=store))
+    new = [lb.digest.short for lb in img.layers[1:]]
+    assert [e.layer_id for e in rec.events if getattr(e, "status", None) == WAITING] == new[len(new) - waiting:]
+    assert not any("Waiting" in line for line in rec.lines(detail="all"))
+    tty = io.StringIO()
+    r = TerminalRenderer(tty)
+    for e in rec.events:
+        r(e)
+    assert tty.getvalue().count(": Waiting") == waiting
+
+
 def test_parallel_push_prints_the_same_lines_as_a_serial_one_but_waiting(slow_lab_registries, tmp_path):
     """Docker's push lines: every layer "Preparing", those past max-concurrent-uploads "Waiting" (docker's
     transfer manager), then each final line, top layer first, whatever order the uploads finished in."""
