@@ -169,10 +169,15 @@ def progress_bar(current: int, total: int | None, width: int = 50) -> str:
 
 
 class TerminalRenderer:
-    """Docker's live view for a TTY: one line per layer, rewritten in place with ANSI cursor moves."""
+    """Docker's live view for a TTY: one line per layer, rewritten in place with ANSI cursor moves.
 
-    def __init__(self, stream: TextIO | None = None):
+    A pull's view by default; a push's says `first` = "Preparing" and draws its bar while "Pushing"."""
+
+    def __init__(self, stream: TextIO | None = None, *, first: str = PULLING_FS_LAYER,
+                 bars: "tuple[str, ...]" = (DOWNLOADING, EXTRACTING)):
         self.stream = stream or sys.stdout
+        self.first = first  # every layer's line before any event of its own
+        self.bars = bars  # the statuses drawn with a progress bar
         self._ids: list[str] = []
         self._lock = threading.RLock()
 
@@ -184,17 +189,20 @@ class TerminalRenderer:
             elif isinstance(event, LayersEvent):
                 self._ids = list(event.layer_ids)
                 for lid in self._ids:
-                    self.stream.write(f"{lid}: {PULLING_FS_LAYER}\n")
+                    self.stream.write(f"{lid}: {self.first}\n")
             elif isinstance(event, LayerEvent):
                 if event.layer_id not in self._ids:
                     self._ids.append(event.layer_id)
                     self.stream.write("\n")
                 text = f"{event.layer_id}: {event.status}"
-                if event.status in (DOWNLOADING, EXTRACTING) and event.current:
+                if event.status in self.bars and event.current:
                     text += " " + progress_bar(event.current, event.total)
                 up = len(self._ids) - self._ids.index(event.layer_id)
                 self.stream.write(f"\x1b[{up}A\r\x1b[2K{text}\r\x1b[{up}B")
             self.stream.flush()
+
+    def close(self) -> None:
+        """Nothing is held back on a terminal."""
 
 
 def is_terminal(stream) -> bool:

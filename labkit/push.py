@@ -33,7 +33,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from .digest import Digest, as_digest
 from .errors import AuthRequired, DigestMismatch, LabkitError, NotFound, RegistryError, UsageError
-from .progress import WAITING, LayerEvent, LayersEvent, MessageEvent, serialized
+from .progress import WAITING, LayerEvent, LayersEvent, MessageEvent, TerminalRenderer, serialized
 
 PREPARING = "Preparing"
 PUSHING = "Pushing"
@@ -124,39 +124,11 @@ class PushRenderer:
             self._flush()
 
 
-class TerminalPushRenderer:
+class TerminalPushRenderer(TerminalRenderer):
     """Docker's live push view for a TTY: one line per layer, rewritten in place (a bar while pushing)."""
 
     def __init__(self, stream: TextIO | None = None):
-        import sys
-
-        self.stream = stream or sys.stdout
-        self._ids: list[str] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event) -> None:
-        from .progress import progress_bar
-
-        with self._lock:
-            if isinstance(event, MessageEvent):
-                self.stream.write(event.text + "\n")
-            elif isinstance(event, LayersEvent):
-                self._ids = list(event.layer_ids)
-                for lid in self._ids:
-                    self.stream.write(f"{lid}: {PREPARING}\n")
-            elif isinstance(event, LayerEvent):
-                if event.layer_id not in self._ids:
-                    self._ids.append(event.layer_id)
-                    self.stream.write("\n")
-                text = f"{event.layer_id}: {event.status}"
-                if event.status == PUSHING and event.current:
-                    text += " " + progress_bar(event.current, event.total)
-                up = len(self._ids) - self._ids.index(event.layer_id)
-                self.stream.write(f"\x1b[{up}A\r\x1b[2K{text}\r\x1b[{up}B")
-            self.stream.flush()
-
-    def close(self) -> None:
-        """Nothing is held back on a terminal."""
+        super().__init__(stream, first=PREPARING, bars=(PUSHING,))
 
 
 def push_renderer_for(stream: TextIO | None = None):
