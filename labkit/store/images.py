@@ -91,6 +91,11 @@ class Entry:
     image_id: Digest
     created: "datetime | None"
 
+    @property
+    def target(self) -> Digest:
+        """Return the digest of what this entry's name points at (ImageRecord.target)."""
+        return self.index_digest or self.manifest_desc.digest
+
 
 def full_reference(text: "str | None") -> "Reference | None":
     """Return the Reference in a ref.name annotation when it is a full, normalized reference with a tag or a
@@ -324,18 +329,24 @@ class Store(ImageSizes):
 
     @staticmethod
     def _by_id(records: list[ImageRecord], prefix: str, text: str, ids: str = ANY_ID) -> ImageRecord:
-        def keys(r: ImageRecord) -> tuple[Digest, ...]:
-            return {CONFIG_ID: (r.image_id,), TARGET_ID: (r.target,)}.get(ids, (r.image_id, r.target))
-
-        found = {r.image_id for r in records for k in keys(r) if k.hex.startswith(prefix)}
+        # the images the prefix names: config digests, targets (one target stands for every platform record
+        # pulled through the same index), or either
+        configs = {r.image_id for r in records if ids != TARGET_ID and r.image_id.hex.startswith(prefix)}
+        targets = {r.target for r in records if ids != CONFIG_ID and r.target.hex.startswith(prefix)}
+        targets -= {r.target for r in records if r.image_id in configs}  # a record matched both ways
+        found = len(configs) + len(targets)
         if not found:
             raise NotFound(f"No such image: {text}")
-        if len(found) > 1:
-            raise NotFound(f"No such image: {text} (the prefix matches {len(found)} image IDs; give more of it)")
-        (image_id,) = found
-        matches = [r for r in records if r.image_id == image_id]
-        # the record whose own target the ID named, when the prefix is a target digest
-        return next((r for r in matches if r.target.hex.startswith(prefix)), matches[0])
+        if found > 1:
+            raise NotFound(f"No such image: {text} (the prefix matches {found} image IDs; give more of it)")
+        if configs:
+            (image_id,) = configs
+            matches = [r for r in records if r.image_id == image_id]
+            # the record whose own target the ID named, when the prefix is a target digest too
+            return next((r for r in matches if r.target.hex.startswith(prefix)), matches[0])
+        (target,) = targets
+        matches = [r for r in records if r.target == target]
+        return next((r for r in matches if r.name is not None), matches[0])
 
     # -- writing records
 
@@ -413,9 +424,12 @@ class Store(ImageSizes):
         with self.lock():
             entries = self._entries()
             rec, matched = self._resolve(entries, ref, ids)
-            image_id = rec.image_id
-            users = list(containers.get(image_id, ()))
-            mine = [e for e in entries if e.image_id == image_id]
+            # the image: one config (graphdriver), or with TARGET_ID what a name points at, every platform
+            # pulled through that index (containerd)
+            image_id = rec.target if ids == TARGET_ID else rec.image_id
+            mine = [e for e in entries if (e.target if ids == TARGET_ID else e.image_id) == image_id]
+            configs = list(dict.fromkeys(e.image_id for e in mine))
+            users = [c for config in configs for c in containers.get(config, ())]
             refs = _unique_refs(e.ref for e in mine)
             if matched is not None:
                 if not force and _is_single_reference(refs) and users:
@@ -448,9 +462,10 @@ class Store(ImageSizes):
                     lines.append(f"Untagged: {_familiar(r)}")
                 self._drop_names({str(r) for r in refs})
             if users:  # forced while a container uses it: keep the image, untagged (docker leaves <none>)
-                self._keep_dangling(image_id, mine)
+                for config in configs:
+                    self._keep_dangling(config, [e for e in mine if e.image_id == config])
                 return lines
-            self._drop_image(image_id)
+            self._drop_image(image_id, by_target=ids == TARGET_ID)
             lines.append(f"Deleted: {image_id}")
             self.layout.gc()
         return lines
@@ -466,8 +481,9 @@ class Store(ImageSizes):
 
         self.layout.update_index(change)
 
-    def _drop_image(self, image_id: Digest) -> None:
-        positions = {e.position for e in self._entries() if e.image_id == image_id}
+    def _drop_image(self, image_id: Digest, by_target: bool = False) -> None:
+        """Remove the index entries of an image: its config digest, or with `by_target` its target."""
+        positions = {e.position for e in self._entries() if (e.target if by_target else e.image_id) == image_id}
         self.layout.update_index(lambda old: [d for i, d in enumerate(old) if i not in positions])
 
     def _keep_dangling(self, image_id: Digest, mine: list[Entry]) -> None:
