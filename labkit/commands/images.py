@@ -26,7 +26,7 @@ def _images(p):
         from ..clock import now
         from ..errors import CliError
         from ..progress import is_terminal
-        from ..tables import images_output, images_tree
+        from ..tables import DOCKER29, images_output, images_tree
 
         a = ctx.args
         for flag, given in (("--quiet", a.quiet), ("--no-trunc", a.no_trunc), ("--show-digest", a.digests),
@@ -35,7 +35,7 @@ def _images(p):
                 raise CliError(f"{flag} is not yet supported with --tree")
         summaries = ctx.lab.image_summaries()
         if a.repository:
-            summaries = _only_repository(summaries, a.repository)
+            summaries = _only_repository(summaries, a.repository, ctx.containerd)
         # Docker 29's CLI hides untagged images without --all (the lab text's Docker listed them as <none>);
         # its tree view always did
         collapsed = ctx.containerd and not (a.quiet or a.no_trunc or a.digests or a.format)
@@ -47,7 +47,9 @@ def _images(p):
                 import shutil
 
                 width = shutil.get_terminal_size().columns
-            ctx.write(images_tree(summaries, ctx.style, expanded=a.tree, width=width))
+            # the tree came with Docker 27, whose sizes never had the lab text's space ("1.07MB"); on the
+            # graphdriver store it has no platform rows and no content (moby lists no manifests there)
+            ctx.write(images_tree(summaries, DOCKER29, expanded=a.tree, width=width))
         else:
             ctx.write(images_output(summaries, now(), ctx.style, a.format, digests=a.digests, no_trunc=a.no_trunc,
                                     quiet=a.quiet))
@@ -56,9 +58,12 @@ def _images(p):
     return run, True
 
 
-def _only_repository(summaries, text: str):
+def _only_repository(summaries, text: str, containerd: bool):
     """Return the summaries with names in the repository `docker images REPO[:TAG]` names (and only those
-    names: Docker's reference filter keeps the matching tags of an image)."""
+    names: Docker's reference filter keeps the matching tags of an image). The graphdriver store matches each
+    name of an image, so `REPO:TAG` drops its digest names (moby daemon/images/image_list.go); the containerd
+    store matches the image's tag names and gives the matching image its digest name (moby
+    daemon/containerd/image_list.go singlePlatformImage)."""
     from ..reference import Reference
 
     ref = Reference.parse(text)
@@ -70,7 +75,8 @@ def _only_repository(summaries, text: str):
     out = []
     for s in summaries:
         tags = [t for t in s.repo_tags if keep(*t.rpartition(":")[::2])]
-        digests = [d for d in s.repo_digests if ref.tag is None and keep(d.partition("@")[0], None)]
+        digests = [d for d in s.repo_digests if (ref.tag is None or (containerd and tags))
+                   and d.partition("@")[0] == wanted]
         if tags or digests:
             import dataclasses
 
