@@ -119,12 +119,10 @@ class Lab:
 
     def rmi(self, ref: str, force: bool = False) -> list[str]:
         """Untag (and delete when unreferenced) an image; return docker's Untagged/Deleted lines."""
-        service = self.image_service()
-        record = self.store.resolve(ref, service.ids) if service.containerd else None
-        lines = self.store.rmi(ref, force=force, containers=self._containers_by_image(), ids=service.ids)
-        if record is None:
-            return lines
-        return _containerd_rmi_lines(lines, record)
+        from .prune import remove_image
+
+        return remove_image(self.store, self.layers, self.image_store, ref, force=force,
+                            containers=self._containers_by_image())
 
     def system_df(self) -> dict:
         """Return disk usage like `docker system df -v` (images, shared and unique sizes, containers), in
@@ -256,21 +254,6 @@ class Lab:
         from .unpack import unpack
 
         return unpack(self.store, self.layers, ref, dest)
-
-
-def _containerd_rmi_lines(lines: list[str], record) -> list[str]:
-    """Return `rmi`'s lines as the containerd store prints them: a name pulled by tag has no digest name of
-    its own there (its RepoDigests are computed), and the image deleted is the one the name pointed at."""
-    tagged = {line.split(": ", 1)[1].rpartition(":")[0] for line in lines
-              if line.startswith("Untagged: ") and "@" not in line}
-    out = []
-    for line in lines:
-        if line.startswith("Untagged: ") and "@" in line and line[10:].partition("@")[0] in tagged:
-            continue
-        if line.startswith("Deleted: "):
-            line = f"Deleted: {record.target}"
-        out.append(line)
-    return out
 
 
 class _ImplicitPull:

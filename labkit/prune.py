@@ -1,5 +1,11 @@
-"""`image prune` and `container prune`: what Docker removes, the lines it prints, and the space it reclaims, in
-either image store's terms.
+"""`rmi`, `image prune` and `container prune`: what Docker removes, the lines it prints, and the space it
+reclaims, in either image store's terms.
+
+`rmi` (moby daemon/images/image_delete.go, daemon/containerd/image_delete.go): the graphdriver store prints
+"Untagged: ..." for the names, "Deleted: <image ID>", then "Deleted: <chain ID>" for each of its layers no
+other image has, top first (the layer store releases the stack from the top); the containerd store prints the
+names and "Deleted: <the digest the name pointed at>" only (its snapshots go by garbage collection, silently).
+Either way an image's layers that no image needs any more leave the layer store.
 
 - graphdriver (moby daemon/images/image_prune.go): dangling images are those without a tag (no name, or
   only digest names); `-a` takes every image no container uses. Each deleted image prints its
@@ -16,7 +22,7 @@ with their images). Nothing is removed when the answer to the prompt is no: the 
 from __future__ import annotations
 
 from .errors import LabkitError
-from .store import CONFIG_ID, NONE
+from .store import CONFIG_ID, NONE, TARGET_ID
 
 
 def _chains_and_diffs(store, records) -> "tuple[dict, set]":
@@ -50,6 +56,35 @@ def _remove_unused_layers(store, layer_store, removed_diffs: set) -> int:
         if layer_store.remove(diff_id) and isinstance(size, int):
             freed += size
     return freed
+
+
+def remove_image(store, layer_store, image_store: str, ref: str, force: bool = False, containers=None) -> list[str]:
+    """Untag `ref`, and delete the image when no name is left (`docker rmi`); return Docker's lines. `ref`: a
+    name, or the image store's ID or ID prefix; `containers`: {config digest: [containers]}."""
+    from .daemonconfig import CONTAINERD
+
+    containerd = image_store == CONTAINERD
+    ids = TARGET_ID if containerd else CONFIG_ID
+    record = store.resolve(ref, ids)
+    key = (lambda r: r.target) if containerd else (lambda r: r.image_id)
+    chains, diffs = _chains_and_diffs(store, [r for r in store.images() if key(r) == key(record)])
+    lines = store.rmi(ref, force=force, containers=containers, ids=ids)
+    if not lines or not lines[-1].startswith("Deleted: "):
+        return _containerd_lines(lines) if containerd else lines
+    if not containerd:
+        left, _ = _chains_and_diffs(store, store.images())
+        lines += [f"Deleted: {chain}" for chain in reversed(list(chains)) if chain not in left]
+    _remove_unused_layers(store, layer_store, diffs)
+    return _containerd_lines(lines) if containerd else lines
+
+
+def _containerd_lines(lines: list[str]) -> list[str]:
+    """Return `rmi`'s lines as the containerd store prints them: a name pulled by tag has no digest name of
+    its own there (its RepoDigests are computed), so a removed tag untags no digest name."""
+    tagged = {line.split(": ", 1)[1].rpartition(":")[0] for line in lines
+              if line.startswith("Untagged: ") and "@" not in line}
+    return [line for line in lines
+            if not (line.startswith("Untagged: ") and "@" in line and line[10:].partition("@")[0] in tagged)]
 
 
 def prune_images(store, layer_store, image_store: str, containers=None, all_images: bool = False
@@ -142,4 +177,4 @@ def prune_containers(manager) -> "tuple[list[str], int]":
     return ids, reclaimed
 
 
-__all__ = ["prune_containers", "prune_images"]
+__all__ = ["prune_containers", "prune_images", "remove_image"]

@@ -12,6 +12,8 @@ an ID never reads as a name).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from labkit.oci import Platform
@@ -90,10 +92,31 @@ def test_rmi_by_id_takes_every_platform_of_the_index_with_containerd(busybox, la
 def test_rmi_by_id_takes_one_platform_with_graphdriver(busybox, lab):
     index, amd64 = busybox
     arm64 = str(lab.pull("busybox", platform="linux/arm64").record.image_id)
-    assert run(*GD, "rmi", amd64[7:19]) == (0, f"Deleted: {amd64}\n", "")  # the <none> one: no name to untag
+    layers = json.loads(run(*GD, "inspect", "-f", "{{json .RootFS.Layers}}", amd64)[1])
+    assert len(layers) == 1  # a one-layer image: its chain ID is its diff ID
+    # moby daemon/images/image_delete.go: the image, then each layer no other image has (the <none> one: no
+    # name to untag)
+    assert run(*GD, "rmi", amd64[7:19]) == (0, f"Deleted: {amd64}\nDeleted: {layers[0]}\n", "")
     assert run(*GD, "images", "-a", "-q", "--no-trunc") == (0, f"{arm64}\n", "")
     # what is left is still the index's image for the containerd store, with one platform's blobs
     tree = run("images", "--tree")[1].splitlines()
     assert tree[1].split()[:2] == ["busybox:latest", index[7:19]]
     assert [row.split()[1] for row in tree[2:4]] == ["linux/amd64", "linux/arm64/v8"]
     assert tree[2].split()[3:5] == ["0B", "0B"] and tree[3].split()[3] != "0B"
+
+
+def test_rmi_releases_layers_no_image_needs_in_both_stores(busybox, lab, labkit_home):
+    """Docker frees an image's layers with it: graphdriver's layer store releases them (and says so), the
+    containerd snapshotter's are collected; a layer another image has stays."""
+    index, config = busybox
+    layers_dir = labkit_home / "layers" / "sha256"
+    diff_id = json.loads(run(*GD, "inspect", "-f", "{{json .RootFS.Layers}}", "busybox")[1])[0]
+    assert (layers_dir / diff_id[7:]).is_dir()
+    assert run("commit", run("create", "busybox")[1].strip(), "child:1")[0] == 0  # shares busybox's layer
+    run("rm", run("ps", "-aq")[1].strip())
+    assert run(*GD, "rmi", "busybox") == (0, f"Untagged: busybox:latest\nUntagged: busybox@{index}\n"
+                                             f"Deleted: {config}\n", "")  # the layer is child's too: kept
+    assert (layers_dir / diff_id[7:]).is_dir()
+    status, out, _ = run("rmi", "child:1")
+    assert status == 0 and out.splitlines()[0] == "Untagged: child:1" and len(out.splitlines()) == 2
+    assert not (layers_dir / diff_id[7:]).exists()
