@@ -2,7 +2,9 @@
 in either Docker's look.
 
 Two looks (`Style`), chosen by the image store a command plays:
-- LAB_TEXT, the lab text's Docker (graphdriver store): tabwriter columns at least 20 wide, sizes "1.11 MB";
+- LAB_TEXT, the lab text's Docker (graphdriver store): tabwriter columns at least 20 wide, sizes "1.11 MB"
+  (go-units before v0.4, as Docker 1.13 vendored it), `system df` sizes with 4 digits ("8.601 MB", HumanSize)
+  and three types (Docker 1.13 cli/command/formatter/disk_usage.go: Images, Containers, Local Volumes);
 - DOCKER29, Docker Engine 29 (containerd store): columns at least 10 wide, sizes "1.11MB" (go-units since
   v0.4, which every Docker since 19.03 uses), `system df` sizes with 4 digits ("1.113MB", go-units
   HumanSize).
@@ -46,7 +48,7 @@ class Style:
         return human_size(n, self.df_precision, self.sep)
 
 
-LAB_TEXT = Style("lab text", LEGACY_MIN_WIDTH, " ", 3)
+LAB_TEXT = Style("lab text", LEGACY_MIN_WIDTH, " ", 4)
 DOCKER29 = Style("docker 29", MIN_WIDTH, "", 4)
 
 
@@ -332,7 +334,7 @@ DF_CONTAINERS_TABLE = ("table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes
 
 
 def _reclaimable(style: Style, reclaimable: int, total: int) -> str:
-    """Return docker's RECLAIMABLE cell: '11.6 MB (70%)' (integer percent, truncated)."""
+    """Return docker's RECLAIMABLE cell: '11.63 MB (70%)' (integer percent, truncated)."""
     if total > 0:
         return f"{style.human(reclaimable)} ({reclaimable * 100 // total}%)"
     return style.human(reclaimable)
@@ -349,16 +351,16 @@ def _df_struct(kind: str, style: Style, total: int, active: int, size: int, recl
 
 
 def disk_usage_summary(df: dict, style: Style) -> list:
-    """Return the `system df` rows (one Struct per type) of a disk-usage dict (DiskUsage below): Docker 29
-    lists Local Volumes and Build Cache too (labkit has neither: zero)."""
+    """Return the `system df` rows (one Struct per type) of a disk-usage dict (DiskUsage below): Local Volumes
+    (and in Docker 29 Build Cache) too, zero: labkit has no volumes, and its build cache is not counted."""
     t = df["totals"]
     rows = [_df_struct("Images", style, t["images"]["total"], t["images"]["active"], t["images"]["size"],
                        t["images"]["reclaimable"]),
             _df_struct("Containers", style, t["containers"]["total"], t["containers"]["active"],
                        t["containers"]["size"], t["containers"]["reclaimable"])]
-    if style is DOCKER29:
-        rows += [_df_struct("Local Volumes", style, 0, 0, 0, 0),
-                 _df_struct("Build Cache", style, 0, 0, 0, 0, percent=False)]
+    rows.append(_df_struct("Local Volumes", style, 0, 0, 0, 0))
+    if style is DOCKER29:  # the build cache's row came with Docker 17.07
+        rows.append(_df_struct("Build Cache", style, 0, 0, 0, 0, percent=False))
     return rows
 
 
@@ -416,10 +418,10 @@ def system_df_output(df: dict, now: datetime, style: Style, verbose: bool = Fals
                                               style.minwidth)
     out += "\nContainers space usage:\n\n" + render(DF_CONTAINERS_TABLE, _df_container_structs(df, now, style, True),
                                                     PS_HEADER, style.minwidth)
+    out += "\nLocal Volumes space usage:\n\n" + render("table {{.Name}}\t{{.Links}}\t{{.Size}}", [],
+                                                       {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"},
+                                                       style.minwidth)
     if style is DOCKER29:
-        out += "\nLocal Volumes space usage:\n\n" + render("table {{.Name}}\t{{.Links}}\t{{.Size}}", [],
-                                                           {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"},
-                                                           style.minwidth)
         out += f"\nBuild cache usage: {style.human(0)}\n\n" + render(
             "table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t"
             "{{.Shared}}", [], {"ID": "CACHE ID", "CacheType": "CACHE TYPE", "Size": "SIZE",

@@ -328,7 +328,7 @@ def test_system_df_in_both_stores(pulled):
     assert out[1].split()[:3] == ["Images", "3", "1"] and out[1].split()[3].endswith("MB")
     assert out[3] == "Local Volumes   0         0         0B        0B"
     lab_text = gd("system", "df")[1].splitlines()
-    assert [line.split()[0] for line in lab_text] == ["TYPE", "Images", "Containers"]
+    assert [line.split()[0] for line in lab_text] == ["TYPE", "Images", "Containers", "Local"]  # Docker 1.13
     verbose = run("system", "df", "-v")[1]
     assert "Images space usage:" in verbose and "\nBuild cache usage: 0B\n" in verbose
     assert run("system", "df", "--format", "{{.Type}}={{.TotalCount}}")[1] == (

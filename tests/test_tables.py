@@ -119,10 +119,12 @@ DF = {
 
 
 def test_system_df_summary_table(now):
+    # the lab text's Docker (1.13: cli/command/formatter/disk_usage.go, go-units HumanSize "%.4g %s")
     assert tables.system_df_table(DF, now) == (
         "TYPE                TOTAL               ACTIVE              SIZE                RECLAIMABLE\n"
         "Images              2                   1                   140 MB              110 MB (78%)\n"
-        "Containers          0                   0                   0 B                 0 B\n")
+        "Containers          0                   0                   0 B                 0 B\n"
+        "Local Volumes       0                   0                   0 B                 0 B\n")
 
 
 def test_system_df_verbose_table(now):
@@ -141,7 +143,8 @@ def test_system_df_verbose_table(now):
 def test_system_df_json(now):
     assert tables.system_df_json(DF, now) == [
         {"Active": "1", "Reclaimable": "110 MB (78%)", "Size": "140 MB", "TotalCount": "2", "Type": "Images"},
-        {"Active": "0", "Reclaimable": "0 B", "Size": "0 B", "TotalCount": "0", "Type": "Containers"}]
+        {"Active": "0", "Reclaimable": "0 B", "Size": "0 B", "TotalCount": "0", "Type": "Containers"},
+        {"Active": "0", "Reclaimable": "0 B", "Size": "0 B", "TotalCount": "0", "Type": "Local Volumes"}]
     rows = tables.system_df_json(DF, now, verbose=True)
     assert [(r["Repository"], r["SharedSize"], r["UniqueSize"], r["Containers"]) for r in rows] == [
         ("debian", "100 MB", "30 MB", "1"), ("app", "100 MB", "10 MB", "0")]
