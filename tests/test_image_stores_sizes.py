@@ -128,3 +128,21 @@ def test_system_df_lab_text(stocked):
             json.loads(run("--image-store", "graphdriver", "system", "df", "-v", "--format", "json")[1])["Images"]}
     assert rows["ubuntu"]["Size"] == human(ubuntu, " ", precision=3)
     assert rows["ubuntu"]["UniqueSize"] == human(ubuntu, " ") and rows["busybox"]["Containers"] == "1"
+
+
+@pytest.mark.parametrize("store, zero, two", [("containerd", "0B", "2B"), ("graphdriver", "0 B", "2 B")])
+def test_a_layer_that_only_deletes_is_zero_in_history(lab, store, zero, two):
+    """Docker's layer SIZE is its files (moby: the layer's DiffSize / the snapshot's usage), not its tar's
+    length: a layer that only deletes a file holds a whiteout and is 0B; Docker 29 prints go-units sizes,
+    the lab text's Docker "0 B"."""
+    s = ("--image-store", store)
+    assert run(*s, "run", "-d", "--name", "one", "busybox", "sleep", "infinity")[0] == 0
+    assert run(*s, "exec", "one", "sh", "-c", "echo x > /f") == (0, "", "")
+    assert run(*s, "commit", "one", "steps:1")[0] == 0
+    assert run(*s, "run", "-d", "--name", "two", "steps:1", "sleep", "infinity")[0] == 0
+    assert run(*s, "exec", "two", "rm", "/f") == (0, "", "")
+    assert run(*s, "commit", "two", "steps:2")[0] == 0
+    sizes = run(*s, "history", "--format", "{{.Size}}", "steps:2")[1].splitlines()
+    assert sizes[:2] == [zero, two]  # the deleting layer, then the one that wrote "x\n"
+    raw = run(*s, "history", "-H", "false", "--format", "{{.Size}}", "steps:2")[1].splitlines()
+    assert raw[:2] == ["0", "2"]
