@@ -165,12 +165,14 @@ class Lab:
         return Containers(self.home, store=self.store, layer_store=self.layers, rng=rng)
 
     def ensure_image(self, image: str, progress=None):
-        """Return the stored image, pulling it first when missing (the implicit pull of `docker run`)."""
+        """Return the stored image, pulling it first when missing (the implicit pull of `docker run`): a name,
+        or an ID of this Lab's image store; with containerd, the record of the platform it runs (the host's)."""
         from .errors import NotFound
         from .reference import Reference
 
+        service = self.image_service()
         try:
-            return self.store.resolve(image)
+            return service.resolve(image)
         except NotFound:
             try:
                 ref = Reference.parse(image).with_default_tag()
@@ -181,23 +183,23 @@ class Lab:
 
                 progress(MessageEvent(f"Unable to find image '{ref.familiar}' locally", "unable-to-find"))
             self.pull(image, progress=_ImplicitPull(progress) if progress is not None else None)
-            return self.store.resolve(image)
+            return service.resolve(image)
 
     def create(self, image: str, name: "str | None" = None, cmd=None, progress=None, **options):
         """Create a container (state Created) over `image`, pulling it first when missing; return it.
 
         options: entrypoint, env, tty, interactive, workdir, auto_remove (`docker create`'s --entrypoint, -e,
         -t, -i, -w, --rm). An image and arguments that give no command are refused, as Docker refuses them."""
-        self.ensure_image(image, progress)
+        record = self.ensure_image(image, progress)
         return self.containers.create(image, name=name, cmd=list(cmd) if cmd else None, require_command=True,
-                                      **options)
+                                      record=record, **options)
 
     def run(self, image: str, cmd=None, detach: bool = False, name: "str | None" = None, progress=None, **options):
         """Create and start a container like `docker run`; return (container, output, exit status, ops): the
         command runs to its end in simulated time unless `detach` (status None while it still runs)."""
-        self.ensure_image(image, progress)
+        record = self.ensure_image(image, progress)
         return self.containers.run(image, cmd=list(cmd) if cmd else None, detach=detach, name=name,
-                                   require_command=True, **options)
+                                   require_command=True, record=record, **options)
 
     def container(self, ref: str):
         """Return the container with this name, ID or unique ID prefix."""

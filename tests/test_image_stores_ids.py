@@ -120,3 +120,20 @@ def test_rmi_releases_layers_no_image_needs_in_both_stores(busybox, lab, labkit_
     status, out, _ = run("rmi", "child:1")
     assert status == 0 and out.splitlines()[0] == "Untagged: child:1" and len(out.splitlines()) == 2
     assert not (layers_dir / diff_id[7:]).exists()
+
+
+def test_run_takes_this_stores_id_and_the_host_platform(busybox, lab):
+    """Docker 29 runs the platform of the image that matches the host (moby daemon/containerd image_list.go
+    best manifest) even when the name was last pulled for another; an ID of the other store is no image here:
+    `run` takes it for a name, cannot find it, tries to pull it and fails (docker/cli run.go: exit 125)."""
+    index, amd64 = busybox
+    arm64 = str(lab.pull("busybox", platform="linux/arm64").record.image_id)
+    assert run("run", "--rm", index[7:19], "echo", "by id") == (0, "by id\n", "")
+    assert run("create", "--name", "c", "busybox")[0] == 0
+    assert run("ps", "-a", "--format", "{{.Platform}}") == (0, "linux/amd64\n", "")
+    assert run(*GD, "inspect", "-f", "{{.Image}}", "c") == (0, f"{amd64}\n", "")
+    assert run(*GD, "run", "--rm", arm64[7:19], "echo", "by id") == (0, "by id\n", "")
+    for argv, other in ((("run", "--rm"), amd64), ((*GD, "run", "--rm"), index)):
+        status, out, err = run(*argv, other[7:19], "echo", "no")
+        assert (status, out) == (125, "")
+        assert err.splitlines()[0] == f"Unable to find image '{other[7:19]}:latest' locally"

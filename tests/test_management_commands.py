@@ -86,7 +86,7 @@ def test_image_aliases_print_what_their_verbs_print(lab_now, store, tmp_path, la
 @pytest.mark.parametrize("store", ["containerd", "graphdriver"])
 def test_container_aliases_print_what_their_verbs_print(lab_now, store):
     s = ("--image-store", store)
-    status, cid, _ = run(*s, "container", "create", "--name", "c1", "busybox")
+    status, cid, _ = run(*s, "container", "create", "--name", "c1", "busybox", "sleep", "infinity")
     assert status == 0 and len(cid.strip()) == 64
     assert run(*s, "container", "start", "c1") == (0, "c1\n", "")
     assert run(*s, "container", "exec", "c1", "sh", "-c", "echo hi > /greeting") == (0, "", "")

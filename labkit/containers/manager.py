@@ -89,14 +89,15 @@ class Containers:
     def create(self, image: str, name: "str | None" = None, cmd: "list[str] | None" = None,
                entrypoint: "list[str] | None" = None, env: "list[str] | tuple" = (), tty: bool = False,
                interactive: bool = False, workdir: "str | None" = None, auto_remove: bool = False,
-               require_command: bool = False) -> Container:
+               require_command: bool = False, record=None) -> Container:
         """Create a container (state Created) over a stored image ("scratch": the empty image); the caller
         pulls a missing image first. Returns the Container; nothing of the image is copied.
 
         The command is Docker's (moby daemon/commit.go merge): `cmd` replaces the image's Cmd; `entrypoint`
         replaces its Entrypoint and drops its Cmd. `env` (["K=V"]) adds to or replaces the image's Env.
         `tty`/`interactive` are `run -t`/`-i`. With `require_command`, an image and arguments giving no command
-        are refused as the daemon refuses them ("no command specified")."""
+        are refused as the daemon refuses them ("no command specified"). `record`: the image's ImageRecord when
+        the caller resolved `image` already (an image store's ID, its choice of platform)."""
         import re
 
         from ..clock import now, rfc3339
@@ -105,7 +106,7 @@ class Containers:
         if image == SCRATCH:
             image_id = None
         else:
-            rec = self.store.resolve(image)
+            rec = record if record is not None else self.store.resolve(image)
             image_id = str(rec.image_id)
             image_cfg = dict(self.store.config(rec).config or {})
         if entrypoint is None:
