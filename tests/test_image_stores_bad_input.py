@@ -23,7 +23,7 @@ import pytest
 
 from labkit.oci import Platform
 
-from helpers.cli import home_state, run
+from helpers.cli import home_state, run, stock
 
 STORES = ("containerd", "graphdriver")
 CONTEXTS = {"images": "*formatter.imageContext", "ps": "*formatter.ContainerContext",
@@ -35,9 +35,7 @@ CONTEXTS = {"images": "*formatter.imageContext", "ps": "*formatter.ContainerCont
 def stocked(lab, monkeypatch):
     """The lab's busybox (an index) and ubuntu pulled, a stopped container on busybox; returns the Lab."""
     monkeypatch.setenv("LABKIT_NOW", "2017-01-15T00:00:00Z")
-    lab.pull("busybox")
-    lab.pull("ubuntu")
-    assert run("create", "--name", "keeper", "busybox")[0] == 0
+    stock(lab, "keeper")
     return lab
 
 

@@ -11,7 +11,7 @@ Expectations and the Docker they come from:
   row sums its platforms.
 - Docker 28 and before, graphdriver store (the lab text's): the image ID is the config digest; pulling
   another platform moves the tag to it.
-Sizes print as go-units HumanSizeWithPrecision(n, 3) (docker/go-units size.go), written out below.
+Sizes print as go-units HumanSizeWithPrecision(n, 3) (docker/go-units size.go, written out in helpers.gounits).
 """
 
 from __future__ import annotations
@@ -26,22 +26,13 @@ from labkit.oci import Platform
 from helpers import imagefactory as factory
 from helpers import skopeo
 from helpers.cli import home_state, run
+from helpers.gounits import human_size
 
 PLATFORMS = ("linux/amd64", "linux/arm64/v8", "linux/arm/v7")
 
 pytestmark = [pytest.mark.interop("docker-registry", "skopeo"),
               pytest.mark.skipif(str(Platform.host()) != "linux/amd64",
                                  reason="the expectations say which platform a plain pull takes: linux/amd64")]
-
-
-def go_units(size: float) -> str:
-    """Return docker/go-units HumanSizeWithPrecision(size, 3): decimal units, %.3g, no space (go-units v0.4+)."""
-    units = ["B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"]
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000
-        i += 1
-    return f"{size:.3g}{units[i]}"
 
 
 def content_size(image) -> int:
@@ -115,8 +106,8 @@ def test_containerd_id_is_skopeos_digest_and_pull_platform_adds_a_platform(publi
     a = content_size(amd64)
     a_disk = a + amd64.files_size
     assert run("images", "--tree", multi)[1].splitlines() == tree_rows(f"{host}/lab/multi:v1", [
-        (f"{host}/lab/multi:v1", str(index.digest), go_units(a_disk), go_units(a)),
-        ("├─ linux/amd64", str(amd64.manifest_digest), go_units(a_disk), go_units(a)),
+        (f"{host}/lab/multi:v1", str(index.digest), human_size(a_disk), human_size(a)),
+        ("├─ linux/amd64", str(amd64.manifest_digest), human_size(a_disk), human_size(a)),
         ("├─ linux/arm64/v8", str(arm64.manifest_digest), "0B", "0B"),
         ("└─ linux/arm/v7", str(arm.manifest_digest), "0B", "0B"),
     ]) + [""]
@@ -126,9 +117,9 @@ def test_containerd_id_is_skopeos_digest_and_pull_platform_adds_a_platform(publi
     b = content_size(arm64)
     b_disk = b + arm64.files_size
     assert run("images", "--tree", multi)[1].splitlines() == tree_rows(f"{host}/lab/multi:v1", [
-        (f"{host}/lab/multi:v1", str(index.digest), go_units(a_disk + b_disk), go_units(a + b)),
-        ("├─ linux/amd64", str(amd64.manifest_digest), go_units(a_disk), go_units(a)),
-        ("├─ linux/arm64/v8", str(arm64.manifest_digest), go_units(b_disk), go_units(b)),
+        (f"{host}/lab/multi:v1", str(index.digest), human_size(a_disk + b_disk), human_size(a + b)),
+        ("├─ linux/amd64", str(amd64.manifest_digest), human_size(a_disk), human_size(a)),
+        ("├─ linux/arm64/v8", str(arm64.manifest_digest), human_size(b_disk), human_size(b)),
         ("└─ linux/arm/v7", str(arm.manifest_digest), "0B", "0B"),
     ]) + [""]
     assert run("images", "-q", "--no-trunc")[1] == f"{single.manifest_digest}\n{index.digest}\n"

@@ -24,20 +24,15 @@ import pytest
 
 from labkit.oci import Platform
 
-from helpers.cli import run
+from helpers.cli import run, stock
+from helpers.gounits import human_size
 
 pytestmark = pytest.mark.skipif(str(Platform.host()) != "linux/amd64", reason="the lab pulls linux/amd64 here")
 
 
 def human(size: float, space: str = "", precision: int = 4) -> str:
-    """Return docker/go-units HumanSizeWithPrecision(size, precision) (HumanSize: 4; `images` and the -v
-    rows' SIZE: 3); `space` " " for the lab text's "1.07 MB"."""
-    units = ["B", "kB", "MB", "GB", "TB"]
-    i = 0
-    while size >= 1000 and i < len(units) - 1:
-        size /= 1000
-        i += 1
-    return f"{size:.{precision}g}{space}{units[i]}"
+    """Return go-units HumanSize (precision 4), or HumanSizeWithPrecision(size, precision)."""
+    return human_size(size, precision, space)
 
 
 def directory_size(root) -> int:
@@ -57,9 +52,7 @@ def directory_size(root) -> int:
 def stocked(lab, labkit_home, monkeypatch):
     """busybox (an index, linux/amd64 pulled) and ubuntu, and a created container on busybox."""
     monkeypatch.setenv("LABKIT_NOW", "2017-01-15T00:00:00Z")
-    lab.pull("busybox")
-    lab.pull("ubuntu")
-    assert run("create", "--name", "c", "busybox")[0] == 0
+    stock(lab, "c")
     return labkit_home
 
 

@@ -10,6 +10,8 @@
   the collection gate for @pytest.mark.interop(...) / browser, and running a peer.
 - net: free loopback ports.
 - trees: scanning a directory tree to compare labkit's output with a peer's.
+- cli: the labkit command in-process, a stocked lab, and a home's state (to show a failed command changed nothing).
+- gounits: docker/go-units sizes written out, the oracle for Docker's size columns.
 - markup: the text a widget's HTML shows (tags dropped, entities decoded).
 - lessons: a lab in the state a notebook has reached when its exercises come.
 

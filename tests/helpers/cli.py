@@ -26,6 +26,15 @@ def run(*argv: str, stdin: str = "") -> "tuple[int, str, str]":
 _SCRATCH = ("tmp", "layers/locks", "layerdb/lock")
 
 
+def stock(lab, container: str) -> None:
+    """Pull the lab's busybox (an index) and ubuntu into `lab` and create the container `container` on busybox
+    (it stays Created: busybox's command is a shell that would exit at once)."""
+    lab.pull("busybox")
+    lab.pull("ubuntu")
+    status, _, err = run("create", "--name", container, "busybox")
+    assert status == 0, err
+
+
 def home_state(home: "str | os.PathLike") -> dict:
     """Return path -> (kind, mode, content digest or link target) of everything in a labkit home but its
     scratch and lock files: two equal states mean no setting, record, blob, layer or container changed."""
