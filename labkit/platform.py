@@ -8,7 +8,8 @@ WebAssembly sandbox, in one thread of one process, on an in-memory file system:
   arguments and no `follow_symlinks=False` for utime/chmod (paths are used instead);
 - no `dot` program (diagrams render with viz.js), no zstandard or isal wheels (the standard library's
   compression.zstd and zlib do their work);
-- `platform.machine()` says wasm32, while the images the lab pulls are for linux/amd64.
+- `platform.machine()` says wasm32, while the images the lab pulls are for linux/amd64;
+- no umask: files are created 0o666 and folders 0o777 (what the lessons write, they chmod: COPY keeps modes).
 
 Code that differs asks a function here (`platform.can_use_threads()`), never `sys.platform` itself, so a
 test can run the browser's code paths in CPython by setting `labkit.platform.BROWSER` (see `simulate`).

@@ -187,3 +187,24 @@ def test_sizes_as_students_type_them(text, size):
                                         ("maybe", None), ("", None)])
 def test_yes_and_no(text, said):
     assert yes_no(text) is said
+
+
+@pytest.mark.parametrize("umask", [0o002, 0o000])
+def test_the_build_contexts_make_the_same_image_whatever_the_umask(lab, umask):
+    """COPY keeps a file's mode: the lessons' contexts set theirs, so notebook 10's image IDs are everyone's
+    (a umask of 002, or none at all as in the browser, would otherwise change them)."""
+    import os
+
+    from labkit.lessons import building
+
+    notebook_state(lab, "10")
+    lab.build(building.hello_context(lab), tags=["hello:022"])
+    old = os.umask(umask)
+    try:
+        ctx = building.hello_context(lab)
+        assert {oct(p.stat().st_mode & 0o777) for p in ctx.iterdir()} == {"0o644"}
+        assert oct(ctx.stat().st_mode & 0o777) == "0o755"
+        lab.build(ctx, tags=["hello:other"])
+    finally:
+        os.umask(old)
+    assert lab.image("hello:other").digest == lab.image("hello:022").digest

@@ -47,12 +47,20 @@ FAT, SMALL = "hello:fat", "hello:small"
 
 
 def _write(root: Path, files: dict) -> Path:
+    """Write `files` ({relative name: text or bytes}) as a fresh folder `root`; return it.
+
+    Modes are set, not left to the umask: COPY keeps a context file's mode, and the image IDs the notebook
+    shows must be the same for every user (a umask of 002 makes 0o664 files) and in the browser (Pyodide
+    has no umask: its files are created 0o666, its folders 0o777)."""
     if root.exists():
         shutil.rmtree(root)
     for name, data in files.items():
         p = root / name
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data if isinstance(data, bytes) else data.encode())
+        p.chmod(0o644)
+    for folder in {root, *(p for name in files for p in (root / name).parents if root in p.parents)}:
+        folder.chmod(0o755)
     return root
 
 
