@@ -17,9 +17,12 @@ What setup gives a notebook:
 - the `%docker` magic, loaded when running under IPython.
 
 In the browser (the lab's zero-server edition: Pyodide, no processes, no sockets) the lab registry is
-served inside the kernel instead (registry.transport), on the same 127.0.0.1:5000, seeded into the tab's
-memory the first time a notebook's set-up runs (about a second) and gone when the kernel restarts; setup
-says so in one line. Everything else is the same code.
+served inside the kernel instead (registry.transport), on the same 127.0.0.1:5000. The user's home (the
+lab registry with what was pushed to it, daemon.json; not the notebooks' own homes, which their set-up
+rebuilds anyway) is kept in the browser's storage (browserstorage): restored when a kernel's first set-up
+runs, saved after every cell, so it survives a reload. A browser that cannot (no JSPI to wait for the
+storage) gets the lab registry seeded into the tab's memory, until the kernel restarts. Setup says which in
+one line. Everything else is the same code.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from pathlib import Path
 _BASE_ENV = "LABKIT_NOTEBOOK_BASE"  # the user's own home, remembered before setup points LABKIT_HOME elsewhere
 _CURRENT: list = []  # the Lab the last setup() returned: what a notebook's exercises check
 _in_kernel = None  # the lab registry this kernel serves in-process (the browser), once set up
+_keeper: list = []  # the browserstorage.Keeper of the user's home, when this browser keeps it
 
 
 def setup(name: str, *, pull: "tuple[str, ...] | list[str]" = (), now: "str | None" = "lab",
@@ -122,26 +126,77 @@ def _ensure_registry(base: Path) -> str:
     return running(base)["url"]
 
 
+KEPT_OUT = ("notebooks", "run", "tmp")  # of the home kept in the browser: each notebook's setup rebuilds its own
+
+
 def _ensure_registry_in_kernel(base: Path) -> str:
-    """Return the URL of the lab registry this kernel serves in-process (the browser), seeding it into
-    `base` on first use; start loading the diagrams' renderer meanwhile."""
+    """Return the URL of the lab registry this kernel serves in-process (the browser): `base` restored from
+    the browser's storage (and saved after every cell from now on), seeded when it holds no lab registry yet.
+    Start loading the diagrams' renderer meanwhile."""
     global _in_kernel
     if _in_kernel is None:
         import time
 
+        from . import browserstorage
         from .labctl import default_addr, seed
         from .registry.server import LabRegistry
         from .viz import render
 
         t0 = time.monotonic()
         render.preload()
-        root = base / "lab-registry"
-        seed(root, fresh=True)
-        _in_kernel = LabRegistry(root, default_addr()).start()
-        print(f"labkit in the browser: the lab registry was rebuilt in this tab's memory "
-              f"({time.monotonic() - t0:.1f} s); it and the notebooks' images and containers last until the "
-              "kernel restarts, and the first cell rebuilds them then.")
+        keeper = restored = why_not = None
+        try:
+            keeper = browserstorage.Keeper(base, browserstorage.site_backend(), skip=KEPT_OUT)
+            restored = keeper.restore()
+        except browserstorage.Unavailable as e:
+            keeper, why_not = None, str(e)
+        except Exception as e:  # noqa: BLE001 - a storage that fails: the lab still runs, in memory
+            keeper, why_not = None, f"this browser's storage failed ({type(e).__name__}: {e})"
+        seeded = seed(base / "lab-registry", fresh=keeper is None)
+        _in_kernel = LabRegistry(base / "lab-registry", default_addr()).start()
+        if keeper:
+            _keeper[:] = [keeper]
+            _save_after_each_cell(keeper)()
+        print(_kept_line(restored, seeded, why_not, time.monotonic() - t0))
     return _in_kernel.url
+
+
+def _kept_line(restored, seeded: bool, why_not: "str | None", seconds: float) -> str:
+    """Return setup's one line on where the lab's state lives in the browser."""
+    if restored is None:
+        return (f"labkit in the browser: the lab registry was rebuilt in this tab's memory ({seconds:.1f} s): "
+                f"{why_not}, so it lasts until the kernel restarts, and the first cell rebuilds it then.")
+    if seeded:
+        return (f"labkit in the browser: the lab registry was set up in this browser's storage ({seconds:.1f} s); "
+                "it keeps what you push to it across reloads (each notebook's own images come from its first cell).")
+    return (f"labkit in the browser: the lab registry and what you pushed to it were restored from this "
+            f"browser's storage ({restored.bytes / 1e6:.1f} MB, {seconds:.1f} s).")
+
+
+def _save_after_each_cell(keeper):
+    """Save `keeper`'s folder after every cell this kernel runs (IPython's post_run_cell event); return the
+    save function (it reports a failure once, on stderr, and never raises)."""
+    told = []
+
+    def save(_result=None) -> None:
+        try:
+            keeper.save()
+        except Exception as e:  # noqa: BLE001 - a full or refused storage must not break the student's cell
+            if not told:
+                told.append(e)
+                import sys
+
+                print(f"labkit: the lab's files could not be saved in this browser's storage ({e}); they "
+                      "last until the kernel restarts", file=sys.stderr)
+
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return save
+    ip = get_ipython()
+    if ip is not None:
+        ip.events.register("post_run_cell", save)
+    return save
 
 
 def _load_magic() -> None:

@@ -20,8 +20,8 @@ LEVELS = {
              # the Dockerfile front end is pure; the rest of `build` (context, cache, steps) works on disk
              "build.dockerfile", "build.shellwords", "build.instructions", "build.dockerignore", "build.plan",
              "build.events", "build.display"],
-    "disk": ["store", "tables", "layers", "imageview", "layerchanges", "unpack", "containers", "shell", "names",
-             "commit", "labimages", "build", "imageservice", "prune"],
+    "disk": ["store", "browserstorage", "tables", "layers", "imageview", "layerchanges", "unpack", "containers",
+             "shell", "names", "commit", "labimages", "build", "imageservice", "prune"],
     "network": ["registry"],
     "workflows": ["pull", "push", "labctl"],
     "faces": ["lab", "cli", "commands", "magic", "inspection", "notebook", "lessons", "viz", "__main__", "__init__"],
