@@ -1,10 +1,11 @@
 """The lab registry served in-process (the browser's way, labkit.registry.transport), checked in CPython.
 
-First the adapter itself; then the push tests and the lab registry's HTTP tests run again, here, with
-labkit on the browser's code paths (`labkit.platform.simulate()`): every LabRegistry they start serves
-in-process, so each request goes through InProcessAdapter into the same handler that serves sockets.
-Tests that need a real socket, another program (raw http.client, skopeo, subprocesses) or threads are left
-out of the re-run: the browser has none of them (and no file locks, which the threads would need).
+First the adapter itself; then the pull tests, the push tests and the lab registry's HTTP tests run again,
+here, with labkit on the browser's code paths (`labkit.platform.simulate()`): every LabRegistry they start
+serves in-process, and so does the pull tests' scripted registry (its socket closed), so each request goes
+through InProcessAdapter into the same handler that serves sockets. Tests that need a real socket, another
+program (raw http.client, skopeo, subprocesses), threads or worker processes are left out of the re-run:
+the browser has none of them (and no file locks, which the threads would need).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from labkit.registry import transport
 from labkit.registry.server import LabRegistry
 
 import test_lab_registry
+import test_pull
 import test_push
+from helpers.scriptedserver import Handler, ScriptedServer
 
 
 # --- the adapter ---------------------------------------------------------------------------------------
@@ -98,7 +101,7 @@ def test_two_registries_in_process_get_different_ports(tmp_path):
 # --- the push and lab registry tests again, on the browser's paths ------------------------------------
 
 _NOT_IN_THE_BROWSER = ("HTTPConnection", "socket", "subprocess", "skopeo", "docker-registry", "serve_forever",
-                       "Thread")
+                       "Thread", "worker", "cut_after", "slow_blob")
 
 
 def _runs_in_process(func) -> bool:
@@ -122,7 +125,20 @@ def _rerun(module) -> list[str]:
     return taken
 
 
-RERUN = {m.__name__: _rerun(m) for m in (test_push, test_lab_registry)}
+RERUN = {m.__name__: _rerun(m) for m in (test_pull, test_push, test_lab_registry)}
+
+
+@pytest.fixture
+def scripted_server():
+    """The pull tests' scripted registry, answering in-process only: its socket is closed before any request."""
+    server = ScriptedServer()
+    server.close()
+    addresses = [server.host, f"localhost:{server.port}"]
+    transport.serve(addresses, transport.InProcessAdapter(Handler, server.httpd))
+    try:
+        yield server
+    finally:
+        transport.withdraw(addresses)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -138,6 +154,6 @@ def browser_paths():
         yield
 
 
-def test_the_rerun_covers_push_and_the_registry_endpoints():
-    assert len(RERUN["test_push"]) >= 10 and len(RERUN["test_lab_registry"]) >= 40, RERUN
+def test_the_rerun_covers_pull_push_and_the_registry_endpoints():
+    assert len(RERUN["test_pull"]) >= 20 and len(RERUN["test_push"]) >= 10 and len(RERUN["test_lab_registry"]) >= 40
     assert "test_labkit_pulls_what_it_pushed_from_the_lab_registry" in RERUN["test_push"]
