@@ -31,8 +31,12 @@ def main(argv: "list[str] | None" = None) -> int:
     args = ap.parse_args(argv)
     if not (args.site / "index.html").exists():
         sys.exit(f"no site in {args.site}: build it first (make lite)")
-    server = ThreadingHTTPServer(("127.0.0.1", args.port),
-                                 functools.partial(Handler, directory=str(args.site)))
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", args.port),
+                                     functools.partial(Handler, directory=str(args.site)))
+    except OSError as e:  # the port is taken (or not ours to take): one line, not a traceback
+        sys.exit(f"cannot serve on 127.0.0.1:{args.port}: {e.strerror or e}; choose another port "
+                 "(--port N, or LITE_PORT=N make lite-serve)")
     print(f"serving {args.site} at http://127.0.0.1:{server.server_address[1]}/lab/index.html", flush=True)
     try:
         server.serve_forever()

@@ -110,3 +110,47 @@ def test_the_site_settings_fetch_nothing_from_the_internet():
     assert pins and all("==" in line for line in pins)  # every build tool pinned
     assert all(v.startswith("sha512-") for v in build.NPM.values())
     assert all("==" in w for w in build.EXTRA_WHEELS)
+
+
+def _serve(*args):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, str(ROOT / "lite" / "serve.py"), *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_serve_sends_modules_and_webassembly_with_the_types_browsers_insist_on(tmp_path):
+    import re
+    import urllib.request
+
+    (tmp_path / "index.html").write_text("<html></html>")
+    (tmp_path / "pyodide.mjs").write_text("export {};")
+    (tmp_path / "pyodide.asm.wasm").write_bytes(b"\0asm\1\0\0\0")
+    server = _serve(tmp_path, "--port", "0")
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+/", server.stdout.readline()).group(0)
+        types = {name: urllib.request.urlopen(url + name).headers["Content-Type"]
+                 for name in ("pyodide.mjs", "pyodide.asm.wasm", "index.html")}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert types == {"pyodide.mjs": "text/javascript", "pyodide.asm.wasm": "application/wasm",
+                     "index.html": "text/html"}
+
+
+def test_serve_refuses_a_missing_site_and_a_taken_port_in_one_line(tmp_path):
+    import socket
+
+    missing = _serve(tmp_path / "nothing")
+    out, err = missing.communicate(timeout=30)
+    assert missing.returncode == 1 and err.strip().splitlines() == [
+        f"no site in {tmp_path / 'nothing'}: build it first (make lite)"]
+    (tmp_path / "index.html").write_text("<html></html>")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = _serve(tmp_path, "--port", taken.getsockname()[1])
+        out, err = busy.communicate(timeout=30)
+    assert busy.returncode == 1 and len(err.strip().splitlines()) == 1
+    assert "Address already in use" in err and "--port" in err
