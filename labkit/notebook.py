@@ -137,13 +137,14 @@ def _ensure_registry_in_kernel(base: Path) -> str:
     if _in_kernel is None:
         import time
 
-        from . import browserstorage
+        from . import browserstorage, platform
         from .labctl import default_addr, seed
         from .registry.server import LabRegistry
         from .viz import render
 
         t0 = time.monotonic()
         render.preload()
+        platform.apply_umask()  # files the notebook writes get the modes they get natively (COPY keeps them)
         keeper = restored = why_not = None
         try:
             keeper = browserstorage.Keeper(base, browserstorage.site_backend(), skip=KEPT_OUT)

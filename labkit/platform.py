@@ -9,7 +9,8 @@ WebAssembly sandbox, in one thread of one process, on an in-memory file system:
 - no `dot` program (diagrams render with viz.js), no zstandard or isal wheels (the standard library's
   compression.zstd and zlib do their work);
 - `platform.machine()` says wasm32, while the images the lab pulls are for linux/amd64;
-- no umask: files are created 0o666 and folders 0o777 (what the lessons write, they chmod: COPY keeps modes).
+- no umask: files would be created 0o666 and folders 0o777, and COPY keeps a build context's modes; the
+  browser's set-up gives its file system the usual 022 (`apply_umask`).
 
 Code that differs asks a function here (`platform.can_use_threads()`), never `sys.platform` itself, so a
 test can run the browser's code paths in CPython by setting `labkit.platform.BROWSER` (see `simulate`).
@@ -88,6 +89,27 @@ def machine() -> str:
     import platform as _platform
 
     return _platform.machine()
+
+
+UMASK = 0o022  # a Linux login's default (and a container's): what the browser's file system is given
+
+
+def apply_umask() -> None:
+    """In the browser, from now on create files and folders with their mode less UMASK, as a native umask
+    does (Emscripten's file system has none: open() and mkdir() give exactly the mode asked for, 0o666 and
+    0o777 from Python); elsewhere, nothing (the process has its own umask)."""
+    if not BROWSER:
+        return
+    import pyodide_js
+    from pyodide.code import run_js
+
+    run_js("""(FS, umask) => {
+      if (FS.labkitUmask !== undefined) return;
+      const open = FS.open, mkdir = FS.mkdir;
+      FS.open = (path, flags, mode = 0o666) => open.call(FS, path, flags, mode & ~umask);
+      FS.mkdir = (path, mode = 0o777) => mkdir.call(FS, path, mode & ~umask);
+      FS.labkitUmask = umask;
+    }""")(pyodide_js.FS, UMASK)
 
 
 def describe() -> str:
