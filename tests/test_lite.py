@@ -5,6 +5,10 @@ build/lite-cache) into a temporary folder and served on 127.0.0.1 (lite/serve.py
 (Debian's, through Playwright) opens each notebooks/NN-*.ipynb in turn with every request that is not to
 127.0.0.1 aborted, runs all its cells and checks: every cell ran, no traceback, every diagram and widget
 the stored (CPython) outputs have is rendered here too; then one widget is clicked and its effect seen.
+Every request that would leave 127.0.0.1 is caught twice: Playwright aborts it in the page and its workers,
+and Chromium's only proxy is a recorder on 127.0.0.1 that refuses it (service workers included).
+Last, the lab's state across a reload: a notebook pushes to the lab registry, the page is loaded again,
+and a second notebook's first cell says it restored the lab from the browser's storage and pulls that image.
 
 LABKIT_LITE_NOTEBOOKS=02,07 runs only those (a developer's quick check). Figures are printed, not asserted (targets: site <= 50 MB, kernel ready <= 15 s, each notebook's cells
 <= 30 s on 2 cores), and written to test-artifacts/lite-report.json with a screenshot per notebook. Cells
@@ -17,8 +21,10 @@ import configparser
 import json
 import os
 import re
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -36,6 +42,11 @@ TARGETS = {"site_mb": 50, "kernel_ready_s": 15, "cells_done_s": 30}
 SVG = "image/svg+xml"
 WIDGET = "application/vnd.jupyter.widget-view+json"
 CELLS_TIMEOUT = 240  # seconds for one notebook's cells: far above the target, a hang still ends
+# The whole test's bound: the site's build (a clean checkout: the build tools' venv and every download, about
+# 2 min; 40 s with build/lite-cache) and, for each notebook opened (the numbered ones, then the two of the
+# reload check), its kernel and its cells: about 25 s on 2 quiet cores, 70 s allowed. All 11: 20 min.
+BUILD_TIMEOUT, PER_NOTEBOOK = 300, 70
+TIMEOUT = BUILD_TIMEOUT + PER_NOTEBOOK * (len(NOTEBOOKS) + 2)
 
 pytestmark = [pytest.mark.browser, pytest.mark.interop("npm")]
 
@@ -46,7 +57,7 @@ def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("lite") / "site"
     t0 = time.monotonic()
     p = subprocess.run([sys.executable, str(ROOT / "lite" / "build.py"), "--out", str(out)],
-                       capture_output=True, text=True, timeout=900)
+                       capture_output=True, text=True, timeout=BUILD_TIMEOUT)
     assert p.returncode == 0, f"lite/build.py failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"
     return out, time.monotonic() - t0
 
@@ -65,6 +76,50 @@ def served(site):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+SW_EVENTS = "PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS"  # Playwright: route service workers' requests too
+# Chromium's own background requests (component updates, Google accounts, autofill: Debian's chromium ships
+# Google API keys), made with no page open too; the recorder refuses them like any other.
+CHROMIUM_OWN = re.compile(r"^(CONNECT |\w+ http://)(update\.googleapis\.com|accounts\.google\.com|"
+                          r"clients\d*\.google\.com|content-autofill\.googleapis\.com|[\w.-]+\.gvt1\.com)[:/]")
+
+
+def _chromium_own(line: str) -> bool:
+    return bool(CHROMIUM_OWN.match(line))
+
+
+class _Recorder(socketserver.ThreadingTCPServer):
+    """Chromium's proxy: records the first line of every request sent to it (none should be: only requests
+    for hosts other than 127.0.0.1 go through a proxy) and refuses it."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self):
+        self.seen: list[str] = []
+        super().__init__(("127.0.0.1", 0), _RecorderHandler)
+
+
+class _RecorderHandler(socketserver.StreamRequestHandler):
+    def handle(self):
+        line = self.rfile.readline(2048).decode("latin-1").strip()
+        if line:
+            self.server.seen.append(line)
+            self.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+
+@pytest.fixture(scope="module")
+def proxy():
+    """Yield a recording proxy on 127.0.0.1 (its `seen` lists what reached it)."""
+    server = _Recorder()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _stored(nb_path: Path) -> list[dict]:
@@ -97,6 +152,20 @@ def _text(outputs: list[dict]) -> str:
     for section in _SANITIZE.sections():
         text = re.sub(_SANITIZE[section]["regex"], _SANITIZE[section]["replace"], text)
     return text
+
+
+# Lines that differ between the two worlds by design: the versions line and setup's line on where the lab
+# lives (the first cell), and the environment check's lines on what draws the diagrams and where the lab
+# registry answers. Every other line a notebook prints in the browser is the one stored from CPython (image
+# IDs included).
+WORLD_LINES = re.compile(r"^(labkit (VERSIONS|in the browser: .*|\S+ \| Python .*)|"
+                         r"\[ok  \] (graphviz|lab registry): .*)$")
+
+
+def _same_but_for_the_world(stored: str, here: str) -> bool:
+    def keep(text: str) -> list[str]:
+        return [line for line in text.splitlines() if not WORLD_LINES.match(line)]
+    return keep(stored) == keep(here)
 
 
 def _first_difference(stored: str, here: str) -> str:
@@ -154,13 +223,13 @@ _CLOSE_JS = """async () => {
 def _run_notebook(page, base: str, nb: Path, first: bool) -> dict:
     """Open `nb`, wait for its kernel, run all cells, and return what happened (times, outputs, renders)."""
     t0 = time.monotonic()
-    if first:
-        page.goto(f"{base}/lab/index.html?path={nb.name}")
+    if first:  # load the page (again): a reset workspace, so no notebook of an earlier visit comes back
+        page.goto(f"{base}/lab/index.html?reset")
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands"
                                " && window.jupyterapp.commands.hasCommand('notebook:run-all-cells')", timeout=120000)
-    else:
-        page.evaluate("async (path) => { await window.jupyterapp.commands.execute('docmanager:open', {path}); }",
-                      nb.name)
+        page.evaluate("async () => { await window.jupyterapp.restored; }")
+    page.evaluate("async (path) => { await window.jupyterapp.commands.execute('docmanager:open', {path}); }",
+                  nb.name)
     status = page.evaluate(_KERNEL_READY_JS, nb.name)
     kernel_ready = time.monotonic() - t0
     assert status == "idle", f"{nb.name}: the kernel is {status!r}, not ready"
@@ -200,8 +269,8 @@ def _click_a_widget(page) -> str:
     return ""
 
 
-@pytest.mark.timeout(3600)  # a busy 2-core machine takes minutes per notebook; a quiet one, seconds
-def test_every_notebook_runs_in_the_browser_offline(site, served):
+@pytest.mark.timeout(TIMEOUT)  # on a machine busy with other work: LABKIT_LITE_NOTEBOOKS=... runs fewer
+def test_every_notebook_runs_in_the_browser_offline(site, served, proxy, monkeypatch):
     from playwright.sync_api import sync_playwright
 
     folder, build_s = site
@@ -209,19 +278,24 @@ def test_every_notebook_runs_in_the_browser_offline(site, served):
     assert NOTEBOOKS, "no numbered notebooks"
     in_site = sorted(p.name for p in (folder / "files").glob("[0-9][0-9]-*.ipynb"))
     assert in_site == [p.name for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))]
+    for name in in_site:  # the repository's notebooks as they are, stored outputs included: not a fork
+        assert (folder / "files" / name).read_bytes() == (ROOT / "notebooks" / name).read_bytes(), name
     ARTIFACTS.mkdir(exist_ok=True)
     report = {"site_mb": round(size / 1e6, 1), "build_s": round(build_s, 1), "targets": TARGETS, "notebooks": {}}
-    blocked, failed_local = [], []
+    blocked, failed_local, routed = [], [], []
     problems = []
+    monkeypatch.setenv(SW_EVENTS, "1")  # read by Playwright's driver when it starts, below
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             str(folder.parent / "chromium-profile"), executable_path=peers.executable("chromium"), headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"], viewport={"width": 1400, "height": 1000},
+                  "--disable-sync", "--no-first-run", f"--proxy-server=http://127.0.0.1:{proxy.server_address[1]}"],
+            viewport={"width": 1400, "height": 1000},
             service_workers="allow")
 
         def only_loopback(route):
             if urlsplit(route.request.url).hostname == "127.0.0.1":
+                routed.append(route.request.url)
                 route.continue_()
             else:
                 blocked.append(route.request.url)
@@ -263,6 +337,10 @@ def test_every_notebook_runs_in_the_browser_offline(site, served):
                 page.screenshot(path=str(ARTIFACTS / f"lite-{nb.stem}.png"))
                 if not_run or tracebacks:
                     problems.append(f"{nb.name}: cells not run {not_run}, tracebacks in {entry['errors']}")
+                elsewhere = {n: d for n, d in differs.items() if not _same_but_for_the_world(
+                    _text(stored[n]), _text(outputs[n]))}
+                if elsewhere:
+                    problems.append(f"{nb.name}: cells print what CPython does not: {elsewhere}")
                 if rendered["svgs"] < _count(stored, SVG) or rendered["widgets"] < _count(stored, WIDGET):
                     problems.append(f"{nb.name}: rendered {rendered['svgs']} diagrams and {rendered['widgets']} "
                                     f"widgets of {_count(stored, SVG)} and {_count(stored, WIDGET)} "
@@ -273,15 +351,63 @@ def test_every_notebook_runs_in_the_browser_offline(site, served):
                         report["clicked"] = f"{nb.name}: {clicked}"
                         page.screenshot(path=str(ARTIFACTS / f"lite-{nb.stem}-after-click.png"))
                 page.evaluate(_CLOSE_JS)
+            report["reload"] = _state_survives_a_reload(page, served, problems)
         finally:
             context.close()
     report["blocked_requests"] = sorted(set(blocked))
+    report["chromium_own_requests_refused"] = [line for line in proxy.seen if _chromium_own(line)]
+    report["proxied_requests"] = [line for line in proxy.seen if not _chromium_own(line)]
+    report["routed_wheels"] = sorted({u.rsplit("/", 1)[-1] for u in routed if u.endswith(".whl")})
     report["server_errors"] = failed_local
     (ARTIFACTS / "lite-report.json").write_text(json.dumps(report, indent=1) + "\n")
     _print_report(report)
     assert not blocked, f"the site asked for something outside 127.0.0.1: {sorted(set(blocked))[:10]}"
+    assert not report["proxied_requests"], f"requests for outside 127.0.0.1: {report['proxied_requests'][:10]}"
+    assert any(w.startswith("labkit-") for w in report["routed_wheels"]), "the kernel's requests were not checked"
     assert not problems, "\n".join(problems)
     assert report.get("clicked"), "no widget to click in any notebook (a playground's Apply or an exercise's Check)"
+
+
+# Two notebooks of the student's own (saved through JupyterLite's contents, as the New Notebook button does):
+# the first pushes an image to the lab registry; after a reload, the second's set-up restores the lab from the
+# browser's storage and pulls that image back.
+_PUSH_CELLS = ["import labkit.notebook as nb\nlab = nb.setup('reload-1', pull=['busybox'])",
+               "%docker tag busybox localhost:5000/kept/busybox:reload\n%docker push localhost:5000/kept/busybox:reload"]
+_PULL_CELLS = ["import labkit.notebook as nb\nlab = nb.setup('reload-2')",
+               "%docker pull localhost:5000/kept/busybox:reload\n%docker images"]
+
+_SAVE_NOTEBOOK_JS = """async ([path, sources]) => {
+  const cells = sources.map(source => ({cell_type: 'code', source, metadata: {}, outputs: [], execution_count: null}));
+  await window.jupyterapp.serviceManager.contents.save(path, {type: 'notebook', format: 'json', content: {
+    cells, metadata: {kernelspec: {name: 'python', display_name: 'Python (Pyodide)', language: 'python'}},
+    nbformat: 4, nbformat_minor: 5}});
+}"""
+
+
+def _state_survives_a_reload(page, base: str, problems: list) -> dict:
+    """Push from one notebook, load the page again, pull from another; return what each said."""
+    said = {}
+    for name, cells in (("reload-push.ipynb", _PUSH_CELLS), ("reload-pull.ipynb", _PULL_CELLS)):
+        page.evaluate(_SAVE_NOTEBOOK_JS, [name, cells])
+    for name, first in (("reload-push.ipynb", False), ("reload-pull.ipynb", True)):  # True: the page loads again
+        try:
+            result = _run_notebook(page, base, Path(name), first=first)
+        except Exception as e:  # noqa: BLE001 - reported with the others
+            problems.append(f"{name}: {type(e).__name__}: {str(e)[:300]}")
+            return said
+        outputs = result["state"]["outputs"] if result["state"] else []
+        said[name] = [_text(outs) for outs in outputs]
+        page.screenshot(path=str(ARTIFACTS / f"lite-{Path(name).stem}.png"))
+        page.evaluate(_CLOSE_JS)
+    pushed, pulled = said.get("reload-push.ipynb", []), said.get("reload-pull.ipynb", [])
+    if len(pushed) != 2 or "set up in this browser's storage" not in pushed[0] and "restored" not in pushed[0] \
+            or "reload: digest: sha256:" not in pushed[1]:
+        problems.append(f"the push before the reload: {pushed}")
+    if len(pulled) != 2 or "restored from this browser's storage" not in pulled[0] \
+            or not re.search(r"^localhost:5000/kept/busybox +reload ", pulled[1], re.M):
+        problems.append(f"the lab's state after a reload: {pulled}")
+    print(f"lite: after a reload: {pulled[:1]}", flush=True)
+    return said
 
 
 def _print_report(report: dict) -> None:

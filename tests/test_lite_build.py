@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+try:
+    import tomllib
+except ImportError:  # Python < 3.11: labkit's own dependency tomli (pyproject.toml)
+    import tomli as tomllib
+
 ROOT = Path(__file__).resolve().parent.parent
-pytest.importorskip("packaging")
 
 
 def _load(name: str):
@@ -41,8 +45,7 @@ def _wheel(path: Path, name: str, version: str, requires: "list[str]" = (), top:
 
 
 def test_labkit_needs_no_native_accelerator_in_pyodide():
-    tomllib = pytest.importorskip("tomllib")
-    from packaging.requirements import Requirement
+    from packaging.requirements import Requirement  # pytest's own dependency
 
     deps = [Requirement(d) for d in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
     linux = dict(lockfile.PYODIDE_ENV, sys_platform="linux", platform_system="Linux")  # the same Python, natively
