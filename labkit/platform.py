@@ -97,8 +97,9 @@ UMASK = 0o022  # a Linux login's default (and a container's): what the browser's
 def apply_umask() -> None:
     """In the browser, from now on create files and folders with their mode less UMASK, as a native umask
     does (Emscripten's file system has none: open() and mkdir() give exactly the mode asked for, 0o666 and
-    0o777 from Python); elsewhere, nothing (the process has its own umask)."""
-    if not BROWSER:
+    0o777 from Python); elsewhere, nothing: a native file system applies the process's own umask (also while
+    a test simulates the browser)."""
+    if sys.platform != "emscripten":
         return
     import pyodide_js
     from pyodide.code import run_js

@@ -101,7 +101,7 @@ def test_two_registries_in_process_get_different_ports(tmp_path):
 # --- the push and lab registry tests again, on the browser's paths ------------------------------------
 
 _NOT_IN_THE_BROWSER = ("HTTPConnection", "socket", "subprocess", "skopeo", "docker-registry", "serve_forever",
-                       "Thread", "worker", "cut_after", "slow_blob")
+                       "Thread", "current_thread", "worker", "cut_after", "slow_blob")
 
 
 def _runs_in_process(func) -> bool:
