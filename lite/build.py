@@ -15,7 +15,7 @@ anywhere else when it runs (no CDN: a local Pyodide, PyPI fallback off):
    exactly those wheels, so the kernel loads `labkit` and what it needs from the site the moment a cell
    imports it (no install cell);
 6. `jupyter lite build` over the repository's numbered notebooks, copied from notebooks/ as they are
-   (their stored outputs are the CPython ones).
+   (their stored outputs are the CPython ones); lite/serve.py goes in too (`python3 serve.py` serves it).
 Downloads are kept in build/lite-cache/ between builds; intermediate files go to <out>.work/.
 """
 
@@ -55,8 +55,12 @@ PURE_WHEEL = ["--no-deps", "--only-binary=:all:", "--implementation", "py", "--a
               "--platform", "any", "--python-version", "3.14"]
 
 
+_T0 = time.monotonic()
+
+
 def log(msg: str) -> None:
-    print(f"[lite] {msg}", flush=True)
+    """Print a step of the build, with the seconds since it started (where a slow build spends its time)."""
+    print(f"[lite {time.monotonic() - _T0:5.1f} s] {msg}", flush=True)
 
 
 def run(*cmd, cwd=None, env=None, capture=False) -> str:
@@ -88,7 +92,7 @@ def build_venv(path: Path) -> Path:
         return python
     log(f"build tools -> {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     venv.EnvBuilder(clear=True, with_pip=True).create(path)
-    run(python, "-m", "pip", "install", "-q", "-r", reqs)
+    run(python, "-m", "pip", "install", "-q", "--no-compile", "-r", reqs)  # it runs once: compile what it imports
     stamp.write_text(sha256_file(reqs))
     return python
 
@@ -275,6 +279,7 @@ def main(argv: "list[str] | None" = None) -> int:
     site = lite_dir(work, work / "pyodide")
     log("jupyter lite build")
     jupyter_lite_build(python, site, out)
+    shutil.copy2(HERE / "serve.py", out / "serve.py")  # a site on a USB stick serves itself: python3 serve.py
     size, files = site_size(out)
     rel = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     log(f"site: {rel} ({size / 1e6:.1f} MB in {files} files; {len(list((out / 'files').glob(NOTEBOOKS)))} "

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Serve a built site (default build/lite) on 127.0.0.1, as any static web host would.
+"""Serve a built site on 127.0.0.1, as any static web host would.
 
     python3 lite/serve.py [SITE] [--port 8000]      (`make lite-serve`; --port 0 picks a free port)
+
+SITE defaults to the folder this script is in when it holds a site (lite/build.py puts a copy of this
+script in the site: `python3 serve.py` there, on a USB stick), else build/lite.
 
 The standard library's server, with the two content types a browser insists on for this site set
 explicitly (some Pythons map neither): JavaScript modules (.mjs) and WebAssembly (.wasm).
@@ -26,7 +29,9 @@ class Handler(SimpleHTTPRequestHandler):
 
 def main(argv: "list[str] | None" = None) -> int:
     ap = argparse.ArgumentParser(description="Serve the lab's static site on 127.0.0.1.")
-    ap.add_argument("site", nargs="?", type=Path, default=Path(__file__).resolve().parent.parent / "build" / "lite")
+    here = Path(__file__).resolve().parent
+    ap.add_argument("site", nargs="?", type=Path,
+                    default=here if (here / "index.html").exists() else here.parent / "build" / "lite")
     ap.add_argument("--port", type=int, default=8000)
     args = ap.parse_args(argv)
     if not (args.site / "index.html").exists():

@@ -36,6 +36,7 @@ CLI_ROOTS = ("labkit.cli", "labkit.__main__")
 PROVIDED_ELSEWHERE = {
     "js": "Pyodide's runtime (the browser's globals)",
     "pyodide": "Pyodide's runtime",
+    "pyodide_js": "Pyodide's runtime (its JavaScript API: the file system, labkit.platform.apply_umask)",
     "compression": "the standard library from Python 3.14 (compression.zstd; Pyodide has it, zstandard does not build there)",
     "labkit_vizjs": "lite/vizjs, the wheel make lite builds into the site (graphviz drawn in the browser)",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -115,11 +116,11 @@ def test_the_site_settings_fetch_nothing_from_the_internet():
     assert all("==" in w for w in build.EXTRA_WHEELS)
 
 
-def _serve(*args):
+def _serve(*args, script=ROOT / "lite" / "serve.py"):
     import subprocess
     import sys
 
-    return subprocess.Popen([sys.executable, str(ROOT / "lite" / "serve.py"), *map(str, args)],
+    return subprocess.Popen([sys.executable, str(script), *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -130,9 +131,12 @@ def test_serve_sends_modules_and_webassembly_with_the_types_browsers_insist_on(t
     (tmp_path / "index.html").write_text("<html></html>")
     (tmp_path / "pyodide.mjs").write_text("export {};")
     (tmp_path / "pyodide.asm.wasm").write_bytes(b"\0asm\1\0\0\0")
-    server = _serve(tmp_path, "--port", "0")
+    shutil.copy2(ROOT / "lite" / "serve.py", tmp_path / "serve.py")  # as lite/build.py puts it in the site
+    server = _serve("--port", "0", script=tmp_path / "serve.py")      # no folder named: the one it is in
     try:
-        url = re.search(r"http://127\.0\.0\.1:\d+/", server.stdout.readline()).group(0)
+        said = server.stdout.readline()
+        assert said.startswith(f"serving {tmp_path} at "), said
+        url = re.search(r"http://127\.0\.0\.1:\d+/", said).group(0)
         types = {name: urllib.request.urlopen(url + name).headers["Content-Type"]
                  for name in ("pyodide.mjs", "pyodide.asm.wasm", "index.html")}
     finally:
