@@ -272,6 +272,20 @@ def seed(root: "str | os.PathLike", fresh: bool = False) -> bool:
     return True
 
 
+def lab_images_missing(root: "str | os.PathLike") -> list[str]:
+    """Return the digests of the shipped lab images that the registry root's index.json does not record (a
+    registry seeded by an older labkit and kept since: the browser's storage keeps it across site updates)."""
+    from .labimages import LAYOUT_DIR
+
+    def digests(index: Path) -> set:
+        try:
+            return {m.get("digest") for m in json.loads(index.read_bytes()).get("manifests", [])}
+        except (OSError, ValueError, AttributeError):
+            return set()
+
+    return sorted(digests(LAYOUT_DIR / "index.json") - digests(Path(root) / "index.json"))
+
+
 def repository_count(root: "str | os.PathLike") -> int:
     """Return how many repositories the registry root's index.json records."""
     from .registry.server import record_repository

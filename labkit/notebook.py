@@ -138,7 +138,7 @@ def _ensure_registry_in_kernel(base: Path) -> str:
         import time
 
         from . import browserstorage, platform
-        from .labctl import default_addr, seed
+        from .labctl import default_addr, lab_images_missing, seed
         from .registry.server import LabRegistry
         from .viz import render
 
@@ -153,17 +153,24 @@ def _ensure_registry_in_kernel(base: Path) -> str:
             keeper, why_not = None, str(e)
         except Exception as e:  # noqa: BLE001 - a storage that fails: the lab still runs, in memory
             keeper, why_not = None, f"this browser's storage failed ({type(e).__name__}: {e})"
-        seeded = seed(base / "lab-registry", fresh=keeper is None)
-        _in_kernel = LabRegistry(base / "lab-registry", default_addr()).start()
+        root = base / "lab-registry"
+        outdated = bool(restored and restored.entries and (root / "index.json").is_file()
+                        and lab_images_missing(root))  # kept from an older site: its lab images are not these
+        seeded = seed(root, fresh=keeper is None or outdated)
+        _in_kernel = LabRegistry(root, default_addr()).start()
         if keeper:
             _keeper[:] = [keeper]
             _save_after_each_cell(keeper)()
-        print(_kept_line(restored, seeded, why_not, time.monotonic() - t0))
+        print(_kept_line(restored, seeded, why_not, time.monotonic() - t0, outdated))
     return _in_kernel.url
 
 
-def _kept_line(restored, seeded: bool, why_not: "str | None", seconds: float) -> str:
+def _kept_line(restored, seeded: bool, why_not: "str | None", seconds: float, outdated: bool = False) -> str:
     """Return setup's one line on where the lab's state lives in the browser."""
+    if outdated:
+        return (f"labkit in the browser: this site's lab images are newer than those kept in this browser's "
+                f"storage, so the lab registry was set up again there ({seconds:.1f} s); what you had pushed to "
+                "it is gone.")
     if restored is None:
         return (f"labkit in the browser: the lab registry was rebuilt in this tab's memory ({seconds:.1f} s): "
                 f"{why_not}, so it lasts until the kernel restarts, and the first cell rebuilds it then.")

@@ -205,3 +205,28 @@ def test_a_storage_that_fails_leaves_the_lab_in_memory_and_says_why(monkeypatch,
             assert [i.repository for i in lab.images()] == ["busybox"] and nb._keeper == []
         finally:
             _forget_kernel()
+
+
+def test_a_registry_kept_from_an_older_site_is_set_up_again_with_this_sites_lab_images(kernel, labkit_home,
+                                                                                         capsys):
+    import json
+    import shutil
+
+    import labkit.notebook as nb
+    from labkit.labctl import lab_images_missing
+
+    nb.setup("00")
+    capsys.readouterr()
+    kept = json.loads(kernel.entries["lab-registry/index.json"].data)
+    dropped = kept["manifests"].pop(0)["digest"]              # as if an older labkit had seeded it
+    kernel.entries["lab-registry/index.json"] = browserstorage.Entry(
+        "file", 0o644, 1_600_000_000, json.dumps(kept).encode())
+
+    _forget_kernel()
+    shutil.rmtree(labkit_home)
+    labkit_home.mkdir()
+    nb.setup("01", pull=["busybox"])
+    said = capsys.readouterr().out
+    assert "lab images are newer than those kept" in said and "set up again" in said, said
+    assert lab_images_missing(labkit_home / "lab-registry") == []
+    assert dropped in {m["digest"] for m in json.loads(kernel.entries["lab-registry/index.json"].data)["manifests"]}
