@@ -100,12 +100,21 @@ def test_plain_output_of_a_build_then_a_cached_rebuild(lab, tmp_path, pinned):
 #8 naming to docker.io/library/app:1 done
 #8 DONE 0.0s
 """
+    # The rebuild: FROM only resolves busybox (its image source's cache key: DONE, solver/jobs.go CacheMap) and
+    # is never loaded, since the COPY after it is a hit; the steps are CACHED (solver/progress.go marks the
+    # inputs of a loaded vertex), as in docker/cli#5280's plain output of a rebuild.
     second = _plain(lab, ctx, tags=["app:1"])
     assert second == first.replace(
         f"#4 sha256:{layer.digest.hex} {units_bytes(layer.size)} / {units_bytes(layer.size)} done\n"
-        f"#4 extracting sha256:{layer.digest.hex} done\n#4 DONE 0.0s", "#4 CACHED").replace(
+        f"#4 extracting sha256:{layer.digest.hex} done\n", "").replace(
         "transferring context: 6B", "transferring context: 0B").replace(
         "#6 DONE 0.0s", "#6 CACHED").replace("#7 0.000 hello\n#7 DONE 0.0s", "#7 CACHED")
+    # a changed file: the base is loaded for the COPY that runs, so FROM is CACHED (BuildKit's docs/cdi.md shows
+    # "resolve ... done" then "CACHED" for a FROM whose next step runs)
+    (ctx / "app.txt").write_text("hello again\n")
+    third = _plain(lab, ctx, tags=["app:1"])
+    assert f"#4 resolve docker.io/library/busybox:latest@{digest} done\n#4 CACHED\n" in third
+    assert "#6 [2/3] COPY app.txt /app/\n#6 DONE 0.0s\n" in third
 
 
 def test_plain_output_of_a_failing_run(lab, tmp_path):

@@ -9,8 +9,11 @@ The order of the output is BuildKit's: load the Dockerfile, load the base images
 RUN/COPY/ADD/WORKDIR, each CACHED or DONE), then "exporting to image". A step's cache key chains its parent's
 key with what it does after substitution (RUN: command, environment with the stage's ARGs, working
 directory, user; COPY/ADD: a checksum of the selected source files, destination and flags; WORKDIR: path
-and user), so a change re-runs that step and every later step of its stage. Metadata instructions (ENV,
-LABEL, CMD, ...) make no step: changing a LABEL re-runs nothing; changing an ENV re-runs the later RUNs.
+and user), so a change re-runs that step and every later step of its stage. As in BuildKit's solver, a step
+after one that ran in this build runs too (a step offers no cache key through an execution), and --no-cache
+(or --no-cache-filter STAGE) forces the RUN, COPY and ADD steps (not FROM, not WORKDIR) and so everything
+after the first of them. Metadata instructions (ENV, LABEL, CMD, ...) make no step: changing a LABEL re-runs
+nothing; changing an ENV re-runs the later RUNs.
 
 With SOURCE_DATE_EPOCH (the environment or a build argument), every time the image holds is clamped to it
 (file times in new layers, history, config `created`), BuildKit's rewrite-timestamp: the same context gives
@@ -104,9 +107,13 @@ class Layer:
 
 @dataclass
 class StageResult:
+    """A state of the build: its layers, its cache key, its merged view (made on demand), and whether a step
+    that ran in this build made it (then no later step of its chain can come from the cache)."""
+
     layers: list
     key: str
     view: object = None
+    ran: bool = False
 
 
 def _key(*parts) -> str:
@@ -154,6 +161,8 @@ class Builder:
         self.filename = "Dockerfile"
         self.context: "BuildContext | None" = None
         self.context_loaded = False
+        self.context_shown = False
+        self.keys: dict = {}
         self.results: dict = {}
         self.epoch = None
         self._sweep_stale()
@@ -332,14 +341,14 @@ class Builder:
                 self._stage(step.from_stage)
         if sp.base_kind == "stage":
             parent = self._stage(sp.base_stage)
-            state = StageResult(list(parent.layers), parent.key, parent.view)
+            state = StageResult(list(parent.layers), parent.key, parent.view, parent.ran)
         elif sp.base_kind == "scratch":
             state = StageResult([], _key("scratch", str(sp.platform)))
         else:
             state = None
-        for step in sp.steps:
+        for i, step in enumerate(sp.steps):
             if step.kind == "from":
-                state = self._from(sp, step)
+                state = self._from(sp, step, sp.steps[i + 1] if i + 1 < len(sp.steps) else None)
                 continue
             state = self._step(sp, step, state)
         if state is None:
@@ -347,7 +356,11 @@ class Builder:
         self.results[id(sp)] = state
         return state
 
-    def _from(self, sp, step) -> StageResult:
+    def _from(self, sp, step, following) -> StageResult:
+        """The FROM vertex. BuildKit's image source computes its cache key first (the "resolve" status), which
+        ends the vertex as DONE (solver/jobs.go CacheMap: a vertex without inputs); the image's result is loaded
+        only when a step needs it, which marks the vertex CACHED (LoadCache): when the step after FROM runs, or
+        when none follows in the stage. A base pulled by this build is DONE after its layers' statuses."""
         base = sp.base
         record = base.record
         v = self.progress.start(step.name)
@@ -356,18 +369,17 @@ class Builder:
         config = self.store.config(record)
         layers = [Layer(d, desc, None) for d, desc in zip(config.diff_ids, manifest.layers)]
         fresh = str(record.image_id) in self.pulled
+        state = StageResult(layers, _key("from", base.identity, str(sp.platform)))
         if fresh:
             for desc in manifest.layers:
                 self.progress.status(v, f"sha256:{desc.digest.hex}", desc.size, desc.size)
             for desc in manifest.layers:
                 self.progress.status(v, f"extracting sha256:{desc.digest.hex}")
-        if self.req.no_cache or fresh:
             self.progress.done(v)
         else:
-            self.progress.done(v, cached=True)
-        key = _key("from", base.identity, str(sp.platform))
-        self._info(step, v, not fresh and not self.req.no_cache, None, 0, key)
-        return StageResult(layers, key)
+            self.progress.done(v, cached=following is None or self._runs(following, state))
+        self._info(step, v, not fresh, None, 0, state.key)
+        return state
 
     def _info(self, step, vertex, cached, layer, size, key) -> None:
         info = StepInfo(vertex, step.stage.label, step.instruction or step.name, step.line, cached,
@@ -389,21 +401,57 @@ class Builder:
         return self.layer_store.ensure(layer.diff_id, self.store.layout.blob_path(layer.desc.digest),
                                        layer.desc.media_type)
 
-    def _step(self, sp, step, state: StageResult) -> StageResult:
+    def _forced(self, step) -> bool:
+        """Return True when the cache is ignored for `step` itself: RUN, COPY and ADD under --no-cache or of a
+        stage --no-cache-filter names (dockerfile2llb's llb.IgnoreCache; WORKDIR's mkdir and FROM have none)."""
+        return step.kind in ("run", "copy") and (self.req.no_cache or step.no_cache)
+
+    def _runs(self, step, state: StageResult) -> bool:
+        """Return True when `step` will run over `state` (no cache hit), without reporting anything."""
+        if state.ran or self._forced(step):
+            return True
         try:
-            key, prepare = self._step_key(step, state)
+            key, _ = self._decide_key(step, state)
+        except (ContextError, StepFailed, OSError):
+            return False                  # it fails before anything loads its parent
+        return self.cache.get(key) is None
+
+    def _decide_key(self, step, state: StageResult):
+        """Return (cache key, what the run needs) of `step` over `state`, computed once per build (a URL is
+        fetched once even when the key was asked for ahead of the step)."""
+        memo = self.keys.get(id(step))
+        if memo is not None and memo[0] == state.key:
+            if isinstance(memo[1], BaseException):
+                raise memo[1]
+            return memo[1]
+        try:
+            found = self._step_key(step, state)
+        except (ContextError, StepFailed, OSError) as e:
+            self.keys[id(step)] = (state.key, e)
+            raise
+        self.keys[id(step)] = (state.key, found)
+        return found
+
+    def _step(self, sp, step, state: StageResult) -> StageResult:
+        """Decide `step` and run it when the cache cannot give it. A step whose parent ran in this build runs
+        too: BuildKit's solver offers no cache key through a step that executed (solver/edge.go), and a step
+        forced by --no-cache or --no-cache-filter re-runs its whole chain after it."""
+        if step.kind == "copy" and step.from_stage is None and any(
+                not s.startswith(("http://", "https://")) for s in step.sources):
+            self._show_context()
+        try:
+            key, prepare = self._decide_key(step, state)
         except (ContextError, StepFailed) as e:
             v = self.progress.start(step.name)
             message = self._context_error(e) if isinstance(e, ContextError) else str(e)
             self.progress.error(v, message)
             raise BuildError(message, step.line, step.end_line) from None
-        ignore = self.req.no_cache or step.no_cache
-        rec = None if ignore else self.cache.get(key)
+        rec = None if state.ran or self._forced(step) else self.cache.get(key)
         v = self.progress.start(step.name)
         if rec is not None:
             self.progress.done(v, cached=True)
             self._info(step, v, True, rec.diff_id, rec.uncompressed, key)
-            return self._next(state, rec, key)
+            return self._next(state, rec, key, ran=False)
         try:
             rec = self._run_step(step, state, key, v, prepare)
         except StepFailed as e:
@@ -415,9 +463,9 @@ class Builder:
             raise BuildError(message, step.line, step.end_line) from None
         self.progress.done(v)
         self._info(step, v, False, rec.diff_id, rec.uncompressed, key)
-        return self._next(state, rec, key)
+        return self._next(state, rec, key, ran=True)
 
-    def _next(self, state: StageResult, rec: CacheRecord, key: str) -> StageResult:
+    def _next(self, state: StageResult, rec: CacheRecord, key: str, ran: bool) -> StageResult:
         from ..oci import Descriptor
 
         layer = Layer(Digest.parse(rec.diff_id), Descriptor(rec.media_type, Digest.parse(rec.digest), rec.size),
@@ -425,7 +473,7 @@ class Builder:
         view = None
         if state.view is not None:
             view = state.view.extend([self._tree(layer)])
-        return StageResult([*state.layers, layer], key, view)
+        return StageResult([*state.layers, layer], key, view, ran)
 
     def _context_error(self, e: ContextError) -> str:
         ref = hashlib.sha256(str(self.context.root if self.context else "").encode()).hexdigest()
@@ -440,12 +488,11 @@ class Builder:
     # -- cache keys
 
     def _load_context(self) -> None:
-        """The "[internal] load build context" vertex: checksum every context source of the plan once,
-        reading only the files the metadata cache does not know."""
+        """Checksum every context source of the plan once, reading only the files the metadata cache does not
+        know (what BuildKit's "[internal] load build context" transfers and hashes)."""
         if self.context_loaded:
             return
         self.context_loaded = True
-        v = self.progress.start("[internal] load build context")
         self.context_sums: dict = {}
         for sp in self.plan.stages:
             for step in sp.steps:
@@ -459,6 +506,15 @@ class Builder:
                         self.context_sums[src] = (matches, self.context.checksum(matches))
                     except ContextError as e:
                         self.context_sums[src] = e
+
+    def _show_context(self) -> None:
+        """The "[internal] load build context" vertex, once, before the first step that copies from the
+        context (the checksums may already be known: a FROM asks whether the step after it hits)."""
+        if self.context_shown:
+            return
+        self.context_shown = True
+        v = self.progress.start("[internal] load build context")
+        self._load_context()
         self.progress.status(v, f"transferring context: {units_bytes(self.context.bytes_read)}")
         self.progress.done(v)
 
@@ -576,17 +632,20 @@ class Builder:
         for c in step.contents:
             entry = SourceEntry("", "file", 0o644, self._now(), data=c.data.encode("utf-8", "surrogateescape"))
             items.append((iter([entry]), c.path, False, c.path))
+        # Each source (each wildcard match) is copied on its own, as fsutil's Copy does: a file goes into the
+        # destination when it ends in "/" or is a directory by then, else it becomes the destination. So
+        # `COPY a.txt b.txt /dst` without the slash leaves /dst a file holding b.txt (moby/buildkit#1853),
+        # though the Dockerfile reference asks for the slash.
         dest = step.dest
-        many = len(items) > 1 or any(has_wild(s) for s in step.sources)
-        into_dir = dest.endswith("/") or many
-        if not into_dir:
-            with contextlib.suppress(OSError):
-                into_dir = container.stat(dest).type == "dir"
         for entries, name, is_dir, rel in items:
             target = dest
             if step.parents and rel:
                 parent = os.path.dirname(rel.split("/./", 1)[-1])
                 target = os.path.join(dest, parent) + "/" if parent else dest
+            into_dir = target.endswith("/")
+            if not into_dir:
+                with contextlib.suppress(OSError):
+                    into_dir = container.stat(target).type == "dir"
             copier.copy_item(entries, target, into_dir or is_dir, name)
 
     # -- the image
@@ -679,12 +738,6 @@ class Builder:
                 record = record_image(self.store, None, manifest, [])
         self.progress.done(v)
         return BuildResult(record, cfg.digest, manifest.digest, list(self.steps_info), names, the_plan)
-
-
-def has_wild(path: str) -> bool:
-    from .context import has_wildcards
-
-    return has_wildcards(path)
 
 
 def _as_dir(entries, mtime: int):

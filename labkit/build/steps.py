@@ -241,8 +241,14 @@ class Copier:
         except OSError:
             return None
 
+    def dir_mode(self) -> int:
+        """Return the mode of the directories a copy creates: 0755, or an octal --chmod's bits (fsutil's
+        MkdirAll takes CopyInfo.Mode since tonistiigi/fsutil#228, Docker 28.1: moby/moby#49851); a symbolic
+        --chmod ("u+x") leaves them 0755."""
+        return int(self.chmod, 8) & 0o777 if self.chmod.isdigit() else 0o755
+
     def ensure_dir(self, path: str) -> None:
-        """Create `path` and its missing parents as BuildKit's CreateDestPath does (0755, owner, now)."""
+        """Create `path` and its missing parents as BuildKit's CreateDestPath does (dir_mode(), owner, now)."""
         if path in ("", "/") or path in self.dirs:
             return
         node = self._exists(path)
@@ -253,8 +259,9 @@ class Copier:
             return
         self.ensure_dir(posixpath.dirname(path.rstrip("/")) or "/")
         uid, gid = self._ids()
-        self.c.mkdir(path, mode=0o755)
-        self.c.set_meta(path, uid=uid, gid=gid, mtime=self.now)
+        mode = self.dir_mode()
+        self.c.mkdir(path, mode=mode)
+        self.c.set_meta(path, mode=mode, uid=uid, gid=gid, mtime=self.now)
         self.dirs.add(path)
 
     def _remove_non_dir(self, path: str) -> None:
@@ -394,9 +401,50 @@ def fetch_url(url: str, dest_dir: Path) -> tuple[Path, int]:
                     mtime = 0
             return out, mtime
     except requests.RequestException as e:
-        raise StepFailed(f"failed to load cache key: Get {go_quote(url)}: {_short(e)}") from None
+        raise StepFailed(f"failed to load cache key: Get {go_quote(url)}: {go_dial_error(url, e)}") from None
 
 
-def _short(e: Exception) -> str:
+def _causes(e: BaseException):
+    """Yield an exception and every exception it wraps (requests -> urllib3 -> socket), each once."""
+    seen: set = set()
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        yield x
+        stack.extend([x.__cause__, x.__context__, getattr(x, "reason", None)])
+        stack.extend(a for a in getattr(x, "args", ()) if isinstance(a, BaseException))
+
+
+def go_dial_error(url: str, e: BaseException) -> str:
+    """Return what Go's net/http says when it cannot reach `url` (BuildKit's HTTP source is Go): "dial tcp:
+    lookup example.com: no such host", "dial tcp 127.0.0.1:9: connect: connection refused", "dial tcp
+    10.0.0.1:80: i/o timeout"; another error in one line."""
+    import errno
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    causes = list(_causes(e))
+    for x in causes:
+        if isinstance(x, socket.gaierror):
+            return f"dial tcp: lookup {host}: no such host"
+    names = {type(x).__name__ for x in causes}
+    if "ReadTimeout" in names or "ReadTimeoutError" in names:
+        return "net/http: timeout awaiting response headers"
+    for x in causes:
+        if isinstance(x, (TimeoutError, socket.timeout)) or "timeout" in type(x).__name__.lower():
+            return f"dial tcp {address}: i/o timeout"
+    for x in causes:
+        if isinstance(x, OSError) and x.errno:
+            reason = os.strerror(x.errno)
+            reason = {errno.ECONNREFUSED: "connection refused", errno.ENETUNREACH: "network is unreachable",
+                      errno.EHOSTUNREACH: "no route to host"}.get(x.errno, reason[:1].lower() + reason[1:])
+            return f"dial tcp {address}: connect: {reason}"
     text = " ".join(str(e).split())
     return text[:200]
