@@ -474,6 +474,12 @@ def test_failing_run_leaves_no_tag_and_no_partial_layer(lab, tmp_path):
     new_blobs = set(lab.store.layout.blobs()) - blobs_before
     assert len(new_blobs) == 1                                         # the successful RUN's cached layer only
     assert not list((labkit_home_of(lab) / "tmp").glob("build-*"))    # no work container left
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo ok > /ok\n")
+    good, _ = build(lab, ctx, tags=["broken:1"])
+    (ctx / "Dockerfile").write_text("FROM busybox\nRUN echo ok > /ok\nCOPY missing.txt /\n")
+    with pytest.raises(BuildError, match='"/missing.txt": not found'):
+        build(lab, ctx, tags=["broken:1"])
+    assert lab.image("broken:1").image_id == good.config_digest            # a failed build moves no tag
 
 
 def labkit_home_of(lab) -> Path:
@@ -510,15 +516,19 @@ def test_failed_step_event_and_parse_errors(lab, tmp_path):
 def test_same_image_id_in_two_homes_whatever_the_file_times(tmp_path, monkeypatch, lab_images_registry):
     from labkit.home import save_settings
 
+    import random
+
     epoch = 1700000000
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(epoch))
     ids = []
-    for n, when in enumerate((1800000000, 1900000000)):
+    for n, seed in enumerate((1, 2)):
         home = tmp_path / f"home{n}"
         home.mkdir()
         save_settings(home, {"registry-mirrors": [lab_images_registry.url]})
         ctx = app_context(tmp_path / f"machine{n}")
-        for p in [ctx, *ctx.rglob("*")]:
+        rng = random.Random(seed)             # each machine's checkout: its own time for every path (after epoch)
+        for p in sorted([ctx, *ctx.rglob("*")], reverse=True):
+            when = rng.randrange(epoch, epoch + 10**8) + rng.random()
             os.utime(p, (when, when))
         lab = Lab(home)
         result, _ = build(lab, ctx, tags=["app:1"])
