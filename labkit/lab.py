@@ -65,13 +65,14 @@ class Lab:
 
     # --- registries -------------------------------------------------------------------------------
     def pull(self, ref: str, platform: "str | None" = None, extract: bool = True, progress=None, trace=None,
-             mirrors=None):
+             mirrors=None, keep=None):
         """Pull an image like `docker pull`; return a PullResult (progress: a callable taking events;
-        mirrors: None for daemon.json's registry-mirrors, [] to go straight to the registry)."""
+        mirrors: None for daemon.json's registry-mirrors, [] to go straight to the registry; keep: name
+        nothing and hand the blobs to keep(manifest, digests), as a build pulls its base images)."""
         from .pull import pull
 
         return pull(self.store, ref, platform, extract=self.layers if extract else None, progress=progress,
-                    settings=self.settings(), trace=trace, mirrors=mirrors)
+                    settings=self.settings(), trace=trace, mirrors=mirrors, keep=keep)
 
     def push(self, ref: str, progress=None, trace=None):
         """Push a stored image like `docker push`; return a PushResult."""
@@ -218,8 +219,8 @@ class Lab:
         in the home, base images pulled like `docker build` pulls them."""
         from .build.builder import Builder
 
-        def pull(ref: str, platform: "str | None"):
-            return self.pull(ref, platform=platform).record
+        def pull(ref: str, platform: "str | None", keep):
+            return self.pull(ref, platform=platform, keep=keep)
 
         return Builder(self.store, self.layers, self.home, pull=pull, clock=clock,
                        image_store=getattr(self, "image_store", "graphdriver"))

@@ -150,7 +150,8 @@ def _most_telling(errors: "list[LabkitError]") -> LabkitError:
 
 def pull(store, reference, platform=None, *, extract=None, progress: Callable | None = None,
          mirrors=None, settings: dict | None = None, credentials=None, trace=None,
-         client_options: dict | None = None, max_workers: int | None = None) -> PullResult:
+         client_options: dict | None = None, max_workers: int | None = None,
+         keep: Callable | None = None) -> PullResult:
     """Pull `reference` into `store`; return a PullResult. Emits progress events (labkit.progress).
 
     platform: "linux/arm64" or a Platform (default: the host's). extract: the LayerStore each layer is applied
@@ -159,6 +160,9 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
     mirrors: registry mirrors for docker.io references (default: daemon.json `registry-mirrors`).
     credentials: a registry.auth.Credentials (default: docker's config.json for the registry host).
     max_workers: blobs downloaded at once (default: daemon.json `max-concurrent-downloads`, else 3).
+    keep: for a pull that names nothing (the base image of a build, which BuildKit pulls into its cache and
+    `docker images` never lists): called as keep(manifest, digests of its blobs) while they are still claimed,
+    so the caller holds them; the result's record then stands for the unnamed image.
 
     The conversation is Docker's: one ping (its 401 only tells how to authenticate), `HEAD manifests/TAG`,
     then only what the store lacks: an image the store already has costs no GET at all.
@@ -209,10 +213,10 @@ def pull(store, reference, platform=None, *, extract=None, progress: Callable | 
         raise errors[-1]
 
     try:
-        if _has_image(store, manifest):
+        if keep is None and _has_image(store, manifest):
             return _record_existing(store, ep, ref, top, indexes, manifest, extract=extract, emit=emit)
         return _fetch_and_record(store, client, ep, ref, top, indexes, manifest, extract=extract,
-                                 emit=emit, what=what, max_workers=workers, limit=limit)
+                                 emit=emit, what=what, max_workers=workers, limit=limit, keep=keep)
     finally:
         client.close()
 
@@ -254,7 +258,7 @@ def _record_existing(store, ep, ref, top, indexes, manifest, *, extract, emit) -
 
 
 def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract, emit, what,
-                      max_workers, limit) -> PullResult:
+                      max_workers, limit, keep=None) -> PullResult:
     """Fetch config and layers (in parallel), extract in order, store the manifest chain, record the image.
 
     The new layers past `limit` (max-concurrent-downloads) say "Waiting" after "Pulling fs layer", as in
@@ -361,8 +365,13 @@ def _fetch_and_record(store, client, ep, ref, top, indexes, manifest, *, extract
         for f in indexes:
             layout.put_bytes(f.raw, expected=f.digest)
         layout.put_bytes(manifest.raw, expected=manifest.digest)
-        before = _existing_manifest(store, ref)
-        record = store.add_image(ref, manifest, index_digest)
+        if keep is None:
+            before = _existing_manifest(store, ref)
+            record = store.add_image(ref, manifest, index_digest)
+        else:
+            keep(manifest, sorted(all_digests, key=str))
+            before = None
+            record = store.unnamed(manifest, index_digest)
 
     status = UP_TO_DATE if before == manifest.digest and not downloaded else DOWNLOADED
     emit(MessageEvent(f"Digest: {top}", "digest"))

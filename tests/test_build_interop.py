@@ -87,6 +87,7 @@ def test_multi_stage_build_pushed_and_unpacked_by_umoci_equals_the_steps_on_a_re
     built = scan(_umoci_unpack(str(oci), "app", tmp_path / "bundle-built"), setid=False)
 
     # the oracle: busybox unpacked by umoci, then the Dockerfile's steps done by hand on real directories
+    lab.pull("busybox")                                        # the build kept it unnamed, in its cache
     base = _umoci_unpack(str(lab.store.layout.root), "docker.io/library/busybox:latest", tmp_path / "bundle-base")
     stage = tmp_path / "stage-build"
     shutil.copytree(base, stage, symlinks=True)

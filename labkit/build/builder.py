@@ -4,6 +4,9 @@ export the image (disk level: the store, the layer store, containers).
     builder = Builder(store, layer_store, home, pull=lab_pull)
     result = builder.build(BuildRequest(context="app", tags=["app:1"]), progress=PlainDisplay(sys.stderr))
 
+`pull(ref, platform, keep)` pulls a base image the store does not list and returns its PullResult, naming
+nothing (labkit.pull's `keep`): the builder holds the image in its cache, as BuildKit does.
+
 The order of the output is BuildKit's: load the Dockerfile, load the base images' metadata, load
 .dockerignore, then the stages' steps (FROM, the context transfer before the first COPY that needs it,
 RUN/COPY/ADD/WORKDIR, each CACHED or DONE), then "exporting to image". A step's cache key chains its parent's
@@ -35,7 +38,7 @@ from typing import Callable
 from ..digest import Digest
 from ..errors import LabkitError, NotFound
 from . import plan as planning
-from .cache import BuildCache, CacheRecord
+from .cache import BuildCache, CacheRecord, SourceRecord
 from .context import BuildContext, ContextError, MetadataCache
 from .display import units_bytes
 from .dockerfile import DockerfileSyntaxError
@@ -311,14 +314,19 @@ class Builder:
             if self.pull is None:
                 self.progress.error(v, f"{ref}: not found")
                 raise planning.PlanError(f"{name}: failed to resolve source metadata for {ref}: not found")
+            # Not among the images: BuildKit pulls it into its build cache, and `docker images` never lists it
+            # (nor does a --platform build move the local tag); an unchanged image downloads nothing again.
             try:
-                record = self.pull(str(ref), str(platform) if platform else None)
+                result = self.pull(str(ref), str(platform) if platform else None,
+                                   lambda manifest, digests: self._keep_base(ref, platform, manifest, digests))
             except LabkitError as e:
                 message = (f"{name}: failed to resolve source metadata for {ref}: "
                            + " ".join(str(e).split()))
                 self.progress.error(v, message.split(": ", 1)[1])
                 raise planning.PlanError(message) from None
-            self.pulled.add(str(record.image_id))
+            record = result.record
+            if result.downloaded:
+                self.pulled.add(str(record.image_id))
         self.progress.done(v)
         manifest_digest = record.index_digest or record.manifest.digest
         config = self.store.config(record)
@@ -328,6 +336,17 @@ class Builder:
             self._bases = {}
         self._bases[key] = base
         return base
+
+    def _keep_base(self, ref, platform, manifest, digests) -> None:
+        """Hold a pulled base image's blobs in the build cache (pinned), as BuildKit keeps the images it pulls."""
+        from ..clock import now, rfc3339
+
+        source = SourceRecord(ref=str(ref), platform=str(platform) if platform else "",
+                              manifest=str(manifest.digest), digests=[str(d) for d in digests],
+                              layers=[[str(d.digest), d.size] for d in manifest.layers], created=rfc3339(now()))
+        with self.cache.lock():
+            self.cache.put_source(source)
+            self.cache.pin()
 
     # -- stages
 

@@ -135,7 +135,7 @@ def _builder(p):
                 return 0                        # docker: a cancelled prune removes nothing and says no more
         in_use = {str(d) for d in lab.store.layout.reachable()}
         removed = cache.prune(in_use=in_use, everything=a.all)
-        reclaimed = sum(r.size for r in removed if r.digest not in in_use)
+        reclaimed = sum(r.reclaimable(in_use) for r in removed)
         if removed:
             ctx.print("Deleted build cache objects:")
             for rec in removed:

@@ -379,6 +379,16 @@ class Store(ImageSizes):
                     self._set_name(name, _with_annotations(base, {**ann, REF_NAME: name}))
                 return self.resolve(ref)
 
+    def unnamed(self, manifest: "Manifest", index_digest: "Digest | str | None" = None) -> ImageRecord:
+        """Return a record for an image whose blobs are stored but that no name lists (a build's base image,
+        held by the build cache): `<none>`, never in `images`."""
+        from ..oci import Descriptor
+
+        return ImageRecord(name=None, repository=NONE, tag=NONE,
+                           manifest=Descriptor(manifest.media_type, manifest.digest, len(manifest.raw)),
+                           index_digest=as_digest(index_digest) if index_digest is not None else None,
+                           image_id=manifest.config.digest, created=None)
+
     def _set_name(self, name: str, desc: "Descriptor") -> None:
         """Point the full reference `name` at `desc` in index.json; a displaced image stays as <none>."""
 
