@@ -182,6 +182,15 @@ def test_base_images_stay_in_the_build_cache(lab, tmp_path):
     assert config(lab, "app:arm")["architecture"] == "arm64" and config(lab, "busybox")["architecture"] != "arm64"
     assert sorted(f"{r.repository}:{r.tag}" for r in lab.images()) == [
         "<none>:<none>", "app:1", "app:arm", "busybox:latest"]        # <none>: the app:1 the rebuild displaced
+    # a listed image of another platform does not serve a build for the host's (moby builder-next's image source
+    # checks the registry when the local image's platform differs)
+    from labkit.oci.platforms import Platform
+
+    host = Platform.host().architecture
+    other = "arm64" if host != "arm64" else "amd64"
+    lab.pull("busybox", platform=f"linux/{other}")
+    build(lab, ctx, tags=["app:host"])
+    assert config(lab, "app:host")["architecture"] == host and config(lab, "busybox")["architecture"] == other
 
 
 # --- COPY and ADD -------------------------------------------------------------------------------------------

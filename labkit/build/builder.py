@@ -306,9 +306,14 @@ class Builder:
             record = self.store.resolve(str(ref))
         except NotFound:
             record = None
-        if record is not None and platform is not None:
+        if record is not None:
+            # a listed image serves only for the platform built for (the host's by default): moby's image source
+            # (builder-next adapters/containerimage) checks the registry when the local image's differs
+            from ..oci.platforms import Platform
+
+            want = platform or Platform.host()
             cfg = self.store.config(record)
-            if (cfg.os, cfg.architecture) != (platform.os, platform.architecture):
+            if (cfg.os, cfg.architecture) != (want.os, want.architecture):
                 record = None
         if record is None:
             if self.pull is None:
