@@ -78,7 +78,7 @@ def no_stray_lab_registries(tmp_path_factory):
             argv = [a.decode(errors="replace") for a in (proc / "cmdline").read_bytes().split(b"\0")]
         except OSError:
             continue
-        if "labkit.labctl" in argv and "serve" in argv and any(a.startswith(base) for a in argv):
+        if "labkit.labctl" in argv and "serve" in argv and any(a == base or a.startswith(base + os.sep) for a in argv):
             print(f"\nconftest: stopping a lab registry a test left running (pid {proc.name})")
             try:
                 os.kill(int(proc.name), signal.SIGTERM)
