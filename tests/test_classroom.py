@@ -3,7 +3,8 @@ registry set up as the README's instructors' guide says (a pull-through cache co
 mirror), with a plain local registry standing in for Docker Hub (helpers.classroom). Every student gets the
 same image. While the cache fills, it fetches a blob from upstream for each request it cannot serve yet
 (distribution's proxy does not wait for a fetch in flight), so the first class costs some blob requests; the
-manifest is fetched upstream only by the first students. A second class costs the upstream no blob and no
+manifest is fetched upstream only by the first students (how many GETs that takes while it is not stored yet
+is distribution's business; the test bounds it by two per student, one by tag and one by digest). A second class costs the upstream no blob and no
 manifest GET: only the tag's HEAD, which Docker Hub does not count as a pull."""
 
 from __future__ import annotations
@@ -53,9 +54,13 @@ def test_a_class_of_30_pulls_at_once_through_the_readme_cache(distribution_regis
         assert set(room.upstream_blob_requests()) == blobs  # every blob came from the stand-in, via the cache
         manifests = room.upstream_manifest_requests()
         assert manifests["HEAD"] == STUDENTS  # the cache checks the tag upstream for each student
-        # and fetched the manifest only while it had none: when all thirty ask before the first answer is
-        # stored (a fast machine), that is every one of them; the second class below shows the cache holds it
-        assert 1 <= manifests.get("GET", 0) <= STUDENTS
+        # and fetched the manifest only while it had none. How many GETs that takes is distribution's
+        # business, not the README's: each student asks the cache for the tag and then for the digest, and
+        # while the first answer is not stored yet each of those may go upstream (a CI run saw 31 for 30
+        # students). So bound it by that, and let the second class below prove that the cache holds it.
+        sent = room.upstream_manifest_lines()
+        assert 1 <= manifests.get("GET", 0) <= 2 * STUDENTS, sent
+        assert all(line.endswith("-> 200") for line in sent), sent  # and nothing failed upstream
 
         room.upstream.conversation.clear()
         second = room.pull("httpd", students=STUDENTS)  # the next class: new students, a warm cache

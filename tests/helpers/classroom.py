@@ -150,5 +150,9 @@ class Classroom:
                 counts[r.method] = counts.get(r.method, 0) + 1
         return counts
 
+    def upstream_manifest_lines(self) -> "list[str]":
+        """Return the manifest requests the cache sent upstream as `METHOD path -> status` lines (for messages)."""
+        return [r.line() for r in self.upstream.conversation if "/manifests/" in r.path]
+
 
 __all__ = ["Classroom", "Lesson", "Student", "readme_recipe", "cache_config", "seed_upstream"]
