@@ -45,6 +45,13 @@ class Lab:
         """Return the image store this Lab plays: "containerd" or "graphdriver" (see the class)."""
         return self._image_store or self.config.image_store
 
+    def with_image_store(self, image_store: str) -> "Lab":
+        """Return a Lab on this home playing `image_store` ("containerd" or "graphdriver"; self when it
+        already does): one store on disk, the other Docker's IDs, sizes and views."""
+        from .daemonconfig import image_store_name
+
+        return self if self.image_store == image_store_name(image_store) else Lab(self.home, image_store)
+
     @cached_property
     def store(self):
         """Return the content store (an OCI image layout under home/store)."""

@@ -11,11 +11,12 @@ from labkit.viz import imagerow
 
 @pytest.fixture
 def lab(lab, monkeypatch):
-    """conftest's Lab holding node, mkerker/duckhunt and busybox, seen from the lab's pinned now."""
+    """conftest's Lab holding node, mkerker/duckhunt and busybox, seen from the lab's pinned now, playing the
+    lab text's Docker (graphdriver store), as the notebooks' homes do."""
     monkeypatch.setenv("LABKIT_NOW", "2017-01-20T00:00:00Z")
     for ref in ("node", "mkerker/duckhunt", "busybox"):
         lab.pull(ref)
-    return lab
+    return lab.with_image_store("graphdriver")
 
 
 def test_layers_add_up_to_size_and_name_their_sharers(lab):
@@ -59,8 +60,38 @@ def test_fallback_explains_the_row_it_showed(lab):
     box = imagerow.image_row_explainer(lab, image="busybox:latest")
     bundle = box._repr_mimebundle_()
     lines = bundle["text/plain"].splitlines()
-    assert lines[0] == "docker images row explainer for busybox:latest \u2014 run this cell to use it"
+    assert lines[0] == ("docker images row explainer for busybox:latest, lab text's Docker (graphdriver) "
+                        "\u2014 run this cell to use it")
     assert lines[1] == ("REPOSITORY: busybox \u2014 the name you pulled or tagged, short form of "
                         "docker.io/library/busybox:latest")
     assert lines[3].startswith(f"IMAGE ID: {lab.image('busybox').image_id.short} \u2014 the first 12 hex")
     assert "<table class='labkit-row'>" in bundle["text/html"]
+
+
+def test_docker29_row_facts_explain_the_containerd_columns(lab):
+    d29 = lab.with_image_store("containerd")
+    facts = {c: (v, why) for c, v, why in imagerow.row_facts(d29, "busybox")}
+    assert list(facts) == ["IMAGE", "ID", "DISK USAGE", "CONTENT SIZE", "EXTRA"]  # docker/cli tree.go's columns
+    summary = next(s for s in d29.image_summaries() if "busybox:latest" in s.repo_tags)
+    rec = lab.image("busybox")
+    assert facts["IMAGE"][0] == "busybox:latest"
+    # busybox is a two-platform index here: the ID is the index's digest, not the config's
+    assert facts["ID"][0] == str(summary.id)[7:19] != rec.image_id.short
+    assert f"the index listing 2 platforms the name points at ({summary.id})" in facts["ID"][1]
+    assert f"the lab text's Docker shows the config's digest, {rec.image_id}" in facts["ID"][1]
+    assert facts["DISK USAGE"][0] == "1.11MB" and facts["CONTENT SIZE"][0] == "32.3kB"  # as `labkit images` shows
+    assert "over the 1 platform(s) pulled of the 2 the index lists" in facts["DISK USAGE"][1]
+    assert facts["EXTRA"][0] == ""
+    d29.run("busybox", ["true"])
+    assert dict((c, v) for c, v, _ in imagerow.row_facts(d29, "busybox"))["EXTRA"] == "U"
+
+
+def test_the_widget_switches_between_the_two_dockers_rows(lab):
+    box = imagerow.image_row_explainer(lab, image="node:latest")
+    assert box.stores.value == "graphdriver" and "<th style='text-align:left;padding-right:1em;vertical-align:top'>IMAGE ID" in box.result.value
+    box.stores.value = "containerd"
+    assert box.lab.image_store == "containerd" and box.lab.home == lab.home
+    assert "CONTENT SIZE" in box.result.value and "IMAGE ID" not in box.result.value
+    assert "Docker 29 (containerd store)" in box.describe()
+    box.stores.value = "graphdriver"
+    assert "IMAGE ID" in box.result.value

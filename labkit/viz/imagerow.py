@@ -1,7 +1,9 @@
 """The `docker images` row explainer of notebook 05: pick an image, see where each column's value comes from.
 
-`row_facts(lab, ref)` says, column by column, what `docker images` shows and where it comes from (the
-config's digest, its `created` date against the pinned now, the sum of its layers' files);
+`row_facts(lab, ref)` says, column by column, what `docker images` shows and where it comes from, in the
+terms of the Lab's image store: the lab text's Docker (graphdriver: the config's digest, its `created` date
+against the pinned now, the sum of its layers' files) or Docker 29 (containerd: the digest of the index or
+manifest the name points at, the blobs present, the unpacked layers);
 `layer_rows(lab, ref)` lists the layers SIZE adds up, with the other images sharing each one (same chain
 ID, as `docker system df` counts them). `ImageRowExplainer` (`image_row_explainer(lab)`) is the widget over both.
 """
@@ -54,7 +56,47 @@ def layer_rows(lab, ref: str) -> list[LayerRow]:
 
 
 def row_facts(lab, ref: str) -> list[tuple[str, str, str]]:
-    """Return (column, value shown, where it comes from) for each column of the image's `docker images` row."""
+    """Return (column, value shown, where it comes from) for each column of the image's `docker images` row,
+    as the Lab's image store shows it (Docker 29's view for containerd, the lab text's for graphdriver)."""
+    from ..daemonconfig import CONTAINERD
+
+    if lab.image_store == CONTAINERD:
+        return containerd_row_facts(lab, ref)
+    return graphdriver_row_facts(lab, ref)
+
+
+def containerd_row_facts(lab, ref: str) -> list[tuple[str, str, str]]:
+    """Return (column, value, source) for the image's row of Docker 29's `docker images` (containerd store)."""
+    from ..tables import DOCKER29, truncate_id
+
+    service = lab.image_service()
+    rec = service.resolve(ref)
+    summary = next(s for s in service.summaries() if s.id == rec.target)
+    platforms = [m for m in summary.manifests if m.kind == "image"]
+    pulled = [m for m in platforms if m.available]
+    unpacked = sum(m.unpacked_size for m in platforms)
+    what = (f"the index listing {len(platforms)} platforms" if len(platforms) > 1 else "the manifest")
+    in_use = summary.containers > 0 or any(m.containers for m in platforms)
+    size = DOCKER29.size
+    return [
+        ("IMAGE", image_name(rec), "the name you pulled or tagged, with its tag"),
+        ("ID", truncate_id(str(summary.id)),
+         f"the first 12 hex digits of the digest of {what} the name points at ({summary.id}), the digest a "
+         f"registry reports for the tag; the lab text's Docker shows the config's digest, {rec.image_id}"),
+        ("DISK USAGE", size(summary.size),
+         f"the blobs present ({size(summary.content_size)}) plus the unpacked layers' files "
+         f"({size(unpacked)})" + (f", over the {len(pulled)} platform(s) pulled of the {len(platforms)} the "
+                                  "index lists" if len(platforms) > 1 else "")),
+        ("CONTENT SIZE", size(summary.content_size),
+         "the blobs present: manifest, config and the compressed layers, as they came from the registry"),
+        ("EXTRA", "U" if in_use else "",
+         "U: a container uses this image (the \"In Use\" mark)" if in_use else
+         "empty: no container uses this image (a container would mark it U, \"In Use\")"),
+    ]
+
+
+def graphdriver_row_facts(lab, ref: str) -> list[tuple[str, str, str]]:
+    """Return (column, value, source) for the image's row of the lab text's `docker images` (graphdriver)."""
     from ..clock import now, rfc3339
     from ..formatting import human_size, time_ago
 
@@ -98,15 +140,20 @@ def image_row_html(lab, ref: str) -> str:
         for r in layers)
     return (f"<table class='labkit-row'><tr><th {cell}>column</th><th {cell}>shows</th>"
             f"<th {cell}>where it comes from</th></tr>{columns}</table>"
-            f"<p><b>The layers SIZE adds up</b> (bottom first):</p>"
+            f"<p><b>The image's layers</b> (bottom first; the lab text's SIZE adds up their files):</p>"
             f"<table class='labkit-layers'><tr><th {cell}>#</th><th {cell}>layer (diff ID)</th>"
             f"<th {cell}>size</th><th {cell}>also used by</th></tr>{rows}</table>")
 
 
-class ImageRowExplainer(NotebookWidget):
-    """A Dropdown of the host's images; .result explains the chosen image's `docker images` row.
+STORE_CHOICES = (("Docker 29 (containerd store)", "containerd"), ("lab text's Docker (graphdriver)", "graphdriver"))
 
-    Controls: .images (Dropdown of "repository:tag" names), .result (HTML); .refresh() re-reads the store.
+
+class ImageRowExplainer(NotebookWidget):
+    """A Dropdown of the host's images and a switch between the two Dockers' views; .result explains the
+    chosen image's `docker images` row as the chosen Docker shows it.
+
+    Controls: .images (Dropdown of "repository:tag" names), .stores (ToggleButtons: "containerd" for Docker
+    29's row, "graphdriver" for the lab text's), .result (HTML); .refresh() re-reads the store.
     """
 
     def __init__(self, lab, image: "str | None" = None):
@@ -117,9 +164,17 @@ class ImageRowExplainer(NotebookWidget):
         self.images = w.Dropdown(options=choices,
                                  value=image if image in choices else (choices[0] if choices else None),
                                  description="Image:", layout=w.Layout(width="28em"))
+        self.stores = w.ToggleButtons(options=STORE_CHOICES, value=lab.image_store, description="Docker:",
+                                      style={"button_width": "16em"})
         self.result = w.HTML("")
         self.images.observe(self.show, names="value")
-        self.widget = w.VBox([self.images, self.result])
+        self.stores.observe(self.switch, names="value")
+        self.widget = w.VBox([self.images, self.stores, self.result])
+        self.show()
+
+    def switch(self, _change=None) -> None:
+        """Explain the row as the Docker now chosen in .stores shows it."""
+        self.lab = self.lab.with_image_store(self.stores.value)
         self.show()
 
     def names(self) -> list[str]:
@@ -140,7 +195,8 @@ class ImageRowExplainer(NotebookWidget):
 
     def describe(self) -> str:
         image = self.images.value
-        return f"docker images row explainer for {image}" if image else "docker images row explainer"
+        docker = dict((v, k) for k, v in STORE_CHOICES)[self.stores.value]
+        return f"docker images row explainer for {image}, {docker}" if image else "docker images row explainer"
 
     def details(self) -> str:
         if not self.images.value:
