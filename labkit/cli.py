@@ -37,7 +37,7 @@ def main(argv: "list[str] | None" = None, out: "TextIO | None" = None, err: "Tex
     err = _Printable(err or sys.stderr)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser(__version__)
+        parser = build_parser(__version__, argv)
         args = parser.parse_args(argv)
         if not getattr(args, "handler", None):
             out.write(parser.format_help())

@@ -12,7 +12,7 @@ import tarfile
 
 import pytest
 
-from labkit.commands.parser import COMMANDS, MANAGEMENT, build_parser
+from labkit.commands.parser import COMMANDS, MANAGEMENT, build_parser, verb_of
 
 from helpers.cli import run
 
@@ -104,3 +104,24 @@ def test_container_aliases_print_what_their_verbs_print(lab_now, store):
                                                    "Total reclaimed space: 0 B\n", "")
     status, _, err = run(*s, "container", "inspect", "busybox")  # an image is no container
     assert (status, err) == (1, "Error: No such container: busybox\n")
+
+
+@pytest.mark.parametrize("argv", [
+    ["pull", "-q", "busybox"], ["--home", "/h", "images", "--format", "json"], ["--image-store=graphdriver", "ps", "-a"],
+    ["--image-store", "containerd", "image", "ls", "-q"], ["container", "logs", "--tail", "2", "c1"],
+    ["build", "-t", "app:1", "--progress=plain", "."], ["system", "df", "-v"],
+])
+def test_a_parser_built_for_one_verb_parses_it_as_the_whole_parser_does(argv):
+    whole, one = build_parser("test"), build_parser("test", argv)
+    assert len(one._subparsers._group_actions[0].choices) == 1
+    got, want = vars(one.parse_args(argv)), vars(whole.parse_args(argv))
+    assert got.pop("handler").__code__ is want.pop("handler").__code__
+    assert got == want
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["--version"], ["pul", "busybox"], ["--home", "/h"],
+                                  ["image prune"], ["-x", "pull"]])
+def test_without_a_known_verb_the_whole_parser_answers(argv):
+    assert verb_of(argv) is None
+    assert build_parser("test", argv)._subparsers._group_actions[0].choices.keys() == \
+        build_parser("test")._subparsers._group_actions[0].choices.keys()

@@ -81,8 +81,31 @@ def _add(subs, name: str, target: str, defaults: "dict | None" = None) -> None:
     sub.set_defaults(handler=handler, **(defaults or {}))
 
 
-def build_parser(version: str) -> argparse.ArgumentParser:
-    """Return the full argument parser of the registered subcommands (docker's verbs)."""
+# The top-level options that take a value (build_parser reads past them to find the verb)
+_VALUED_OPTIONS = ("--home", "--image-store")
+
+
+def verb_of(argv: "list[str]") -> "str | None":
+    """Return the verb (or management group) an argument list runs, or None when it names none that is
+    registered (`--help`, `--version`, a typo: then the whole parser is needed to answer)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in _VALUED_OPTIONS:
+            next(args, None)
+        elif arg.startswith(tuple(f"{o}=" for o in _VALUED_OPTIONS)):
+            continue
+        elif arg.startswith("-"):
+            return None
+        else:
+            return arg if (arg in COMMANDS and " " not in arg) or arg in MANAGEMENT else None
+    return None
+
+
+def build_parser(version: str, argv: "list[str] | None" = None) -> argparse.ArgumentParser:
+    """Return the argument parser of the registered subcommands (docker's verbs). Given the `argv` to parse,
+    only the verb it runs gets its subparser when it names one (building all ~60 costs more than the rest of
+    a short command's start-up); otherwise, and without `argv`, every verb does."""
+    only = verb_of(argv) if argv is not None else None
     parser = Parser(prog="labkit", description="Container images for real: docker's verbs on labkit's store.")
     parser.add_argument("--home", help="labkit's home folder (default: $LABKIT_HOME, then the user data dir)")
     parser.add_argument("--image-store", choices=["containerd", "graphdriver"], default=None,
@@ -91,9 +114,11 @@ def build_parser(version: str) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"labkit {version}")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMANDS:
-        if " " not in name:
+        if " " not in name and only in (None, name):
             _add(subs, name, name)
     for group, verbs in MANAGEMENT.items():
+        if only not in (None, group):
+            continue
         sub = subs.add_parser(group, help=GROUP_HELP[group], description=GROUP_HELP[group])
         inner = sub.add_subparsers(dest=f"{group}_command", metavar="COMMAND", parser_class=Parser, required=True)
         for verb, target in verbs.items():
