@@ -210,18 +210,19 @@ def store_layer(store, layer_store, write, media_type: str) -> tuple:
     return Descriptor(media_type, digest, size), diff_id, usize, claim
 
 
-def record_image(store, ref, manifest, claims):
-    """Store `manifest` as an image named `ref` (None: an untagged <none> image); release the claims."""
+def record_image(store, ref, manifest, claims, parent=None):
+    """Store `manifest` as an image named `ref` (None: an untagged <none> image); release the claims.
+    `parent`: the target digest of the image it was committed from (ImageRecord.parent)."""
     from .reference import Reference
 
     try:
         with store.claim([manifest.config.digest]):
             if ref is not None:
-                return store.add_image(ref, manifest, repo_digest=False)
+                return store.add_image(ref, manifest, repo_digest=False, parent=parent)
             # `docker commit` without a name makes a <none>:<none> image: record it under a throwaway name
             # and drop the name (Store keeps an image that loses its last name as a <none> entry)
             temp = Reference.parse(f"labkit.invalid/uncommitted/{manifest.digest.hex[:32]}:latest")
-            rec = store.add_image(temp, manifest, repo_digest=False)
+            rec = store.add_image(temp, manifest, repo_digest=False, parent=parent)
             store._drop_names({str(temp)})
             return store.resolve(str(rec.image_id))
     finally:
@@ -230,6 +231,19 @@ def record_image(store, ref, manifest, claims):
 
 
 # --- commit -------------------------------------------------------------------------------------------
+
+def _container_image(store, container):
+    """Return the ImageRecord of a container's image: the one its image name still points at when that is
+    the same image (its target is the containerd store's image ID, which the commit names as the parent),
+    else any record of its config digest."""
+    from .errors import LabkitError
+
+    with contextlib.suppress(LabkitError):
+        rec = store.resolve(container.image) if container.image else None
+        if rec is not None and str(rec.image_id) == str(container.image_id):
+            return rec
+    return store.resolve(container.image_id)
+
 
 def commit(store, layer_store, container, ref=None, message: str = "", author: str = "",
            changes: Iterable[str] = ()):
@@ -242,10 +256,12 @@ def commit(store, layer_store, container, ref=None, message: str = "", author: s
         ImageConfig, Manifest
 
     ref = _check_ref(ref)
+    parent = None
     if container.image_id is None:
         parent_cfg, parent_layers, media_type, config_type = scratch_config(), (), OCI_MANIFEST, OCI_CONFIG
     else:
-        rec = store.resolve(container.image_id)
+        rec = _container_image(store, container)
+        parent = rec.target
         parent_manifest = store.manifest(rec)
         parent_cfg = store.config(rec)
         parent_layers = parent_manifest.layers
@@ -275,7 +291,7 @@ def commit(store, layer_store, container, ref=None, message: str = "", author: s
         store.layout.put_bytes(raw, cfg.digest)
         cdesc = cfg.descriptor(DOCKER_CONFIG if docker else (config_type or OCI_CONFIG))
         manifest = Manifest.build(cdesc, [*parent_layers, *new_layers], media_type=media_type)
-        return record_image(store, ref, manifest, claims)
+        return record_image(store, ref, manifest, claims, parent=parent)
     except BaseException:
         for c in claims:
             c.release()

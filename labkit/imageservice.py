@@ -234,6 +234,27 @@ class ImageService:
                 return rec
         return fallback
 
+    # -- history
+
+    def history_ids(self, record, rows: int) -> list:
+        """Return the IMAGE column of the containerd store's `docker history` (`rows` rows, newest first) as
+        moby's ImageHistory names them (daemon/containerd/image_history.go): the image's ID on the top row,
+        then one row down per parent the parent label (ImageRecord.parent, set by `commit`) names, while that
+        parent is still here; "<missing>" on every other row. Images BuildKit built or pulled ones carry no
+        label: only their top row has an ID."""
+        ids = ["<missing>"] * rows
+        records = self.store.images() if rows > 1 else []
+        current = record
+        for n in range(rows):
+            ids[n] = str(current.target)
+            parents = [r for r in records if current.parent is not None and r.target == current.parent]
+            if not parents:
+                break
+            # moby takes the first image with that digest, unless a later one carries a parent label itself
+            labelled = [r for r in parents if r.parent is not None]
+            current = labelled[-1] if labelled else parents[0]
+        return ids
+
     # -- sizes of one image
 
     def size(self, record) -> int:

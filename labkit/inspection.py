@@ -40,7 +40,8 @@ def inspect_image(store, record, service=None) -> dict:
         "Id": str(record.target if containerd else record.image_id),
         "RepoTags": repo_tags,
         "RepoDigests": repo_digests,
-        "Parent": "",
+        # containerd: the parent label `commit` sets (moby daemon/containerd/image.go GetImage)
+        "Parent": str(record.parent) if containerd and record.parent is not None else "",
         "Comment": (history[-1].get("comment", "") if history else ""),
         "Created": rfc3339(config.created) if config.created else "",
         "DockerVersion": config.data.get("docker_version", ""),

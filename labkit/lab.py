@@ -252,11 +252,10 @@ class Lab:
         service = self.image_service()
         record = service.resolve(ref)
         rows = history(self.store, record, sizes=service.layer_sizes(record))
-        if service.containerd and rows:
-            # containerd's history names only the image itself (and the classic builder's parents)
-            for row in rows:
-                row["id"] = "<missing>"
-            rows[0]["id"] = str(record.target)
+        if service.containerd:
+            # containerd names rows by walking parent labels, not by matching other images' top layers
+            for row, image_id in zip(rows, service.history_ids(record, len(rows))):
+                row["id"] = image_id
         return rows
 
     def unpack(self, ref: str, dest: "str | Path"):

@@ -62,10 +62,47 @@ _ANCHORED_IDENTIFIER_RE = re.compile(_IDENTIFIER)
 _LOCALHOST = "localhost"
 
 
-def _fail(text: object, rule: str) -> InvalidReference:
-    """Return the InvalidReference for `text` breaking `rule`."""
+def _fail(text: object, rule: str, docker: "str | None" = None) -> InvalidReference:
+    """Return the InvalidReference for `text` breaking `rule`; `docker`: the error text Go's
+    distribution/reference gives for it (what Docker's CLI prints), when it differs from `rule`."""
     shown = f'"{text}"' if isinstance(text, str) else repr(text)
-    return InvalidReference(f"invalid reference {shown}: {rule}")
+    e = InvalidReference(f"invalid reference {shown}: {rule}")
+    e.docker = docker or rule
+    return e
+
+
+def _go_digest_error(text: str) -> str:
+    """Return go-digest's Digest.Validate error text for a digest labkit refuses (digest.go, v1.0.0)."""
+    algorithm, sep, encoded = text.partition(":")
+    if not algorithm or not sep or not encoded:
+        return "invalid checksum digest format"
+    want = {"sha256": 64, "sha384": 96, "sha512": 128}.get(algorithm)
+    if want is None:
+        return "unsupported digest algorithm"
+    if len(encoded) != want:
+        return "invalid checksum digest length"
+    return "invalid checksum digest format"
+
+
+def docker_parse_error(text: str, any_reference: bool = False) -> "str | None":
+    """Return the error Docker's client gets parsing `text` with distribution/reference's ParseNormalizedNamed
+    (ParseAnyReference with `any_reference`: a 64-hex image ID or a digest is accepted too), None when it
+    parses: "invalid reference format: repository name (library/Bad) must be lowercase"."""
+    if any_reference and (_ANCHORED_IDENTIFIER_RE.fullmatch(text) or _is_digest(text)):
+        return None
+    try:
+        _parse_parts(text)
+    except InvalidReference as e:
+        return getattr(e, "docker", str(e))
+    return None
+
+
+def _is_digest(text: str) -> bool:
+    try:
+        Digest.parse(text)
+    except InvalidReference:
+        return False
+    return True
 
 
 def _split_docker_domain(name: str) -> tuple[str, str]:
@@ -118,11 +155,13 @@ def _parse_parts(text: str) -> tuple[str, str, Optional[str], Optional[Digest]]:
         raise _fail(text, "not a string")
     if _ANCHORED_IDENTIFIER_RE.fullmatch(text):
         raise _fail(text, f"repository name ({text}) cannot be a 64-character hexadecimal string "
-                          "(that is an image ID)")
+                          "(that is an image ID)",
+                    f"invalid repository name ({text}), cannot specify 64-byte hexadecimal strings")
     domain, remainder = _split_docker_domain(text)
     remote = remainder.split(":", 1)[0]
     if remote.lower() != remote:
-        raise _fail(text, f"repository name ({remote}) must be lowercase")
+        raise _fail(text, f"repository name ({remote}) must be lowercase",
+                    f"invalid reference format: repository name ({remote}) must be lowercase")
 
     # reference.go Parse, on the domain-qualified string.
     full = domain + "/" + remainder
@@ -131,7 +170,7 @@ def _parse_parts(text: str) -> tuple[str, str, Optional[str], Optional[Digest]]:
         lowered = full.lower()
         if lowered != full and _REFERENCE_RE.fullmatch(lowered):
             raise _fail(text, "repository name must be lowercase")
-        raise _fail(text, _why_invalid_format(text))
+        raise _fail(text, _why_invalid_format(text), "invalid reference format")
     name, tag, digest_text = m.groups()
     nm = _ANCHORED_NAME_RE.fullmatch(name)
     # Parse re-splits the name: a first element that is not a valid host (e.g. "foo_bar.com")
@@ -139,13 +178,14 @@ def _parse_parts(text: str) -> tuple[str, str, Optional[str], Optional[Digest]]:
     domain, path = (nm.group(1) or ""), nm.group(2)
     if len(path) > NAME_TOTAL_LENGTH_MAX:
         raise _fail(text, f"name too long (max {NAME_TOTAL_LENGTH_MAX}): the repository path has "
-                          f"{len(path)} characters")
+                          f"{len(path)} characters",
+                    f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters")
     digest = None
     if digest_text:
         try:
             digest = Digest.parse(digest_text)
         except InvalidReference as e:
-            raise _fail(text, str(e)) from None
+            raise _fail(text, str(e), _go_digest_error(digest_text)) from None
     return domain, path, tag, digest
 
 

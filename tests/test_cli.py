@@ -107,6 +107,39 @@ def test_errors_are_one_line_with_docker_exit_codes(two_images, argv, code, need
     assert "Traceback" not in err
 
 
+# docker/cli v29.7.2 with its vendored moby/moby/client v0.5.1 and distribution/reference v0.6.0: the client
+# parses the reference before it asks the daemon anything (so `commit` of no such container still says this);
+# pull/push/commit/create return ParseNormalizedNamed's (create: ParseAnyReference's) error as it is, main()
+# prints it with no "Error: " (cmd/docker/docker.go), exit 1; run wraps it in toStatusError ("docker: ...",
+# exit 125; Docker's blank line and "Run 'docker run --help'" line are left out); tag wraps it in
+# client/image_tag.go's "error parsing reference: %q is not a valid repository/tag: %w".
+LOWERCASE = "invalid reference format: repository name (library/Bad) must be lowercase"
+HEX64 = "a" * 64
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["tag", "debian:jessie", "Bad:Tag"], 1, f'error parsing reference: "Bad:Tag" is not a valid repository/tag: '
+                                              f"{LOWERCASE}"),
+    (["tag", "Bad", "fine:1"], 1, f'error parsing reference: "Bad" is not a valid repository/tag: {LOWERCASE}'),
+    (["image", "tag", "debian:jessie", "Bad:Tag"], 1,
+     f'error parsing reference: "Bad:Tag" is not a valid repository/tag: {LOWERCASE}'),
+    (["pull", "Bad"], 1, LOWERCASE),
+    (["image", "pull", "Bad:Tag"], 1, LOWERCASE),
+    (["push", "Bad"], 1, LOWERCASE),
+    (["commit", "nosuch", "Bad:Tag"], 1, LOWERCASE),
+    (["create", "Bad"], 1, LOWERCASE),
+    (["run", "Bad"], 125, f"docker: {LOWERCASE}"),
+    (["container", "run", "Bad", "true"], 125, f"docker: {LOWERCASE}"),
+    (["pull", HEX64], 1, f"invalid repository name ({HEX64}), cannot specify 64-byte hexadecimal strings"),
+    (["pull", "debian@sha256:123"], 1, "invalid reference format"),
+    (["push", "a/b:"], 1, "invalid reference format"),
+    (["tag", "debian:jessie", "UPPER.example.com/x:1"], 0, ""),      # a host may have capitals
+])
+def test_invalid_references_print_what_docker_prints(two_images, argv, code, message):
+    status, out, err = run(*argv)
+    assert (status, out, err) == (code, "", message + "\n" if message else "")
+
+
 def test_home_flag_wins_over_environment(two_images, tmp_path):
     other = tmp_path / "other-home"
     status, out, _ = run("images", "--format", "json", home=other)
@@ -118,3 +151,10 @@ def test_console_script_runs_as_a_process(two_images):
     proc = subprocess.run([sys.executable, "-m", "labkit", "images", "-q"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.split()) == 2
+
+
+def test_the_docker_magic_prints_the_same_reference_error(two_images, capsys):
+    from labkit.magic import run_line
+
+    assert run_line("docker pull Bad") == 1
+    assert capsys.readouterr().err == LOWERCASE + "\n"

@@ -244,3 +244,22 @@ def test_shared_chain_ids(containers):
     df = containers.store.system_df()
     shared = {i["repository"]: i["shared_size"] for i in df["images"]}
     assert shared["c"] == shared["base"] > 0
+
+
+def test_commit_records_its_parent_as_containerds_label_does(containers):
+    # moby docker-v29.7.2 daemon/containerd/image_builder.go createImageOCI: org.mobyproject.image.parent is the
+    # container's image ID (its target digest); image_tag.go TagImage copies an image's labels to the new name
+    from labkit.oci.keys import IMAGE_PARENT
+
+    store = containers.store
+    c = containers.create("base:1")
+    c.write("/x", b"1")
+    child = commit(store, containers.layer_store, c, "child:1")
+    base = store.resolve("base:1")
+    assert child.parent == base.target and base.parent is None
+    assert store.tag("child:1", "other:1").parent == base.target
+    entries = [d for d in store.layout.index() if d.digest == child.manifest.digest]
+    assert len(entries) == 2 and {d.annotations[IMAGE_PARENT] for d in entries} == {str(base.target)}
+    c.write("/y", b"2")
+    unnamed = commit(store, containers.layer_store, c)
+    assert unnamed.name is None and unnamed.parent == base.target

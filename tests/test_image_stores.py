@@ -317,6 +317,48 @@ def test_history_in_both_stores(pulled):
     assert run("image", "history", "-q", "busybox")[1].split()[0] == BUSYBOX_INDEX
 
 
+
+def test_history_of_committed_images_names_parents_in_both_stores(pulled, tmp_path):
+    _, results = pulled
+    assert run("run", "--name", "c1", "busybox", "sh", "-c", "echo hi > /f")[0] == 0
+    mine = run("commit", "c1", "mine:1")[1].strip()
+    run("run", "--name", "c2", "mine:1", "sh", "-c", "echo again > /g")
+    run("commit", "c2", "mine:2")
+    run("tag", "mine:2", "copy:2")
+    mine_2 = run("images", "-q", "--no-trunc", "mine:2")[1].strip()
+    # Docker 29 (moby docker-v29.7.2 daemon/containerd): createImageOCI (image_builder.go, called by
+    # image_commit.go) labels the new image org.mobyproject.image.parent=<the container's image ID>, TagImage
+    # (image_tag.go) copies the labels to a new name, and ImageHistory (image_history.go) puts the image's
+    # digest on the top row, then walks one row down per parent found by that label: busybox (pulled, no
+    # label) ends the walk, its older rows stay <missing>
+    for name in ("mine:2", "copy:2"):
+        out = run("history", "--format", "{{.ID}}|{{.CreatedBy}}", "--no-trunc", name)[1].splitlines()
+        assert out == [f"{mine_2}|sh -c echo again > /g", f"{mine}|sh -c echo hi > /f",
+                       f"sha256:{run('images', '-q', '--no-trunc', 'busybox')[1].strip()[7:]}|"
+                       '/bin/sh -c #(nop)  CMD ["sh"]',
+                       out[3]]
+        assert out[3].startswith("<missing>|/bin/sh -c #(nop) ADD file:")
+    assert run("history", "-q", "mine:1")[1].split() == [mine[7:19], BUSYBOX_INDEX, "<missing>"]
+    table = run("history", "mine:1")[1].splitlines()
+    assert table[1].startswith(f"{mine[7:19]}   ") and "sh -c echo hi > /f" in table[1]
+    assert table[2:] == [
+        f'{BUSYBOX_INDEX}   2 months ago             /bin/sh -c #(nop)  CMD ["sh"]                   0B        ',
+        "<missing>      2 months ago             /bin/sh -c #(nop) ADD file:39a4e00f79e14f482…   1.07MB    "]
+    assert run("image", "inspect", "--format", "{{.Parent}}", "mine:2")[1] == mine + "\n"
+    assert gd("image", "inspect", "--format", "{{.Parent}}", "mine:2")[1] == "\n"   # lab text: unchanged
+    # a commit without a name is a dangling image with the same label
+    dangling = run("commit", "c2")[1].strip()
+    assert run("history", "-q", dangling)[1].split()[:3] == [dangling[7:19], mine[7:19], BUSYBOX_INDEX]
+    # BuildKit (docker build's builder in Docker 29) sets no parent label: only the top row is named
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo built > /h\n")
+    assert run("build", "-q", "-t", "built:1", str(tmp_path))[0] == 0
+    assert run("history", "-q", "built:1")[1].split() == [run("images", "-q", "built:1")[1].strip()] + \
+        ["<missing>"] * 2
+    # lab text (graphdriver, unchanged): every local image whose top is that step names the row, by config ID
+    lab_text = gd("history", "-q", "mine:1")[1].split()
+    assert lab_text == [gd("images", "-q", "mine:1")[1].strip(), results["busybox"].record.image_id.short,
+                        "<missing>"]
+
 # --- system df ----------------------------------------------------------------------------------------------
 
 @host_is_amd64

@@ -61,7 +61,10 @@ def _create(p):
     _container_options(p)
 
     def run(ctx):
+        from .references import check_reference
+
         a = ctx.args
+        check_reference(a.image, any_reference=True)
         c = ctx.lab.create(a.image, name=a.name, cmd=a.cmd, progress=_pull_progress(ctx), **_create_options(a))
         ctx.print(c.id)
     return run, False
@@ -166,10 +169,12 @@ def _run(p):
     def run(ctx):
         from ..containers import StartError
         from .attach import follow
+        from .references import check_reference
 
         a = ctx.args
         if not a.detach:
             _check_tty(ctx, a.interactive, a.tty)
+        check_reference(a.image, any_reference=True, prefix="docker: ", status=125)
         stdin = _read_stdin() if a.interactive and not a.detach and not _stdin_is_terminal() else None
         try:
             c = ctx.lab.create(a.image, name=a.name, cmd=a.cmd, progress=_pull_progress(ctx), **_create_options(a))
@@ -345,7 +350,11 @@ def _commit(p):
     p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
 
     def run(ctx):
+        from .references import check_reference
+
         a = ctx.args
+        if a.reference:
+            check_reference(a.reference)     # the client checks it before the daemon looks for the container
         record = ctx.lab.commit(a.container, a.reference, message=a.message, author=a.author, changes=a.change)
         ctx.print(_image_id(ctx, record))
     return run, False

@@ -121,6 +121,10 @@ def _tag(p):
     p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
 
     def run(ctx):
+        from .references import check_tag_reference
+
+        check_tag_reference(ctx.args.source, any_reference=True)
+        check_tag_reference(ctx.args.target)
         ctx.lab.tag(ctx.args.source, ctx.args.target)
     return run, False
 

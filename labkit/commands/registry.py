@@ -61,8 +61,10 @@ def _pull(p):
 
     def run(ctx):
         from ..progress import Recorder, renderer_for
+        from .references import check_reference
 
         a = ctx.args
+        check_reference(a.reference)
         progress = Recorder() if a.quiet else renderer_for(ctx.out)
         trace = None
         if a.trace:

@@ -19,7 +19,9 @@ def _push(p):
 
     def run(ctx):
         from ..push import push, push_renderer_for
+        from .references import check_reference
 
+        check_reference(ctx.args.reference)
         renderer = push_renderer_for(ctx.out)
         try:
             push(ctx.lab.store, ctx.args.reference, progress=renderer, settings=_settings(ctx))

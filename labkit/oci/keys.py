@@ -15,6 +15,12 @@ DESCRIPTION = "org.opencontainers.image.description"
 
 # --- Docker's ------------------------------------------------------------------------------------------
 
+# The containerd image store's image label naming the image a `docker commit` (or a classic builder step) was
+# made from: the parent's image ID, i.e. its target digest (moby daemon/containerd/image_builder.go
+# imageLabelClassicBuilderParent). labkit keeps it as an annotation of the image's index.json entries; BuildKit
+# sets none.
+IMAGE_PARENT = "org.mobyproject.image.parent"
+
 # Docker (buildx) marks provenance/SBOM entries of an index with this annotation and unknown/unknown.
 ATTESTATION_ANNOTATION = "vnd.docker.reference.type"
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 from ..digest import Digest, as_digest
 from ..errors import Conflict, InvalidReference, LabkitError, NotFound, UsageError
-from ..oci.keys import INDEX_DIGEST, REF_NAME
+from ..oci.keys import IMAGE_PARENT, INDEX_DIGEST, REF_NAME
 from .layout import Claim, OciLayout
 from .sizes import ImageSizes
 
@@ -51,6 +51,8 @@ class ImageRecord:
     # the size, or a function computing it: measuring a layer never applied means decompressing it, which
     # `pull --no-extract` must not pay for (it only records the image); `images` asks for it
     _size: "int | Callable[[], int]" = field(default=-1, compare=False, repr=False)
+    # the image it was committed from, as containerd's image label names it (its target digest), if any
+    parent: "Digest | None" = field(default=None, compare=False)
 
     @property
     def size(self) -> int:
@@ -274,7 +276,7 @@ class Store(ImageSizes):
     def _record(self, e: Entry, name, repository, tag, size, digests, ref_names) -> ImageRecord:
         return ImageRecord(name=name, repository=repository, tag=tag, manifest=e.manifest_desc,
                            index_digest=e.index_digest, image_id=e.image_id, created=e.created,
-                           digests=digests, ref_names=ref_names, _size=size)
+                           digests=digests, ref_names=ref_names, _size=size, parent=_parent(e.descriptor))
 
     # -- resolving names
 
@@ -351,12 +353,13 @@ class Store(ImageSizes):
     # -- writing records
 
     def add_image(self, ref: "str | Reference", manifest: "Manifest", index_digest: "Digest | str | None" = None,
-                  repo_digest: bool = True) -> ImageRecord:
+                  repo_digest: bool = True, parent: "Digest | None" = None) -> ImageRecord:
         """Record `manifest` (whose config and layer blobs are stored) under `ref`; return its record.
 
         A tag is moved from any image it named before (that image stays as <none> if nothing else names
         it, like docker). With `repo_digest`, a tag pull also records name@digest (the index's digest when
-        pulled through an index), which is docker's RepoDigests.
+        pulled through an index), which is docker's RepoDigests. `parent`: the target digest of the image
+        this one was committed from (ImageRecord.parent).
         """
         from ..oci import Descriptor
         from ..reference import Reference
@@ -364,6 +367,8 @@ class Store(ImageSizes):
         ref = Reference.parse(ref) if isinstance(ref, str) else ref
         index_digest = as_digest(index_digest) if index_digest is not None else None
         ann = {INDEX_DIGEST: str(index_digest)} if index_digest is not None else {}
+        if parent is not None:
+            ann[IMAGE_PARENT] = str(parent)
         with self.layout.claim([manifest.digest]):
             self.layout.put_bytes(manifest.raw, manifest.digest)
             with self.lock():
@@ -418,6 +423,8 @@ class Store(ImageSizes):
             ann = {REF_NAME: str(dst_ref)}
             if rec.index_digest is not None:
                 ann[INDEX_DIGEST] = str(rec.index_digest)
+            if rec.parent is not None:  # containerd's TagImage copies the image's labels to the new name
+                ann[IMAGE_PARENT] = str(rec.parent)
             self._set_name(str(dst_ref), _with_annotations(rec.manifest, ann))
             return self.resolve(dst_ref)
 
@@ -501,6 +508,9 @@ class Store(ImageSizes):
             return
         desc = mine[0].manifest_desc
         ann = {INDEX_DIGEST: str(mine[0].index_digest)} if mine[0].index_digest else {}
+        parent = _parent(mine[0].descriptor)
+        if parent is not None:
+            ann[IMAGE_PARENT] = str(parent)
         self.layout.update_index(lambda old: [*old, _with_annotations(desc, ann)])
 
     def gc(self, keep: Iterable["Digest | str"] = ()) -> list[Digest]:
@@ -540,6 +550,17 @@ def _unique_refs(refs: Iterable["Reference | None"]) -> list["Reference"]:
         if r is not None:
             out.setdefault(str(r), r)
     return list(out.values())
+
+
+def _parent(desc: "Descriptor") -> "Digest | None":
+    """Return the parent an index.json entry names (IMAGE_PARENT), None when absent or not a digest."""
+    text = desc.annotations.get(IMAGE_PARENT)
+    if not text:
+        return None
+    try:
+        return Digest.parse(text)
+    except LabkitError:  # moby logs "invalid ... label value" and treats the image as having no parent
+        return None
 
 
 def _plain_descriptor(desc: "Descriptor") -> "Descriptor":
