@@ -237,16 +237,18 @@ class ImageService:
     # -- history
 
     def history_ids(self, record, rows: int) -> list:
-        """Return the IMAGE column of the containerd store's `docker history` (`rows` rows, newest first) as
-        moby's ImageHistory names them (daemon/containerd/image_history.go): the image's ID on the top row,
-        then one row down per parent the parent label (ImageRecord.parent, set by `commit`) names, while that
-        parent is still here; "<missing>" on every other row. Images BuildKit built or pulled ones carry no
-        label: only their top row has an ID."""
+        """Return the IMAGE column of `docker history` (`rows` rows, newest first) as moby's ImageHistory names
+        it, in this store's IDs: the image's ID on the top row, then one row down per parent image, while that
+        parent is still here; "<missing>" on every other row. Both stores walk the same chain: graphdriver
+        follows the image's Parent (daemon/images/image_history.go), containerd the parent label
+        (daemon/containerd/image_history.go); labkit keeps one record of it, ImageRecord.parent, which only
+        `commit` sets (as Docker's commit and classic builder do). Images BuildKit built, pulled or imported
+        ones have no parent: only their top row has an ID."""
         ids = ["<missing>"] * rows
         records = self.store.images() if rows > 1 else []
         current = record
         for n in range(rows):
-            ids[n] = str(current.target)
+            ids[n] = str(self.image_id(current))
             parents = [r for r in records if current.parent is not None and r.target == current.parent]
             if not parents:
                 break

@@ -252,10 +252,8 @@ class Lab:
         service = self.image_service()
         record = service.resolve(ref)
         rows = history(self.store, record, sizes=service.layer_sizes(record))
-        if service.containerd:
-            # containerd names rows by walking parent labels, not by matching other images' top layers
-            for row, image_id in zip(rows, service.history_ids(record, len(rows))):
-                row["id"] = image_id
+        for row, image_id in zip(rows, service.history_ids(record, len(rows))):
+            row["id"] = image_id
         return rows
 
     def unpack(self, ref: str, dest: "str | Path"):

@@ -533,42 +533,24 @@ HISTORY_CREATED_BY = 45  # docker history cuts CREATED BY to 45 characters with 
 
 
 def history(store, record, sizes: "list[int] | None" = None) -> list[dict]:
-    """Return `docker history` rows, newest first: {"id": image ID or "<missing>", "created", "created_by",
-    "size", "comment", "empty_layer"}. A row shows an image ID when a local image has that step as its top
-    (same layers, same number of history steps): the image itself, and parents it was committed from (the
-    graphdriver store's IDs). `sizes`: each layer's SIZE (default: its files, Store.layer_files_size)."""
+    """Return `docker history` rows, newest first: {"id", "created", "created_by", "size", "comment",
+    "empty_layer"}; "id" is the image's ID (config digest) on the top row and "<missing>" below it (the
+    rows of parent images are named by Lab.history, which knows the parents: ImageService.history_ids).
+    `sizes`: each layer's SIZE (default: its files, Store.layer_files_size)."""
     from .clock import parse_time
-    from .oci import chain_ids
 
     cfg = store.config(record)
-    items = cfg.layer_history()
-    chains = chain_ids(cfg.diff_ids)
     if sizes is None:
         sizes = [_layer_size(store, record, i) for i in range(len(cfg.diff_ids))]
-    tops: dict = {}
-    for rec in store.images():
-        if rec.image_id in tops.values():
-            continue
-        try:
-            other = store.config(rec)
-        except LabkitError:
-            continue
-        key = (str(other.chain_ids[-1]) if other.diff_ids else "", len(other.layer_history()))
-        tops.setdefault(key, rec.image_id)
     rows = []
-    layers_so_far = 0
-    for n, item in enumerate(items):
-        if not item.empty_layer:
-            layers_so_far = item.index + 1
-        chain = str(chains[layers_so_far - 1]) if layers_so_far else ""
-        image_id = tops.get((chain, n + 1))
+    for item in cfg.layer_history():
         created = item.entry.get("created")
         try:
             when = parse_time(created) if isinstance(created, str) else None
         except ValueError:
             when = None
-        rows.append({"id": str(image_id) if image_id is not None else "<missing>", "created": when,
-                     "created_by": item.created_by, "size": 0 if item.empty_layer else sizes[item.index],
+        rows.append({"id": "<missing>", "created": when, "created_by": item.created_by,
+                     "size": 0 if item.empty_layer else sizes[item.index],
                      "comment": item.entry.get("comment") or "", "empty_layer": item.empty_layer})
     if rows:
         rows[-1]["id"] = str(record.image_id)

@@ -13,7 +13,9 @@ import pytest
 
 from helpers.imagefactory import stored_entry_image
 from labkit.commit import apply_changes, commit, import_tarball, layer_entries
+from labkit.daemonconfig import GRAPHDRIVER
 from labkit.formatting import ellipsis
+from labkit.imageservice import ImageService
 from labkit.tables import history, history_table
 from labkit.containers import Containers
 from labkit.errors import UnsafeLayer, UsageError
@@ -216,8 +218,13 @@ def test_history_rows_and_missing(containers, monkeypatch):
     d = containers.create("child:1")
     grandchild = commit(containers.store, containers.layer_store, d, "grandchild:1", changes=["CMD [\"x\"]"])
     rows = history(containers.store, grandchild)
+    assert [r["id"] for r in rows] == [str(grandchild.image_id)] + ["<missing>"] * 3  # the rows alone
+    # the graphdriver store names one row per parent, walking Parent as moby's ImageHistory does (Docker 28)
+    ids = ImageService(containers.store, containers.layer_store, GRAPHDRIVER).history_ids(grandchild, len(rows))
     base_id = str(containers.store.resolve("base:1").image_id)
-    assert [r["id"] for r in rows] == [str(grandchild.image_id), str(child.image_id), base_id, "<missing>"]
+    assert ids == [str(grandchild.image_id), str(child.image_id), base_id, "<missing>"]
+    for row, image_id in zip(rows, ids):
+        row["id"] = image_id
     assert rows[0]["empty_layer"] and rows[0]["size"] == 0
     assert rows[1]["comment"] == "msg" and rows[1]["size"] > 0
     assert rows[3]["created_by"] == "imagefactory layer 0"

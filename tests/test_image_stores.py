@@ -354,10 +354,13 @@ def test_history_of_committed_images_names_parents_in_both_stores(pulled, tmp_pa
     assert run("build", "-q", "-t", "built:1", str(tmp_path))[0] == 0
     assert run("history", "-q", "built:1")[1].split() == [run("images", "-q", "built:1")[1].strip()] + \
         ["<missing>"] * 2
-    # lab text (graphdriver, unchanged): every local image whose top is that step names the row, by config ID
+    # lab text (graphdriver): the same walk over the image's Parent (moby v28 daemon/images/image_history.go),
+    # by config ID; BuildKit's exporter sets no Parent there either (builder-next/exporter/mobyexporter)
     lab_text = gd("history", "-q", "mine:1")[1].split()
     assert lab_text == [gd("images", "-q", "mine:1")[1].strip(), results["busybox"].record.image_id.short,
                         "<missing>"]
+    assert gd("history", "-q", "built:1")[1].split() == [gd("images", "-q", "built:1")[1].strip()] + \
+        ["<missing>"] * 2
 
 # --- system df ----------------------------------------------------------------------------------------------
 
