@@ -39,6 +39,7 @@ from ..digest import Digest
 from ..errors import LabkitError, NotFound
 from . import plan as planning
 from .cache import BuildCache, CacheRecord, SourceRecord
+from .checks import check, lint_error
 from .context import BuildContext, ContextError, MetadataCache
 from .display import units_bytes
 from .dockerfile import DockerfileSyntaxError
@@ -220,6 +221,8 @@ class Builder:
             raise BuildError(e.message, e.line, e.end_line) from None
         except ShellWordError as e:
             raise BuildError(str(e)) from None
+        if self.lint_config.error and self.lint_warnings:   # `# check=error=true`: BuildKit fails before solving
+            raise BuildError(lint_error(self.lint_warnings))
         self.plan = the_plan
         self._load_ignore(ctx_dir)
         target = self._stage(the_plan.target)
@@ -259,6 +262,9 @@ class Builder:
             self.source = raw.decode("utf-8", "surrogateescape")
         size = len(self.source.encode("utf-8", "surrogateescape"))
         self.progress.status(v, f"transferring dockerfile: {units_bytes(size)}")
+        self.lint_warnings, self.lint_config = check(self.source)
+        for w in self.lint_warnings:
+            self.progress.warn(v, w.short, w.rule, w.url, w.line)
         self.progress.done(v)
         if not self.source.strip("\ufeff"):
             raise BuildError("the Dockerfile cannot be empty")

@@ -57,6 +57,18 @@ class VertexCompleted:
 
 
 @dataclass(frozen=True)
+class VertexWarning:
+    """A build check warning on a step (BuildKit puts them on "[internal] load build definition"): its
+    short form "Rule: message (line N)", the rule, its documentation URL and the Dockerfile line."""
+
+    index: int
+    short: str
+    rule: str = ""
+    url: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class StepInfo:
     """What the builder knows about a Dockerfile step once it is decided (for diagrams and widgets): the
     vertex, its stage, the instruction, whether it hit the cache, the layer it made (diff ID) and its size."""
@@ -166,6 +178,10 @@ class Progress:
             lines.pop()
         for line in lines:
             self.sink(VertexLog(index, line, now))
+
+    def warn(self, index: int, short: str, rule: str = "", url: str = "", line: int = 0) -> None:
+        """Report a warning on vertex `index`."""
+        self.sink(VertexWarning(index, short, rule, url, line))
 
     def done(self, index: int, cached: bool = False) -> None:
         """End vertex `index` as DONE (or CACHED)."""

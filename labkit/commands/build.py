@@ -56,7 +56,7 @@ def _build(p):
         import tempfile
 
         from ..build.builder import BuildError, BuildRequest
-        from ..build.display import ERROR_PREFIX, PlainDisplay, TtyDisplay, failure_report
+        from ..build.display import ERROR_PREFIX, PlainDisplay, TtyDisplay, failure_report, warnings_summary
         from ..build.events import Recorder
 
         a = ctx.args
@@ -95,13 +95,16 @@ def _build(p):
         except BuildError as e:
             if display is None:                 # quiet: docker still says what failed
                 failure = [ev for ev in recorder.events if type(ev).__name__ == "BuildFailed"]
-                ctx.err.write(failure_report(recorder.events, failure[-1]) if failure else ERROR_PREFIX + e.message + "\n")
+                ctx.err.write(failure_report(recorder.events, failure[-1], with_warnings=False) if failure
+                              else ERROR_PREFIX + e.message + "\n")
             return 1
         finally:
             if isinstance(display, TtyDisplay):
                 display.close()
             if stdin_dir is not None:
                 stdin_dir.cleanup()
+        if display is not None:                 # buildx lists the build checks' warnings when the display closes
+            ctx.err.write(warnings_summary(recorder.events))
         image_id = str(result.image_id(getattr(lab, "image_store", "graphdriver")))
         if a.iidfile:
             with open(a.iidfile, "w") as f:
