@@ -39,7 +39,7 @@ from ..digest import Digest
 from ..errors import LabkitError, NotFound
 from . import plan as planning
 from .cache import BuildCache, CacheRecord, SourceRecord
-from .checks import check, lint_error
+from .checks import CheckOptionError, check, lint_error
 from .context import BuildContext, ContextError, MetadataCache
 from .display import units_bytes
 from .dockerfile import DockerfileSyntaxError
@@ -262,7 +262,11 @@ class Builder:
             self.source = raw.decode("utf-8", "surrogateescape")
         size = len(self.source.encode("utf-8", "surrogateescape"))
         self.progress.status(v, f"transferring dockerfile: {units_bytes(size)}")
-        self.lint_warnings, self.lint_config = check(self.source)
+        try:
+            self.lint_warnings, self.lint_config = check(self.source)
+        except CheckOptionError as e:           # dockerfile2llb newRuleLinter
+            self.progress.done(v)
+            raise BuildError(f"failed to parse check options: {e}") from None
         for w in self.lint_warnings:
             self.progress.warn(v, w.short, w.rule, w.url, w.line)
         self.progress.done(v)

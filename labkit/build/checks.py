@@ -131,7 +131,8 @@ def _is_abs(path: str) -> bool:
 
 def check(source: str) -> "tuple[list[Warning], CheckConfig]":
     """Return the warnings BuildKit's build checks give for a Dockerfile, skipped rules left out, and the
-    `# check=` configuration. A Dockerfile that does not parse gives none (the build reports its error)."""
+    `# check=` configuration. A Dockerfile that does not parse gives none (the build reports its error);
+    CheckOptionError when the `# check=` directive does not parse."""
     from .dockerfile import DockerfileSyntaxError, parse
     from .instructions import InstructionError, parse_instruction
 
@@ -139,10 +140,7 @@ def check(source: str) -> "tuple[list[Warning], CheckConfig]":
         result = parse(source)
     except DockerfileSyntaxError:
         return [], CheckConfig()
-    try:
-        config = parse_check_options(result.directives.get("check", ""))
-    except CheckOptionError:
-        config = CheckConfig()                       # newRuleLinter fails the build; labkit checks nothing
+    config = parse_check_options(result.directives.get("check", ""))   # CheckOptionError: the build fails
     found: list[Warning] = []
 
     # 1. while parsing (instructions.Parse): per instruction, in order
