@@ -556,7 +556,9 @@ class Builder:
         """Return (cache key, what the run needs) of a step."""
         parent = state.key
         if step.kind == "run":
-            return _key(parent, "run", step.argv, step.env, step.cwd, step.user, step.network, self.epoch), None
+            mounts = sorted((k, v.hex()) for k, v in step.dev_mounts.items())   # [] keeps older keys as they were
+            return _key(parent, "run", step.argv, step.env, step.cwd, step.user, step.network, self.epoch,
+                        *([mounts] if mounts else [])), None
         if step.kind == "workdir":
             return _key(parent, "workdir", step.path, step.user, self.epoch), None
         # copy / add
@@ -614,6 +616,7 @@ class Builder:
         try:
             with container.batch():
                 if step.kind == "run":
+                    container.dev_mounts = step.dev_mounts
                     output, status = run_command(container, step.argv, step.env, step.cwd, step.user)
                     if output:
                         self.progress.log(vertex, output)
