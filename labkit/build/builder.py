@@ -483,6 +483,10 @@ class Builder:
         rec = None if state.ran or self._forced(step) else self.cache.get(key)
         v = self.progress.start(step.name)
         if rec is not None:
+            from ..clock import now, rfc3339
+
+            with self.cache.lock():            # LAST USED and USAGE of `system df -v`
+                self.cache.touch(rec, rfc3339(now()))
             self.progress.done(v, cached=True)
             self._info(step, v, True, rec.diff_id, rec.uncompressed, key)
             return self._next(state, rec, key, ran=False)
