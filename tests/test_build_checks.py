@@ -91,7 +91,8 @@ def _ctx(tmp_path: Path, dockerfile: str) -> Path:
     return ctx
 
 
-def test_plain_output_shows_warnings_on_the_definition_step_and_in_a_summary(lab, tmp_path):
+def test_plain_output_shows_warnings_on_the_definition_step_and_in_a_summary(lab, tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_NOW", "2026-12-03T07:00:00Z")           # the build's clock stands still
     ctx = _ctx(tmp_path, "FROM scratch\nENV API_TOKEN abc\nCMD run me\n")
     status, out, err = _run("build", "--progress=plain", "-t", "warned:1", str(ctx))
     assert status == 0
@@ -119,7 +120,8 @@ signals (line 3)
     assert status == 0 and err == ""
 
 
-def test_check_error_true_fails_the_build_after_listing_the_warnings(lab, tmp_path):
+def test_check_error_true_fails_the_build_after_listing_the_warnings(lab, tmp_path, monkeypatch):
+    monkeypatch.setenv("LABKIT_NOW", "2026-12-03T07:00:00Z")
     ctx = _ctx(tmp_path, "# check=error=true\nFROM scratch\nCMD run me\n")
     status, out, err = _run("build", "--progress=plain", "-t", "strict:1", str(ctx))
     assert status == 1
