@@ -36,6 +36,7 @@ CMD echo hi
 CMD ["echo", "two"]
 ENTRYPOINT /bin/sh
 FROM busybox AS builder
+COPY --from=0 / /
 """
     assert _shorts(source) == [
         # while parsing, per instruction (instructions/parse.go)
@@ -65,6 +66,15 @@ def test_a_clean_dockerfile_and_a_shell_instruction_give_none():
     assert _shorts('FROM busybox AS build\nENV A=1\nWORKDIR /app\nCMD ["sh"]\n') == []
     assert _shorts('FROM busybox\nSHELL ["/bin/sh", "-c"]\nCMD echo hi\n') == []      # a chosen shell: no warning
     assert _shorts("from busybox as build\nrun echo hi\n") == []                      # lower case, consistently
+    # a stage built on another inherits its WORKDIR and SHELL (convert.go initDispatchState, the image config)
+    assert _shorts('FROM busybox AS base\nWORKDIR /app\nSHELL ["/bin/sh", "-c"]\n'
+                   "FROM base\nWORKDIR sub\nCMD run\n") == []
+    # dispatch-time checks only in the stages the target needs (dockerfile2llb dispatchStages)
+    unused = "FROM busybox AS unused\nCMD a\nFROM busybox AS dep\nENV A 1\nFROM busybox\nCOPY --from=dep / /\n"
+    assert [w.line for w in check(unused)[0]] == [4]
+    assert [w.line for w in check(unused, target="unused")[0]] == [2]
+    assert _shorts("FROM busybox AS base\nFROM busybox\nWORKDIR sub\n") == [
+        'WorkdirRelativePath: Relative workdir "sub" can have unexpected results if the base image changes (line 3)']
 
 
 def test_check_directive_skips_rules_or_fails_the_build():
@@ -126,7 +136,9 @@ def test_check_error_true_fails_the_build_after_listing_the_warnings(lab, tmp_pa
     status, out, err = _run("build", "--progress=plain", "-t", "strict:1", str(ctx))
     assert status == 1
     assert err.endswith("""\
-#1 DONE 0.0s
+#2 [internal] load .dockerignore
+#2 transferring context: 2B done
+#2 DONE 0.0s
 
  1 warning found (use docker --debug to expand):
  - JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals \

@@ -221,10 +221,10 @@ class Builder:
             raise BuildError(e.message, e.line, e.end_line) from None
         except ShellWordError as e:
             raise BuildError(str(e)) from None
-        if self.lint_config.error and self.lint_warnings:   # `# check=error=true`: BuildKit fails before solving
-            raise BuildError(lint_error(self.lint_warnings))
         self.plan = the_plan
         self._load_ignore(ctx_dir)
+        if self.lint_config.error and self.lint_warnings:   # `# check=error=true`: BuildKit fails before solving
+            raise BuildError(lint_error(self.lint_warnings))
         target = self._stage(the_plan.target)
         return self._export(the_plan, target)
 
@@ -263,7 +263,7 @@ class Builder:
         size = len(self.source.encode("utf-8", "surrogateescape"))
         self.progress.status(v, f"transferring dockerfile: {units_bytes(size)}")
         try:
-            self.lint_warnings, self.lint_config = check(self.source)
+            self.lint_warnings, self.lint_config = check(self.source, req.target)
         except CheckOptionError as e:           # dockerfile2llb newRuleLinter
             self.progress.done(v)
             raise BuildError(f"failed to parse check options: {e}") from None

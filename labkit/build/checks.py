@@ -12,8 +12,8 @@ BuildKit reports each warning on the "[internal] load build definition" step as 
 or turns any warning into the build's error: "lint violation found for rules: A, B".
 
 Not ported: UndefinedVar, UndefinedArgInFrom and the rules about platforms, base images and .dockerignore
-(they need the dispatcher's variables and the base image); the checks run on every stage, not only those
-the target needs.
+(they need the dispatcher's variables and the base image). The dispatch-time checks look at the stages the
+target needs, as BuildKit dispatches only those.
 """
 
 from __future__ import annotations
@@ -129,8 +129,34 @@ def _is_abs(path: str) -> bool:
     return path.startswith("/")
 
 
-def check(source: str) -> "tuple[list[Warning], CheckConfig]":
-    """Return the warnings BuildKit's build checks give for a Dockerfile, skipped rules left out, and the
+def _reachable(stages: list, target: str) -> set:
+    """Return the indexes of the stages a build of `target` ("" = the last stage) needs: its FROM stage and
+    COPY --from stages, transitively (names as written: labkit does not expand ARGs here)."""
+    names = {name: i for i, (_, name, _) in enumerate(stages) if name}
+    start = names.get(target.lower(), len(stages) - 1) if target else len(stages) - 1
+    seen: set = set()
+    todo = [start]
+    while todo:
+        i = todo.pop()
+        if i in seen or not 0 <= i < len(stages):
+            continue
+        seen.add(i)
+        from_node, _, cmds = stages[i]
+        base = (from_node.args() or [""])[0].lower()
+        if base in names and names[base] < i:
+            todo.append(names[base])
+        for _, c in cmds:
+            ref = getattr(c, "from_", "") or ""
+            if ref.isdigit():
+                todo.append(int(ref))
+            elif ref.lower() in names:
+                todo.append(names[ref.lower()])
+    return seen
+
+
+def check(source: str, target: str = "") -> "tuple[list[Warning], CheckConfig]":
+    """Return the warnings BuildKit's build checks give for a Dockerfile built for `target` (a stage name,
+    "" for the last), skipped rules left out, and the
     `# check=` configuration. A Dockerfile that does not parse gives none (the build reports its error);
     CheckOptionError when the `# check=` directive does not parse."""
     from .dockerfile import DockerfileSyntaxError, parse
@@ -196,18 +222,27 @@ def check(source: str) -> "tuple[list[Warning], CheckConfig]":
                 found.append(Warning("ConsistentInstructionCasing", f"Command '{n.value}' should match the case of "
                                      f"the command majority ({casing})", n.start_line))
 
-    # 3. while dispatching each stage (convert.go)
-    for _, _, cmds in stages:
-        found.extend(_dispatch_checks(cmds))
+    # 3. while dispatching each stage (convert.go); a stage built on an earlier one inherits its WORKDIR and
+    # SHELL state (initDispatchState copies the base's workdirSet; the image config carries Shell)
+    states: dict = {}
+    needed = _reachable(stages, target)            # dispatchStages skips the stages the target does not need
+    for i, (from_node, name, cmds) in enumerate(stages):
+        if i not in needed:
+            continue
+        base = (from_node.args() or [""])[0].lower()
+        warnings, state = _dispatch_checks(cmds, states.get(base, (False, False)))
+        found.extend(warnings)
+        if name:
+            states[name] = state
 
     kept = [w for w in found if not config.skip_all and w.rule not in config.skip]
     return kept, config
 
 
-def _dispatch_checks(cmds) -> "list[Warning]":
+def _dispatch_checks(cmds, inherited: tuple) -> "tuple[list[Warning], tuple]":
+    """Return the dispatch-time warnings of one stage's instructions, and its (workdir set, shell set)."""
     out: list[Warning] = []
-    workdir_set = False
-    shell_set = False
+    workdir_set, shell_set = inherited
     used: dict = {}                                  # "cmd"/"entrypoint"/"healthcheck" -> line of the last one
     for node, c in cmds:
         name = c.name
@@ -239,7 +274,7 @@ def _dispatch_checks(cmds) -> "list[Warning]":
             if name != "healthcheck" and c.prepend_shell and not shell_set:
                 out.append(Warning("JSONArgsRecommended", f"JSON arguments recommended for {written} to prevent "
                                    "unintended behavior related to OS signals", line))
-    return out
+    return out, (workdir_set, shell_set)
 
 
 def _secret(instruction: str, key: str, line: int) -> Warning:
