@@ -154,3 +154,22 @@ ERROR: failed to build: failed to solve: lint violation found for rules: JSONArg
     status, out, err = _run("build", "-q", str(ctx))
     assert status == 1 and err == "ERROR: failed to build: failed to solve: lint violation found for rules: " \
                                   "JSONArgsRecommended\n"
+
+
+def test_terminal_view_lists_warnings_under_their_step():
+    from labkit.build.display import TtyDisplay
+    from labkit.build.events import Progress
+
+    # util/progress/progressui/display.go: " => WARN: Rule: message (line N)" after the step's statuses
+    out = io.StringIO()
+    tty = TtyDisplay(out, clock=lambda: 0.0, width=80)
+    p = Progress(tty, clock=lambda: 0.0)
+    v = p.start("[internal] load build definition from Dockerfile")
+    p.status(v, "transferring dockerfile: 42B")
+    p.warn(v, "JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior (line 3)")
+    p.done(v)
+    tty.close()
+    last = out.getvalue().rsplit("A\r", 1)[-1].replace("\x1b[K", "")   # the final drawing
+    rows = last.splitlines()
+    assert rows[2].startswith(" => => transferring dockerfile: 42B ")
+    assert rows[3] == " => WARN: JSONArgsRecommended: JSON arguments recommended for CMD to preve 0.0s"

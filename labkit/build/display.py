@@ -153,6 +153,8 @@ class TtyDisplay:
                     status = f" {units_bytes(s.current)}"
                 stop = s.completed if s.completed is not None else now
                 rows.append(_job(" => => " + s.id + status, stop - s.started, width))
+            for w in v.warnings:                 # display.go: a "WARN: ..." job timed like its vertex
+                rows.append(_job(" => WARN: " + w.short, end - v.started, width))
         text = "".join(r + "\n" for r in rows)
         if self.lines:
             self.out.write(f"\x1b[{self.lines}A\r")       # back to the first line of the previous drawing

@@ -111,6 +111,7 @@ class Vertex:
     error: str = ""
     statuses: dict = field(default_factory=dict)
     logs: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
 
 class Recorder:
@@ -141,6 +142,8 @@ def replay(events) -> "list[Vertex]":
             out[e.index].statuses[e.id] = e
         elif isinstance(e, VertexLog) and e.index in out:
             out[e.index].logs.append(e)
+        elif isinstance(e, VertexWarning) and e.index in out:
+            out[e.index].warnings.append(e)
         elif isinstance(e, VertexCompleted) and e.index in out:
             v = out[e.index]
             v.completed, v.cached, v.error = e.time, e.cached, e.error
