@@ -137,6 +137,7 @@ class Lab:
         this Lab's image store's terms."""
         containers = self._containers_by_image()
         df = self.store.system_df(containers=containers)
+        self._build_cache_usage(df)
         if self.image_store == GRAPHDRIVER:
             return df
         usage = self.image_service().disk_usage()
@@ -152,6 +153,19 @@ class Lab:
         df["totals"]["images"] = {"total": len(images), "active": usage["active"], "size": usage["total_size"],
                                   "reclaimable": usage["reclaimable"]}
         return df
+
+    def _build_cache_usage(self, df: dict) -> None:
+        """Add the build cache's records and totals to a disk-usage dict (moby builder-next DiskUsage: the
+        total of every record, reclaimable what no build uses and no image shares)."""
+        from .build.cache import BuildCache
+
+        in_use = {str(d) for d in self.store.layout.reachable()}
+        items = BuildCache(self.home, self.store).disk_usage(in_use)
+        df["build_cache"] = items
+        df["totals"]["build_cache"] = {
+            "total": len(items), "active": sum(1 for i in items if i["in_use"]),
+            "size": sum(i["size"] for i in items),
+            "reclaimable": sum(i["size"] for i in items if not i["in_use"] and not i["shared"])}
 
     def _containers_by_image(self):
         """Return {image ID: [container info]} for rmi and system df."""

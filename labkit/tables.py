@@ -352,7 +352,8 @@ def _df_struct(kind: str, style: Style, total: int, active: int, size: int, recl
 
 def disk_usage_summary(df: dict, style: Style) -> list:
     """Return the `system df` rows (one Struct per type) of a disk-usage dict (DiskUsage below): Local Volumes
-    (and in Docker 29 Build Cache) too, zero: labkit has no volumes, and its build cache is not counted."""
+    zero (labkit has no volumes), and in Docker 29 the Build Cache (its sizes without a percentage: docker/cli
+    formatter/disk_usage.go diskUsageBuilderContext)."""
     t = df["totals"]
     rows = [_df_struct("Images", style, t["images"]["total"], t["images"]["active"], t["images"]["size"],
                        t["images"]["reclaimable"]),
@@ -360,7 +361,9 @@ def disk_usage_summary(df: dict, style: Style) -> list:
                        t["containers"]["size"], t["containers"]["reclaimable"])]
     rows.append(_df_struct("Local Volumes", style, 0, 0, 0, 0))
     if style is DOCKER29:  # the build cache's row came with Docker 17.07
-        rows.append(_df_struct("Build Cache", style, 0, 0, 0, 0, percent=False))
+        b = t.get("build_cache") or {"total": 0, "active": 0, "size": 0, "reclaimable": 0}
+        rows.append(_df_struct("Build Cache", style, b["total"], b["active"], b["size"], b["reclaimable"],
+                               percent=False))
     return rows
 
 
@@ -395,6 +398,23 @@ def _df_container_structs(df: dict, now: datetime, style: Style, trunc: bool) ->
     return out
 
 
+def _df_build_cache_structs(df: dict, now: datetime, style: Style) -> list:
+    """Return the build cache rows of `system df -v` (docker/cli formatter/buildcache.go: sorted by LAST USED,
+    never used first, then ID; the ID cut to 12 characters, "*" when in use; SIZE with 3 digits)."""
+    far = datetime.min.replace(tzinfo=timezone.utc)
+    items = sorted(df.get("build_cache", []), key=lambda i: (i["last_used"] is not None, i["last_used"] or far,
+                                                            i["id"]))
+    out = []
+    for i in items:
+        out.append(Struct("*formatter.buildCacheContext", {
+            "ID": i["id"][:12] + ("*" if i["in_use"] else ""), "CacheType": i["type"], "Size": style.size(i["size"]),
+            "CreatedSince": time_ago(i["created"], now),
+            "LastUsedSince": time_ago(i["last_used"], now) if i["last_used"] is not None else "",
+            "UsageCount": str(i["usage"]), "Shared": "true" if i["shared"] else "false",
+            "InUse": "true" if i["in_use"] else "false"}))
+    return out
+
+
 def system_df_output(df: dict, now: datetime, style: Style, verbose: bool = False,
                      fmt: "str | None" = None) -> str:
     """Return `docker system df [-v] [--format]` for a disk-usage dict."""
@@ -408,7 +428,8 @@ def system_df_output(df: dict, now: datetime, style: Style, verbose: bool = Fals
 
         data = Struct("*formatter.diskUsageContext", {
             "Images": _df_image_structs(df, now, style, False),
-            "Containers": _df_container_structs(df, now, style, False), "Volumes": [], "BuildCache": []})
+            "Containers": _df_container_structs(df, now, style, False), "Volumes": [],
+            "BuildCache": _df_build_cache_structs(df, now, style)})
         try:
             return parse_format(fmt).execute(data)
         except TemplateError as e:
@@ -422,9 +443,10 @@ def system_df_output(df: dict, now: datetime, style: Style, verbose: bool = Fals
                                                        {"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"},
                                                        style.minwidth)
     if style is DOCKER29:
-        out += f"\nBuild cache usage: {style.human(0)}\n\n" + render(
+        total = (df["totals"].get("build_cache") or {}).get("size", 0)
+        out += f"\nBuild cache usage: {style.human(total)}\n\n" + render(
             "table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.UsageCount}}\t"
-            "{{.Shared}}", [], {"ID": "CACHE ID", "CacheType": "CACHE TYPE", "Size": "SIZE",
+            "{{.Shared}}", _df_build_cache_structs(df, now, style), {"ID": "CACHE ID", "CacheType": "CACHE TYPE", "Size": "SIZE",
                                 "CreatedSince": "CREATED", "LastUsedSince": "LAST USED", "UsageCount": "USAGE",
                                 "Shared": "SHARED"}, style.minwidth)
     return out

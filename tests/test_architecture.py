@@ -19,7 +19,7 @@ LEVELS = {
              "platform", "compression", "lazy", "transfers", "daemonconfig", "gotemplate", "formatter",
              # the Dockerfile front end is pure; the rest of `build` (context, cache, steps) works on disk
              "build.dockerfile", "build.shellwords", "build.instructions", "build.dockerignore", "build.plan",
-             "build.events", "build.display"],
+             "build.events", "build.display", "build.checks"],
     "disk": ["store", "browserstorage", "tables", "layers", "imageview", "layerchanges", "unpack", "containers",
              "shell", "names", "commit", "labimages", "build", "imageservice", "prune"],
     "network": ["registry"],

@@ -39,6 +39,7 @@ from ..digest import Digest
 from ..errors import LabkitError, NotFound
 from . import plan as planning
 from .cache import BuildCache, CacheRecord, SourceRecord
+from .checks import CheckOptionError, check, lint_error
 from .context import BuildContext, ContextError, MetadataCache
 from .display import units_bytes
 from .dockerfile import DockerfileSyntaxError
@@ -222,6 +223,8 @@ class Builder:
             raise BuildError(str(e)) from None
         self.plan = the_plan
         self._load_ignore(ctx_dir)
+        if self.lint_config.error and self.lint_warnings:   # `# check=error=true`: BuildKit fails before solving
+            raise BuildError(lint_error(self.lint_warnings))
         target = self._stage(the_plan.target)
         return self._export(the_plan, target)
 
@@ -259,6 +262,13 @@ class Builder:
             self.source = raw.decode("utf-8", "surrogateescape")
         size = len(self.source.encode("utf-8", "surrogateescape"))
         self.progress.status(v, f"transferring dockerfile: {units_bytes(size)}")
+        try:
+            self.lint_warnings, self.lint_config = check(self.source, req.target)
+        except CheckOptionError as e:           # dockerfile2llb newRuleLinter
+            self.progress.done(v)
+            raise BuildError(f"failed to parse check options: {e}") from None
+        for w in self.lint_warnings:
+            self.progress.warn(v, w.short, w.rule, w.url, w.line)
         self.progress.done(v)
         if not self.source.strip("\ufeff"):
             raise BuildError("the Dockerfile cannot be empty")
@@ -473,6 +483,10 @@ class Builder:
         rec = None if state.ran or self._forced(step) else self.cache.get(key)
         v = self.progress.start(step.name)
         if rec is not None:
+            from ..clock import now, rfc3339
+
+            with self.cache.lock():            # LAST USED and USAGE of `system df -v`
+                self.cache.touch(rec, rfc3339(now()))
             self.progress.done(v, cached=True)
             self._info(step, v, True, rec.diff_id, rec.uncompressed, key)
             return self._next(state, rec, key, ran=False)
@@ -546,7 +560,9 @@ class Builder:
         """Return (cache key, what the run needs) of a step."""
         parent = state.key
         if step.kind == "run":
-            return _key(parent, "run", step.argv, step.env, step.cwd, step.user, step.network, self.epoch), None
+            mounts = sorted((k, v.hex()) for k, v in step.dev_mounts.items())   # [] keeps older keys as they were
+            return _key(parent, "run", step.argv, step.env, step.cwd, step.user, step.network, self.epoch,
+                        *([mounts] if mounts else [])), None
         if step.kind == "workdir":
             return _key(parent, "workdir", step.path, step.user, self.epoch), None
         # copy / add
@@ -604,6 +620,7 @@ class Builder:
         try:
             with container.batch():
                 if step.kind == "run":
+                    container.dev_mounts = step.dev_mounts
                     output, status = run_command(container, step.argv, step.env, step.cwd, step.user)
                     if output:
                         self.progress.log(vertex, output)

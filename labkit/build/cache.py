@@ -38,6 +38,7 @@ class CacheRecord:
     uncompressed: int
     created: str              # RFC 3339: when the step ran (the history entry's time)
     last_used: str = ""
+    uses: int = 1             # builds that made or reused it (BuildKit's usage count)
 
     @property
     def id(self) -> str:
@@ -135,7 +136,7 @@ class BuildCache:
 
     def touch(self, rec: CacheRecord, when: str) -> None:
         """Record that a build used `rec` (LAST ACCESSED)."""
-        self.put(CacheRecord(**{**asdict(rec), "last_used": when}))
+        self.put(CacheRecord(**{**asdict(rec), "last_used": when, "uses": rec.uses + 1}))
 
     def records(self) -> list[CacheRecord]:
         """Return every record, oldest first."""
@@ -163,6 +164,26 @@ class BuildCache:
         recs = self.records()
         srcs = self.sources()
         return len(recs) + len(srcs), sum(r.size for r in recs) + sum(s.size for s in srcs)
+
+    def disk_usage(self, in_use: "set[str] | None" = None) -> list[dict]:
+        """Return the cache's records as `docker system df -v` lists BuildKit's (moby builder-next
+        DiskUsage): id, type ("regular": a layer), size, created, last_used (the last build that used it:
+        BuildKit marks a record used when the build that made it releases it), usage (count), in_use (a build holds it: never, between builds) and shared (an image uses its blob too;
+        not reclaimable). A base image held is one record of its layers' bytes."""
+        from ..clock import parse_time
+
+        in_use = in_use or set()
+        out = []
+        for rec in self.records():
+            out.append({"id": rec.id, "type": "regular", "size": rec.size, "created": parse_time(rec.created),
+                        "last_used": parse_time(rec.last_used or rec.created),
+                        "usage": rec.uses, "in_use": False, "shared": rec.digest in in_use})
+        for src in self.sources():
+            created = parse_time(src.created)
+            out.append({"id": src.id, "type": "regular", "size": src.size, "created": created,
+                        "last_used": created, "usage": 1, "in_use": False,
+                        "shared": src.reclaimable(in_use) == 0 and src.size > 0})
+        return out
 
     def prune(self, in_use: "set[str] | None" = None, everything: bool = False) -> list:
         """Remove records (all with `everything`; else those whose blob no image uses, BuildKit's dangling

@@ -15,7 +15,8 @@ from __future__ import annotations
 import shutil
 from typing import TextIO
 
-from .events import (BuildFailed, Vertex, VertexCompleted, VertexLog, VertexStarted, VertexStatus, replay)
+from .events import (BuildFailed, Vertex, VertexCompleted, VertexLog, VertexStarted, VertexStatus, VertexWarning,
+                     replay)
 
 BUILDER_LINE = 'building with "default" instance using docker driver'
 TTY_DESCRIPTION = "docker:default"
@@ -78,6 +79,8 @@ class PlainDisplay:
             w(f"#{event.index} {event.name}\n")
         elif isinstance(event, VertexStatus):
             w(f"#{event.index} {_status_line(event)}\n")
+        elif isinstance(event, VertexWarning):
+            w(f"#{event.index} WARN: {event.short}\n")
         elif isinstance(event, VertexLog):
             start = self.started[event.index].time if event.index in self.started else event.time
             w(f"#{event.index} {_log_time(event.time - start)} {event.text}\n")
@@ -150,6 +153,8 @@ class TtyDisplay:
                     status = f" {units_bytes(s.current)}"
                 stop = s.completed if s.completed is not None else now
                 rows.append(_job(" => => " + s.id + status, stop - s.started, width))
+            for w in v.warnings:                 # display.go: a "WARN: ..." job timed like its vertex
+                rows.append(_job(" => WARN: " + w.short, end - v.started, width))
         text = "".join(r + "\n" for r in rows)
         if self.lines:
             self.out.write(f"\x1b[{self.lines}A\r")       # back to the first line of the previous drawing
@@ -173,9 +178,24 @@ def _job(name: str, seconds: float, width: int) -> str:
 
 # --- the report of a failed build ------------------------------------------------------------------------
 
-def failure_report(events, failure: BuildFailed) -> str:
+def warnings_summary(events) -> str:
+    """Return what buildx prints after a build with warnings (commands/build.go printWarnings, without the
+    yellow of its heading and without --debug's details):
+
+         2 warnings found (use docker --debug to expand):
+         - JSONArgsRecommended: JSON arguments recommended for CMD ... (line 3)
+    """
+    warnings = [e for e in events if isinstance(e, VertexWarning)]
+    if not warnings:
+        return ""
+    count = "1 warning found" if len(warnings) == 1 else f"{len(warnings)} warnings found"
+    return f"\n {count} (use docker --debug to expand):\n" + "".join(f" - {w.short}\n" for w in warnings)
+
+
+def failure_report(events, failure: BuildFailed, with_warnings: bool = True) -> str:
     """Return what buildx prints after a failed build: each failed step's last output between "------"
-    lines, the Dockerfile lines at fault, then "ERROR: failed to build: failed to solve: ..."."""
+    lines, the warnings (printed when the progress display closes), the Dockerfile lines at fault, then
+    "ERROR: failed to build: failed to solve: ..."."""
     out = []
     for v in replay(events):
         if v.error:
@@ -184,6 +204,8 @@ def failure_report(events, failure: BuildFailed) -> str:
             for log in v.logs[-10:]:                 # BuildKit keeps the last 10 lines of each step
                 out.append(f"{_log_time(log.time - v.started)} {log.text}\n")
             out.append("------\n")
+    if with_warnings:
+        out.append(warnings_summary(events))
     if failure.source and failure.start:
         out.append(_source_block(failure))
     out.append(ERROR_PREFIX + failure.message + "\n")

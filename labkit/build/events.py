@@ -57,6 +57,18 @@ class VertexCompleted:
 
 
 @dataclass(frozen=True)
+class VertexWarning:
+    """A build check warning on a step (BuildKit puts them on "[internal] load build definition"): its
+    short form "Rule: message (line N)", the rule, its documentation URL and the Dockerfile line."""
+
+    index: int
+    short: str
+    rule: str = ""
+    url: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class StepInfo:
     """What the builder knows about a Dockerfile step once it is decided (for diagrams and widgets): the
     vertex, its stage, the instruction, whether it hit the cache, the layer it made (diff ID) and its size."""
@@ -99,6 +111,7 @@ class Vertex:
     error: str = ""
     statuses: dict = field(default_factory=dict)
     logs: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
 
 
 class Recorder:
@@ -129,6 +142,8 @@ def replay(events) -> "list[Vertex]":
             out[e.index].statuses[e.id] = e
         elif isinstance(e, VertexLog) and e.index in out:
             out[e.index].logs.append(e)
+        elif isinstance(e, VertexWarning) and e.index in out:
+            out[e.index].warnings.append(e)
         elif isinstance(e, VertexCompleted) and e.index in out:
             v = out[e.index]
             v.completed, v.cached, v.error = e.time, e.cached, e.error
@@ -166,6 +181,10 @@ class Progress:
             lines.pop()
         for line in lines:
             self.sink(VertexLog(index, line, now))
+
+    def warn(self, index: int, short: str, rule: str = "", url: str = "", line: int = 0) -> None:
+        """Report a warning on vertex `index`."""
+        self.sink(VertexWarning(index, short, rule, url, line))
 
     def done(self, index: int, cached: bool = False) -> None:
         """End vertex `index` as DONE (or CACHED)."""

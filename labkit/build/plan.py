@@ -83,6 +83,7 @@ class Step:
     cwd: str = "/"
     user: str = ""
     network: str = ""
+    dev_mounts: dict = field(default_factory=dict)   # read-only files under /dev: a heredoc with #! to run
     # copy / add
     sources: list = field(default_factory=list)
     contents: list = field(default_factory=list)
@@ -640,13 +641,21 @@ class Planner:
                             "files)")
         args = list(c.cmdline or [])
         custom = c.code
+        mounts: dict = {}
         if c.files:
             if len(args) != 1 or not c.prepend_shell:
                 raise PlanError(f"parsing produced an invalid run command: {go_list(args)}")
             if parse_heredoc(args[0]) is not None:
                 doc = c.files[0]
                 data = chomp_heredoc(doc.content) if doc.chomp else doc.content
-                args = [data]
+                if data.startswith("#!"):
+                    # convert.go dispatchRun: a single heredoc with a #! line is mounted as the file
+                    # /dev/pipes/NAME (mode 0755, not part of the layer) and run: its interpreter runs it
+                    path = "/dev/pipes/" + doc.name
+                    mounts = {path: data.encode("utf-8", "surrogateescape")}
+                    args = [path]
+                else:
+                    args = [data]
                 custom += f" ({_summarize_heredoc(doc.content)})"
             else:
                 text = args[0]
@@ -659,7 +668,7 @@ class Planner:
         env = self._run_env(sp)
         step = Step("run", self._prefix(sp, name, onbuild), c.line, c.end_line, sp, instruction=c.code,
                     argv=args, env=env, cwd=sp.config.get("WorkingDir") or "/", user=sp.config.get("User") or "",
-                    network=c.network, no_cache=sp.no_cache)
+                    network=c.network, no_cache=sp.no_cache, dev_mounts=mounts)
         step.history = self._commit(sp, "RUN " + self._run_string(sp, args), True, buildkit_suffix=True)
         sp.steps.append(step)
 

@@ -356,15 +356,47 @@ def layer_of(container, store, layer_store, clamp: "int | None"):
     return store_layer(store, layer_store, lambda f: write_layer(entries, f, "gzip", clamp), OCI_LAYER_GZIP)
 
 
+def exec_user(container, spec: str) -> tuple[int, int]:
+    """Return (uid, gid) a RUN's process runs as after `USER spec`, as BuildKit's executor finds it
+    (executor/oci/user.go GetUser -> moby/sys/user GetExecUser): "uid:gid" as is; otherwise the passwd entry
+    with that name (or uid) gives uid and gid, a numeric user without one runs with gid 0; ":group" by name
+    from /etc/group or as a number. StepFailed with its error for an unknown name."""
+    user, colon, group = spec.partition(":")
+    if user.isdigit() and colon and group.isdigit():
+        return int(user), int(group)
+    uid, gid = 0, 0
+    for row in _table(container, "/etc/passwd"):
+        if len(row) > 3 and (row[0] == user or (user.isdigit() and row[2] == user)) and row[2].isdigit():
+            uid, gid = int(row[2]), int(row[3]) if row[3].isdigit() else 0
+            break
+    else:
+        if not user.isdigit():
+            raise StepFailed(f"unable to find user {user}: no matching entries in passwd file")
+        uid = int(user)
+    if group:
+        for row in _table(container, "/etc/group"):
+            if len(row) > 2 and (row[0] == group or (group.isdigit() and row[2] == group)) and row[2].isdigit():
+                gid = int(row[2])
+                break
+        else:
+            if not group.isdigit():
+                raise StepFailed(f"unable to find group {group}: no matching entries in group file")
+            gid = int(group)
+    return uid, gid
+
+
 def run_command(container, argv: list, env: list, cwd: str, user: str) -> tuple[str, int]:
     """Run a command line in the container; return (output, exit status).
 
     labkit.shell.execute runs it as the runtime would (argv[0] resolved through the step's PATH, the
-    environment applied; a program the image lacks: 127 and the runtime's error text); the user is not
-    applied (labkit's processes are root). A command that would wait for good (`sleep infinity`) is reported
+    environment applied; a program the image lacks: 127 and the runtime's error text); after USER the files
+    and directories the command creates belong to that user (exec_user; labkit does not check permissions,
+    and `id` still says root). A command that would wait for good (`sleep infinity`) is reported
     as failing, where BuildKit would wait."""
     from ..shell import execute
 
+    if user:
+        container.creator = exec_user(container, user)
     result = execute(container, list(argv), env=list(env), cwd=cwd or "/")
     if result.error is not None:
         return result.error + "\n", result.status

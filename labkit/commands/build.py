@@ -56,7 +56,7 @@ def _build(p):
         import tempfile
 
         from ..build.builder import BuildError, BuildRequest
-        from ..build.display import ERROR_PREFIX, PlainDisplay, TtyDisplay, failure_report
+        from ..build.display import ERROR_PREFIX, PlainDisplay, TtyDisplay, failure_report, warnings_summary
         from ..build.events import Recorder
 
         a = ctx.args
@@ -95,13 +95,16 @@ def _build(p):
         except BuildError as e:
             if display is None:                 # quiet: docker still says what failed
                 failure = [ev for ev in recorder.events if type(ev).__name__ == "BuildFailed"]
-                ctx.err.write(failure_report(recorder.events, failure[-1]) if failure else ERROR_PREFIX + e.message + "\n")
+                ctx.err.write(failure_report(recorder.events, failure[-1], with_warnings=False) if failure
+                              else ERROR_PREFIX + e.message + "\n")
             return 1
         finally:
             if isinstance(display, TtyDisplay):
                 display.close()
             if stdin_dir is not None:
                 stdin_dir.cleanup()
+        if display is not None:                 # buildx lists the build checks' warnings when the display closes
+            ctx.err.write(warnings_summary(recorder.events))
         image_id = str(result.image_id(getattr(lab, "image_store", "graphdriver")))
         if a.iidfile:
             with open(a.iidfile, "w") as f:
@@ -121,6 +124,7 @@ def _builder(p):
 
     def run(ctx):
         from ..build.cache import BuildCache
+        from ..tables import DOCKER29
 
         a = ctx.args
         lab = ctx.lab
@@ -134,7 +138,11 @@ def _builder(p):
             if answer not in ("y", "yes"):
                 return 0                        # docker: a cancelled prune removes nothing and says no more
         in_use = {str(d) for d in lab.store.layout.reachable()}
+        usage = {i["id"]: i for i in cache.disk_usage(in_use)}     # before the records go
         removed = cache.prune(in_use=in_use, everything=a.all)
+        if ctx.style is DOCKER29:
+            ctx.out.write(_buildx_prune_report([usage[r.id] for r in removed if r.id in usage], ctx.style))
+            return 0
         reclaimed = sum(r.reclaimable(in_use) for r in removed)
         if removed:
             ctx.print("Deleted build cache objects:")
@@ -144,6 +152,37 @@ def _builder(p):
         ctx.print(f"Total reclaimed space: {_size(reclaimed)}")
         return 0
     return run, False
+
+
+def _buildx_prune_report(items: list, style) -> str:
+    """Return what Docker 29's `docker builder prune` prints: the CLI hands `builder` to buildx (docker/cli
+    cmd/docker/builder.go forwardBuilder), whose prune (docker/buildx commands/prune.go) lists each removed
+    record ("%-40s\t%-5v\t%-10s\t%s": ID, RECLAIMABLE, SIZE with "*" when shared, LAST ACCESSED) through a
+    tabwriter padding with tabs (minwidth 1, tabwidth 8, padding 1), flushed after each row, then
+    "Total:\t" and the bytes of every removed record."""
+    from ..clock import now
+    from ..formatting import time_ago
+
+    def tabbed(rows: list) -> str:                      # Go text/tabwriter with padchar '\t', one block
+        widths = [max(len(r[j]) for r in rows if len(r) > j + 1) + 1 for j in range(max(map(len, rows)) - 1)]
+        out = []
+        for r in rows:
+            line = ""
+            for j, cell in enumerate(r[:-1]):
+                cellw = (widths[j] + 7) // 8 * 8
+                line += cell + "\t" * ((cellw - len(cell) + 7) // 8)
+            out.append(line + r[-1] + "\n")
+        return "".join(out)
+
+    text = ""
+    at = now()
+    for n, i in enumerate(sorted(items, key=lambda i: i["id"])):
+        size = style.human(i["size"]) + ("*" if i["shared"] else "")
+        row = [f"{i['id']:<40}", f"{'true' if not i['in_use'] else 'false':<5}", f"{size:<10}",
+               time_ago(i["last_used"], at) if i["last_used"] is not None else ""]
+        text += tabbed([["ID", "RECLAIMABLE", "SIZE", "LAST ACCESSED"], row] if n == 0 else [row])
+    total = sum(i["size"] for i in items)
+    return text + tabbed([["Total:", style.human(total)]])
 
 
 def _size(n: int) -> str:

@@ -24,6 +24,10 @@ class CopyOnWrite:
     system raises (FileNotFoundError, IsADirectoryError, ...).
     """
 
+    # the owner (uid, gid) of the entries the container's processes create: its user's (a Dockerfile RUN after
+    # USER); root by default
+    creator: tuple = (0, 0)
+
     def _meta_of(self, n: Node) -> dict:
         return {"mode": n.mode, "uid": n.uid, "gid": n.gid, "mtime": n.mtime}
 
@@ -126,7 +130,8 @@ class CopyOnWrite:
                 self._check_parent(p, path)
                 self._new_entry_slot(p, "file", ops)
                 self.upper_path(p).write_bytes(data)
-                self.changes["meta"][p] = {"mode": mode & 0o7777, "uid": 0, "gid": 0, "mtime": now_seconds()}
+                self.changes["meta"][p] = {"mode": mode & 0o7777, "uid": self.creator[0], "gid": self.creator[1],
+                                           "mtime": now_seconds()}
                 ops.append(Op("create", p, len(data)))
                 return ops
             if n.type == "dir":
@@ -197,7 +202,8 @@ class CopyOnWrite:
         at = len(ops)
         self._new_entry_slot(p, "dir", ops)
         os.mkdir(self.upper_path(p), 0o755)
-        self.changes["meta"][p] = {"mode": mode & 0o7777, "uid": 0, "gid": 0, "mtime": now_seconds()}
+        self.changes["meta"][p] = {"mode": mode & 0o7777, "uid": self.creator[0], "gid": self.creator[1],
+                                   "mtime": now_seconds()}
         ops.insert(at, Op("mkdir", p))
 
     def _drop_upper(self, p: str) -> int:
@@ -312,7 +318,8 @@ class CopyOnWrite:
             self._check_parent(p, path)
             self._new_entry_slot(p, "symlink", ops)
             os.symlink(target, self.upper_path(p))
-            self.changes["meta"][p] = {"mode": 0o777, "uid": 0, "gid": 0, "mtime": now_seconds()}
+            self.changes["meta"][p] = {"mode": 0o777, "uid": self.creator[0], "gid": self.creator[1],
+                                       "mtime": now_seconds()}
             ops.append(Op("link", p, 0, target))
             return ops
 

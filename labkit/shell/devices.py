@@ -9,6 +9,9 @@ the same /dev. `RuntimeFiles` wraps a container's files so that labkit's shell s
 /dev/null` follows an empty file for good, `cat /dev/null` prints nothing, `> /dev/null` discards, and
 nothing under /dev ever reaches the container's read-write layer (Docker's `diff` and `commit` never see a
 mount's files).
+
+A container may also carry read-only files mounted under /dev (`container.dev_mounts`: path -> bytes), as
+BuildKit mounts a RUN heredoc with a #! line at /dev/pipes/NAME (mode 0755) to run it.
 """
 
 from __future__ import annotations
@@ -88,12 +91,29 @@ class RuntimeFiles:
     def __getattr__(self, name):
         return getattr(self.container, name)
 
+    def _mounted(self) -> dict:
+        return getattr(self.container, "dev_mounts", None) or {}
+
+    def _nodes(self) -> dict:
+        """Return the runtime's /dev nodes, with the mounted files and their directories."""
+        mounted = self._mounted()
+        if not mounted:
+            return NODES
+        out = dict(NODES)
+        for path, data in mounted.items():
+            d = posixpath.dirname(path)
+            while under_dev(d) and d not in out:
+                out[d] = DeviceNode(d, "dir", 0o755)
+                d = posixpath.dirname(d)
+            out[path] = DeviceNode(path, "file", 0o755, size=len(data))
+        return out
+
     # -- reading -------------------------------------------------------------------------------------------
 
     def resolve(self, path: str, follow: bool = True, cwd: str = "/") -> str:
         p = norm(path, cwd)
         if under_dev(p):
-            n = NODES.get(p)
+            n = self._nodes().get(p)
             if follow and n is not None and n.type == "symlink":
                 return self.container.resolve(norm(n.linkname, posixpath.dirname(p)), follow, cwd)
             return p
@@ -101,21 +121,22 @@ class RuntimeFiles:
 
     def node_at(self, p: str):
         if under_dev(p):
-            return NODES.get(p)
+            return self._nodes().get(p)
         return self.container.node_at(p)
 
     def lstat(self, path: str):
         p = norm(path)
         if under_dev(p):
-            if p not in NODES:
+            nodes = self._nodes()
+            if p not in nodes:
                 raise _error(errno.ENOENT, path)
-            return NODES[p]
+            return nodes[p]
         return self.container.lstat(path)
 
     def stat(self, path: str):
         p = norm(path)
         if under_dev(p):
-            n = NODES.get(p)
+            n = self._nodes().get(p)
             if n is None:
                 raise _error(errno.ENOENT, path)
             if n.type == "symlink":
@@ -133,7 +154,7 @@ class RuntimeFiles:
             if n.type != "dir":
                 raise _error(errno.ENOTDIR, path)
             prefix = n.path.rstrip("/") + "/"
-            return sorted(k[len(prefix):] for k in NODES if k.startswith(prefix) and "/" not in k[len(prefix):])
+            return sorted(k[len(prefix):] for k in self._nodes() if k.startswith(prefix) and "/" not in k[len(prefix):])
         names = self.container.listdir(path)
         if self.container.resolve(path) == "/" and "dev" not in names:
             names = sorted(names + ["dev"])        # the mount point exists even where the image has no /dev
@@ -145,6 +166,8 @@ class RuntimeFiles:
             return self.container.read(path)
         n = self.stat(p)
         name = posixpath.basename(n.path)
+        if n.path in self._mounted():
+            return self._mounted()[n.path]
         if n.type == "dir":
             raise _error(errno.EISDIR, path)
         if name in ("zero", "full"):
@@ -159,7 +182,7 @@ class RuntimeFiles:
 
     def _device_write(self, path: str) -> list:
         p = norm(path)
-        n = NODES.get(p)
+        n = self._nodes().get(p)
         if n is not None and n.type == "symlink":
             return self._device_write(norm(n.linkname, posixpath.dirname(p)))
         if n is None:
@@ -167,6 +190,8 @@ class RuntimeFiles:
             raise _error(errno.EACCES, path)
         if n.type == "dir":
             raise _error(errno.EISDIR, path)
+        if n.type == "file":
+            raise _error(errno.EROFS, path)      # a read-only mount
         name = posixpath.basename(p)
         if name == "full":
             raise _error(errno.ENOSPC, path)
