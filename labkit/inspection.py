@@ -40,8 +40,9 @@ def inspect_image(store, record, service=None) -> dict:
         "Id": str(record.target if containerd else record.image_id),
         "RepoTags": repo_tags,
         "RepoDigests": repo_digests,
-        # containerd: the parent label `commit` sets (moby daemon/containerd/image.go GetImage)
-        "Parent": str(record.parent) if containerd and record.parent is not None else "",
+        # the image it was committed from: containerd's parent label (moby daemon/containerd/image.go
+        # GetImage), graphdriver's Parent, that image's config ID (daemon/images/image_inspect.go)
+        "Parent": _parent_id(store, record, containerd),
         "Comment": (history[-1].get("comment", "") if history else ""),
         "Created": rfc3339(config.created) if config.created else "",
         "DockerVersion": config.data.get("docker_version", ""),
@@ -174,3 +175,12 @@ def render_inspect(objects: list, fmt: "str | None") -> "tuple[str, list[str]]":
             except TemplateError as e:
                 errors.append(f"template parsing error: {e}")
     return "".join(out) or "\n", errors
+
+
+def _parent_id(store, record, containerd: bool) -> str:
+    """Return `inspect`'s Parent: "" for an image nobody committed it from here (pulled, built, imported)."""
+    if record.parent is None:
+        return ""
+    if containerd:
+        return str(record.parent)
+    return next((str(r.image_id) for r in store.images() if r.target == record.parent), "")
