@@ -118,10 +118,25 @@ def npm_packages(cache: Path) -> dict[str, Path]:
         dest = cache / tgz.name.removesuffix(".tgz")
         if not (dest / "package" / "package.json").exists():
             shutil.rmtree(dest, ignore_errors=True)
-            with tarfile.open(tgz) as tar:
-                tar.extractall(dest, filter="data")
+            _extract_package(tgz, dest)
         out[spec] = dest / "package"
     return out
+
+
+def _extract_package(tgz: Path, dest: Path) -> None:
+    """Extract an npm package (its integrity checked) into `dest`: files and directories only, all inside it.
+    tarfile's "data" filter does that since Python 3.11.4; before it (Debian bookworm's 3.11.2), the same
+    checks by hand."""
+    with tarfile.open(tgz) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+            return
+        root = dest.resolve()
+        for member in tar.getmembers():
+            inside = (root / member.name).resolve().is_relative_to(root)
+            if not (member.isfile() or member.isdir()) or not inside:
+                sys.exit(f"[lite] {tgz.name}: refusing {member.name!r} (not a file or directory inside the package)")
+        tar.extractall(dest)
 
 
 def _integrity(path: Path) -> str:
