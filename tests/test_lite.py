@@ -81,10 +81,12 @@ def served(site):
 
 
 SW_EVENTS = "PW_EXPERIMENTAL_SERVICE_WORKER_NETWORK_EVENTS"  # Playwright: route service workers' requests too
-# Chromium's own background requests (component updates, Google accounts, autofill: Debian's chromium ships
-# Google API keys), made with no page open too; the recorder refuses them like any other.
+# Chromium's own background requests (component updates, Google accounts, autofill, GCM push registration at
+# android.clients.google.com: Debian's chromium ships Google API keys), made with no page open too; the
+# recorder refuses them like any other.
 CHROMIUM_OWN = re.compile(r"^(CONNECT |\w+ http://)(update\.googleapis\.com|accounts\.google\.com|"
-                          r"clients\d*\.google\.com|content-autofill\.googleapis\.com|[\w.-]+\.gvt1\.com)[:/]")
+                          r"(android\.)?clients\d*\.google\.com|content-autofill\.googleapis\.com|"
+                          r"[\w.-]+\.gvt1\.com)[:/]")
 
 
 def _chromium_own(line: str) -> bool:
