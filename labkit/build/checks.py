@@ -49,7 +49,7 @@ _SECRET_ALLOWED = re.compile(r"(?i)(?:_|^)(?:public|file|version)(?:_|$)")
 
 
 @dataclass(frozen=True)
-class Warning:
+class CheckWarning:
     """One build check warning: its rule, message, Dockerfile line (0: none) and documentation URL."""
 
     rule: str
@@ -110,7 +110,7 @@ def parse_check_options(text: str) -> CheckConfig:
     return CheckConfig(frozenset(skip), skip_all, error)
 
 
-def lint_error(warnings: "list[Warning]") -> str:
+def lint_error(warnings: "list[CheckWarning]") -> str:
     """Return the build's error when `# check=error=true` and there are warnings (linter.Error; BuildKit
     joins a Go map's keys, in no set order: labkit keeps the order of first appearance)."""
     rules = list(dict.fromkeys(w.rule for w in warnings))
@@ -154,7 +154,7 @@ def _reachable(stages: list, target: str) -> set:
     return seen
 
 
-def check(source: str, target: str = "") -> "tuple[list[Warning], CheckConfig]":
+def check(source: str, target: str = "") -> "tuple[list[CheckWarning], CheckConfig]":
     """Return the warnings BuildKit's build checks give for a Dockerfile built for `target` (a stage name,
     "" for the last), skipped rules left out, and the
     `# check=` configuration. A Dockerfile that does not parse gives none (the build reports its error);
@@ -167,7 +167,7 @@ def check(source: str, target: str = "") -> "tuple[list[Warning], CheckConfig]":
     except DockerfileSyntaxError:
         return [], CheckConfig()
     config = parse_check_options(result.directives.get("check", ""))   # CheckOptionError: the build fails
-    found: list[Warning] = []
+    found: list[CheckWarning] = []
 
     # 1. while parsing (instructions.Parse): per instruction, in order
     stages: list = []                                # [from node, stage name, [(node, instruction)]]
@@ -175,16 +175,16 @@ def check(source: str, target: str = "") -> "tuple[list[Warning], CheckConfig]":
         cmd = node.value.lower()
         args = node.args()
         if cmd == "maintainer":
-            found.append(Warning("MaintainerDeprecated", "Maintainer instruction is deprecated in favor of using "
+            found.append(CheckWarning("MaintainerDeprecated", "Maintainer instruction is deprecated in favor of using "
                                  "label", node.start_line))
         if cmd == "from":
             if len(args) == 3 and args[2] != args[2].lower():
-                found.append(Warning("StageNameCasing", f"Stage name '{args[2]}' should be lowercase",
+                found.append(CheckWarning("StageNameCasing", f"Stage name '{args[2]}' should be lowercase",
                                      node.start_line))
             if len(args) >= 3 and _self_consistent(node.value):
                 want = args[1].lower() if node.value == node.value.lower() else args[1].upper()
                 if args[1] != want:
-                    found.append(Warning("FromAsCasing", f"'{args[1]}' and '{node.value}' keywords' casing do not "
+                    found.append(CheckWarning("FromAsCasing", f"'{args[1]}' and '{node.value}' keywords' casing do not "
                                          "match", node.start_line))
         try:
             item = parse_instruction(node)
@@ -201,10 +201,10 @@ def check(source: str, target: str = "") -> "tuple[list[Warning], CheckConfig]":
         if not name:
             continue
         if name in _RESERVED_STAGE_NAMES:
-            found.append(Warning("ReservedStageName", f'Stage name should not use the same name as reserved stage '
+            found.append(CheckWarning("ReservedStageName", f'Stage name should not use the same name as reserved stage '
                                  f'"{name}"', from_node.start_line))
         if name in names:
-            found.append(Warning("DuplicateStageName", f'Duplicate stage name "{name}", stage names should be '
+            found.append(CheckWarning("DuplicateStageName", f'Duplicate stage name "{name}", stage names should be '
                                  "unique", from_node.start_line))
         names.add(name)
     written = [n.value for from_node, _, cmds in stages for n in [from_node] + [c[0] for c in cmds]]
@@ -219,8 +219,8 @@ def check(source: str, target: str = "") -> "tuple[list[Warning], CheckConfig]":
             elif not majority_lower and n.value.upper() != n.value:
                 casing = "uppercase"
             if casing:
-                found.append(Warning("ConsistentInstructionCasing", f"Command '{n.value}' should match the case of "
-                                     f"the command majority ({casing})", n.start_line))
+                found.append(CheckWarning("ConsistentInstructionCasing", f"Command '{n.value}' should match the "
+                                          f"case of the command majority ({casing})", n.start_line))
 
     # 3. while dispatching each stage (convert.go); a stage built on an earlier one inherits its WORKDIR and
     # SHELL state (initDispatchState copies the base's workdirSet; the image config carries Shell)
@@ -239,9 +239,9 @@ def check(source: str, target: str = "") -> "tuple[list[Warning], CheckConfig]":
     return kept, config
 
 
-def _dispatch_checks(cmds, inherited: tuple) -> "tuple[list[Warning], tuple]":
+def _dispatch_checks(cmds, inherited: tuple) -> "tuple[list[CheckWarning], tuple]":
     """Return the dispatch-time warnings of one stage's instructions, and its (workdir set, shell set)."""
-    out: list[Warning] = []
+    out: list[CheckWarning] = []
     workdir_set, shell_set = inherited
     used: dict = {}                                  # "cmd"/"entrypoint"/"healthcheck" -> line of the last one
     for node, c in cmds:
@@ -251,7 +251,7 @@ def _dispatch_checks(cmds, inherited: tuple) -> "tuple[list[Warning], tuple]":
         if name in ("env", "label"):
             for kv in (c.env if name == "env" else c.labels):
                 if kv.no_delim:
-                    out.append(Warning("LegacyKeyValueFormat", f'"{written} key=value" should be used instead of '
+                    out.append(CheckWarning("LegacyKeyValueFormat", f'"{written} key=value" should be used instead of '
                                        f'legacy "{written} key value" format', line))
                 if name == "env" and _is_secret(kv.key):
                     out.append(_secret("ENV", kv.key, line))
@@ -261,22 +261,22 @@ def _dispatch_checks(cmds, inherited: tuple) -> "tuple[list[Warning], tuple]":
                     out.append(_secret("ARG", decl.key, line))
         elif name == "workdir":
             if not workdir_set and not _is_abs(c.path):
-                out.append(Warning("WorkdirRelativePath", f'Relative workdir "{c.path}" can have unexpected results '
-                                   "if the base image changes", line))
+                out.append(CheckWarning("WorkdirRelativePath", f'Relative workdir "{c.path}" can have unexpected '
+                                        "results if the base image changes", line))
             workdir_set = True
         elif name == "shell":
             shell_set = True
         elif name in ("cmd", "entrypoint", "healthcheck"):
             if name in used:                         # validateUsedOnce reports the earlier, ignored one
-                out.append(Warning("MultipleInstructionsDisallowed", f"Multiple {written} instructions should not "
+                out.append(CheckWarning("MultipleInstructionsDisallowed", f"Multiple {written} instructions should not "
                                    "be used in the same stage because only the last one will be used", used[name]))
             used[name] = line
             if name != "healthcheck" and c.prepend_shell and not shell_set:
-                out.append(Warning("JSONArgsRecommended", f"JSON arguments recommended for {written} to prevent "
+                out.append(CheckWarning("JSONArgsRecommended", f"JSON arguments recommended for {written} to prevent "
                                    "unintended behavior related to OS signals", line))
     return out, (workdir_set, shell_set)
 
 
-def _secret(instruction: str, key: str, line: int) -> Warning:
-    return Warning("SecretsUsedInArgOrEnv", f'Do not use ARG or ENV instructions for sensitive data ({instruction} '
-                   f'"{key}")', line)
+def _secret(instruction: str, key: str, line: int) -> CheckWarning:
+    return CheckWarning("SecretsUsedInArgOrEnv", "Do not use ARG or ENV instructions for sensitive data "
+                        f'({instruction} "{key}")', line)

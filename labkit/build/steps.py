@@ -58,35 +58,42 @@ def _table(container, path: str) -> list[list[str]]:
     return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
 
 
+def _passwd_entry(container, user: str) -> "tuple[int, int | None] | None":
+    """Return (uid, gid or None when not a number) of the first /etc/passwd entry named `user`, or with that
+    uid when `user` is a number; None when there is none."""
+    for row in _table(container, "/etc/passwd"):
+        if len(row) > 3 and row[2].isdigit() and (row[0] == user or (user.isdigit() and row[2] == user)):
+            return int(row[2]), (int(row[3]) if row[3].isdigit() else None)
+    return None
+
+
+def _group_id(container, group: str) -> "int | None":
+    """Return the gid of the first /etc/group entry named `group` (or with that gid); None when there is none."""
+    for row in _table(container, "/etc/group"):
+        if len(row) > 2 and row[2].isdigit() and (row[0] == group or (group.isdigit() and row[2] == group)):
+            return int(row[2])
+    return None
+
+
 def resolve_owner(container, spec: str) -> tuple[int, int]:
     """Return (uid, gid) for a `--chown` or USER spec ("1000", "1000:1000", "app", "app:staff"), looked up
     in the container's /etc/passwd and /etc/group as BuildKit does; StepFailed when a name is unknown."""
     user, _, group = spec.partition(":")
+    entry = _passwd_entry(container, user)
     if user.isdigit():
         uid = int(user)
-        gid = uid
-        for row in _table(container, "/etc/passwd"):
-            if len(row) > 3 and row[2] == user and row[3].isdigit():
-                gid = int(row[3])
+        gid = entry[1] if entry is not None and entry[1] is not None else uid
+    elif entry is None:
+        raise StepFailed(f"unable to convert uid/gid chown string to host mapping: can't find uid for user "
+                         f"{user}: no such user: {user}")
     else:
-        for row in _table(container, "/etc/passwd"):
-            if len(row) > 3 and row[0] == user and row[2].isdigit():
-                uid, gid = int(row[2]), int(row[3]) if row[3].isdigit() else int(row[2])
-                break
-        else:
-            raise StepFailed(f"unable to convert uid/gid chown string to host mapping: can't find uid for user "
-                             f"{user}: no such user: {user}")
+        uid, gid = entry[0], entry[1] if entry[1] is not None else entry[0]
     if group:
-        if group.isdigit():
-            gid = int(group)
-        else:
-            for row in _table(container, "/etc/group"):
-                if len(row) > 2 and row[0] == group and row[2].isdigit():
-                    gid = int(row[2])
-                    break
-            else:
-                raise StepFailed(f"unable to convert uid/gid chown string to host mapping: can't find gid for "
-                                 f"group {group}: no such group: {group}")
+        found = int(group) if group.isdigit() else _group_id(container, group)
+        if found is None:
+            raise StepFailed(f"unable to convert uid/gid chown string to host mapping: can't find gid for "
+                             f"group {group}: no such group: {group}")
+        gid = found
     return uid, gid
 
 
@@ -360,28 +367,23 @@ def exec_user(container, spec: str) -> tuple[int, int]:
     """Return (uid, gid) a RUN's process runs as after `USER spec`, as BuildKit's executor finds it
     (executor/oci/user.go GetUser -> moby/sys/user GetExecUser): "uid:gid" as is; otherwise the passwd entry
     with that name (or uid) gives uid and gid, a numeric user without one runs with gid 0; ":group" by name
-    from /etc/group or as a number. StepFailed with its error for an unknown name."""
+    from /etc/group or as a number. StepFailed with its error for an unknown name. (`--chown` maps ids its
+    own way: resolve_owner.)"""
     user, colon, group = spec.partition(":")
     if user.isdigit() and colon and group.isdigit():
         return int(user), int(group)
-    uid, gid = 0, 0
-    for row in _table(container, "/etc/passwd"):
-        if len(row) > 3 and (row[0] == user or (user.isdigit() and row[2] == user)) and row[2].isdigit():
-            uid, gid = int(row[2]), int(row[3]) if row[3].isdigit() else 0
-            break
+    entry = _passwd_entry(container, user)
+    if entry is not None:
+        uid, gid = entry[0], entry[1] if entry[1] is not None else 0
+    elif user.isdigit():
+        uid, gid = int(user), 0
     else:
-        if not user.isdigit():
-            raise StepFailed(f"unable to find user {user}: no matching entries in passwd file")
-        uid = int(user)
+        raise StepFailed(f"unable to find user {user}: no matching entries in passwd file")
     if group:
-        for row in _table(container, "/etc/group"):
-            if len(row) > 2 and (row[0] == group or (group.isdigit() and row[2] == group)) and row[2].isdigit():
-                gid = int(row[2])
-                break
-        else:
-            if not group.isdigit():
-                raise StepFailed(f"unable to find group {group}: no matching entries in group file")
-            gid = int(group)
+        found = _group_id(container, group)
+        if found is None and not group.isdigit():
+            raise StepFailed(f"unable to find group {group}: no matching entries in group file")
+        gid = found if found is not None else int(group)
     return uid, gid
 
 
