@@ -27,10 +27,12 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def tabwrite_text(text: str, minwidth: int = MIN_WIDTH, padding: int = PADDING) -> str:
-    """Return `text` (tab-separated cells, newline-ended lines) laid out like Go's text/tabwriter with
-    padchar ' ' and no flags: a column is as wide as its widest cell plus `padding` (at least `minwidth`),
-    counted per block of consecutive lines that have that column; a line's last cell is no column."""
+def tabwrite_text(text: str, minwidth: int = MIN_WIDTH, padding: int = PADDING, padchar: str = " ",
+                  tabwidth: int = 8) -> str:
+    """Return `text` (tab-separated cells, newline-ended lines) laid out like Go's text/tabwriter with no
+    flags: a column is as wide as its widest cell plus `padding` (at least `minwidth`), counted per block of
+    consecutive lines that have that column; a line's last cell is no column. With padchar "\t" (buildx's
+    tables) a column's width is rounded up to a multiple of `tabwidth` and cells are padded with tabs."""
     lines = text.split("\n")
     tail = lines.pop() if lines else ""  # after the last newline: an unterminated line, written as it is
     cells = [line.split("\t") for line in lines]
@@ -42,7 +44,11 @@ def tabwrite_text(text: str, minwidth: int = MIN_WIDTH, padding: int = PADDING) 
             for j, cell in enumerate(row):
                 parts.append(cell)
                 if j < len(widths) and j < len(row) - 1:
-                    parts.append(" " * (widths[j] - _width(cell)))
+                    if padchar == "\t":         # tabwriter.go writePadding
+                        cellw = (widths[j] + tabwidth - 1) // tabwidth * tabwidth
+                        parts.append("\t" * ((cellw - _width(cell) + tabwidth - 1) // tabwidth))
+                    else:
+                        parts.append(padchar * (widths[j] - _width(cell)))
                 elif j < len(row) - 1:
                     parts.append("")
             out.append("".join(parts) + "\n")

@@ -124,6 +124,7 @@ def _builder(p):
 
     def run(ctx):
         from ..build.cache import BuildCache
+        from ..formatting import human_size
         from ..tables import DOCKER29
 
         a = ctx.args
@@ -149,7 +150,7 @@ def _builder(p):
             for rec in removed:
                 ctx.print(rec.id)
             ctx.print()
-        ctx.print(f"Total reclaimed space: {_size(reclaimed)}")
+        ctx.print(f"Total reclaimed space: {human_size(reclaimed, 4, '')}")  # go-units HumanSize
         return 0
     return run, False
 
@@ -161,18 +162,11 @@ def _buildx_prune_report(items: list, style) -> str:
     tabwriter padding with tabs (minwidth 1, tabwidth 8, padding 1), flushed after each row, then
     "Total:\t" and the bytes of every removed record."""
     from ..clock import now
+    from ..formatter import tabwrite_text
     from ..formatting import time_ago
 
-    def tabbed(rows: list) -> str:                      # Go text/tabwriter with padchar '\t', one block
-        widths = [max(len(r[j]) for r in rows if len(r) > j + 1) + 1 for j in range(max(map(len, rows)) - 1)]
-        out = []
-        for r in rows:
-            line = ""
-            for j, cell in enumerate(r[:-1]):
-                cellw = (widths[j] + 7) // 8 * 8
-                line += cell + "\t" * ((cellw - len(cell) + 7) // 8)
-            out.append(line + r[-1] + "\n")
-        return "".join(out)
+    def tabbed(rows: list) -> str:                      # one tabwriter block, flushed
+        return tabwrite_text("".join("\t".join(r) + "\n" for r in rows), minwidth=1, padding=1, padchar="\t")
 
     text = ""
     at = now()
@@ -183,15 +177,3 @@ def _buildx_prune_report(items: list, style) -> str:
         text += tabbed([["ID", "RECLAIMABLE", "SIZE", "LAST ACCESSED"], row] if n == 0 else [row])
     total = sum(i["size"] for i in items)
     return text + tabbed([["Total:", style.human(total)]])
-
-
-def _size(n: int) -> str:
-    """Return go-units HumanSize (4 significant digits, no space), as `docker builder prune` prints."""
-    value = float(n)
-    units = ["B", "kB", "MB", "GB", "TB", "PB"]
-    i = 0
-    while value >= 1000 and i < len(units) - 1:
-        value /= 1000
-        i += 1
-    text = f"{value:.4g}"
-    return f"{text}{units[i]}"
