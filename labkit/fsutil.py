@@ -1,13 +1,16 @@
-"""Small file-system helpers: atomic writes and inter-process locks (none where there is one process: the browser)."""
+"""Small file-system helpers: atomic writes, inter-process locks (none where there is one process: the browser),
+and FileRegion, the bytes of one file kept at an offset of a bigger one (a packed layer's file, layers/store.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 from . import platform
 
@@ -107,3 +110,140 @@ def utime_nofollow(path: "str | os.PathLike", mtime: float) -> None:
         os.utime(path, (mtime, mtime), follow_symlinks=False)
     elif not os.path.islink(path):
         os.utime(path, (mtime, mtime))
+
+
+_COPY_CHUNK = 1 << 30      # per copy_file_range/sendfile call
+_READ_CHUNK = 1 << 20      # the read/write fallback's buffer
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM, errno.EBADF}
+
+
+def copy_fd_range(src: int, dst: int, size: int, offset: int = 0) -> int:
+    """Copy `size` bytes at `offset` of `src` to the current position of `dst`, in the kernel when it can
+    (copy_file_range, then sendfile), else by reads and writes; return the bytes copied (less only when src
+    is shorter). `src`'s file position is neither used nor moved where the kernel copies or os.pread
+    exists, so threads may share one source descriptor."""
+    done = 0
+    copy_range = getattr(os, "copy_file_range", None)
+    if copy_range is not None:
+        try:
+            while done < size:
+                n = copy_range(src, dst, min(size - done, _COPY_CHUNK), offset + done)
+                if n == 0:
+                    return done
+                done += n
+            return done
+        except OSError as e:
+            if done or e.errno not in _NO_KERNEL_COPY:
+                raise
+    try:
+        if not hasattr(os, "sendfile"):  # the browser: plain reads and writes below
+            raise OSError(errno.ENOSYS, "no sendfile")
+        while done < size:
+            n = os.sendfile(dst, src, offset + done, min(size - done, _COPY_CHUNK))
+            if n == 0:
+                return done
+            done += n
+        return done
+    except OSError as e:
+        if done or e.errno not in _NO_KERNEL_COPY:
+            raise
+    pread = getattr(os, "pread", None)
+    if pread is None:
+        os.lseek(src, offset, os.SEEK_SET)
+    while done < size:
+        want = min(size - done, _READ_CHUNK)
+        chunk = pread(src, want, offset + done) if pread is not None else os.read(src, want)
+        if not chunk:
+            return done
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view):]
+        done += len(chunk)
+    return done
+
+
+class FileRegion(NamedTuple):
+    """Where a regular file's bytes are: `size` bytes at `offset` of the file at `path` (a whole file on its
+    own is offset 0, its size). Reading one never reads past it, so a packed layer's files stay apart."""
+
+    path: str
+    offset: int
+    size: int
+    packed: bool = False     # `path` holds many files' bytes (a layer's pack): worth keeping open for a while
+
+    def open(self) -> "RegionReader":
+        """Return a binary reader of the region (read(n), iteration by chunks, a context manager)."""
+        return RegionReader(self)
+
+    def read(self) -> bytes:
+        """Return the region's bytes; LabkitError-free: an OSError when the file is gone."""
+        with self.open() as f:
+            return f.read()
+
+    def head(self, n: int) -> bytes:
+        """Return at most the first `n` bytes (a program's magic number, a preview)."""
+        with self.open() as f:
+            return f.read(n)
+
+    def copy_to_fd(self, dst: int) -> int:
+        """Write the region to the descriptor `dst` (at its position); return the bytes copied."""
+        fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return copy_fd_range(fd, dst, self.size, self.offset)
+        finally:
+            os.close(fd)
+
+    def copy_to(self, dest: "str | os.PathLike", mode: int = 0o644) -> int:
+        """Create the file `dest` (exclusively, never through a symlink) holding the region; return its size."""
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        try:
+            return self.copy_to_fd(fd)
+        finally:
+            os.close(fd)
+
+    def same_bytes(self, other: "FileRegion", chunk: int = 1 << 20) -> bool:
+        """Return True when both regions hold the same bytes."""
+        if self.size != other.size:
+            return False
+        with self.open() as f, other.open() as g:
+            while True:
+                x, y = f.read(chunk), g.read(chunk)
+                if x != y:
+                    return False
+                if not x:
+                    return True
+
+
+class RegionReader:
+    """A read-only binary file of one FileRegion: read(n) never passes the region's end."""
+
+    def __init__(self, region: FileRegion):
+        self._f = open(region.path, "rb")
+        if region.offset:
+            self._f.seek(region.offset)
+        self._left = region.size
+
+    def read(self, n: int = -1) -> bytes:
+        """Return up to `n` bytes (all that is left for n < 0)."""
+        if n is None or n < 0 or n > self._left:
+            n = self._left
+        data = self._f.read(n) if n else b""
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        """Close the underlying file."""
+        self._f.close()
+
+    def __enter__(self) -> "RegionReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def region_of(source: "FileRegion | str | os.PathLike") -> FileRegion:
+    """Return `source` as a FileRegion: a region as it is, a path as its whole file."""
+    if isinstance(source, FileRegion):
+        return source
+    return FileRegion(os.fspath(source), 0, os.stat(source).st_size)

@@ -1,4 +1,4 @@
-"""The image view: an image's merged root filesystem over its applied layer trees, with overlay2's rules.
+"""The image view: an image's merged root filesystem over its applied layers, with overlay2's rules.
 
 Layers are merged bottom to top from each layer's entry index (layer.json), once per view; lookups are
 dictionary hits, never a walk of the layer trees. The rules (OCI image-spec layer.md "Whiteouts", and what
@@ -22,12 +22,14 @@ docker's overlay2 driver shows in a container's merged directory):
 - a directory's metadata comes from the topmost layer that lists it; a parent a layer only implies (no
   entry of its own) changes nothing below it, or is 0755 root:root with mtime 0 when nothing is below.
 
-Hard links: nodes that share an inode carry the same `link_group`. Within one layer they are links in the
-layer's tree. A hard link to a file of a LOWER layer (legal per the OCI image spec) is applied as containerd
+A file's bytes are a FileRegion (`Node.data`): a range of its layer's pack (layers/store.py), or a whole
+file of a layer tree (a home applied by labkit before packs, or `apply_layer`'s trees).
+
+Hard links: nodes that share an inode carry the same `link_group` (and the same bytes). A hard link to a file of a LOWER layer (legal per the OCI image spec) is applied as containerd
 applies it on an overlay mount: link() copies the target up into the new layer, then links it, so the link
 and the target become one new inode of that layer with the lower file's bytes and metadata (the lower
-file's other hard links, if any, keep the old inode, as overlayfs without index=on does). Neither path is
-in the layer's tree: their nodes read the bytes from the lower file (`Node.source`). The target is found
+file's other hard links, if any, keep the old inode, as overlayfs without index=on does). The layer holds
+no bytes for them: their nodes read the lower file's (`Node.source`). The target is found
 in the layers below (symlinks in its parents followed inside the image, as containerd's and umoci's
 link targets are); an image whose link names no regular file there, or a file this layer deletes, is
 refused (UnsafeLayer), as containerd's link() fails.
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Iterator, NamedTuple
 
 from .errors import LabkitError, NotFound, UnsafeLayer
+from .fsutil import FileRegion
 from .paths import MAX_SYMLINKS
 
 _DEVICE_TYPES = ("char", "block", "fifo")
@@ -67,12 +70,13 @@ class Node(NamedTuple):
     mtime: int
     linkname: str = ""        # a symlink's target, as stored
     layer_index: int = -1     # the layer (0 = bottom) whose entry this is
-    layer_root: str = ""      # that layer's diff directory
+    layer_root: str = ""      # where that layer keeps its files' bytes: its pack, or its tree directory
     link_group: "tuple | None" = None   # (layer_index, n): shared by the paths of one inode (hard links)
     major: int = 0            # device numbers (char/block)
     minor: int = 0
     implicit: bool = False    # a directory no layer lists itself (a parent some layer implies)
-    source: str = ""          # where the bytes are when not at layer_root/path (a file copied up by a hard link)
+    source: "FileRegion | None" = None  # the bytes of a file copied up by a hard link to a lower layer's file
+    offset: int = -1          # a file's bytes in the pack at layer_root (-1: layer_root is a tree directory)
 
     @property
     def name(self) -> str:
@@ -80,13 +84,15 @@ class Node(NamedTuple):
         return self.path.rpartition("/")[2]
 
     @property
-    def disk_path(self) -> "Path | None":
-        """Return where the layer tree holds this path (None for device nodes, which are metadata only)."""
-        if self.type in _DEVICE_TYPES:
+    def data(self) -> "FileRegion | None":
+        """Return where a regular file's bytes are (None for every other type)."""
+        if self.type != "file":
             return None
-        if self.source:
-            return Path(self.source)
-        return Path(self.layer_root, self.path) if self.path else Path(self.layer_root)
+        if self.source is not None:
+            return self.source
+        if self.offset >= 0:
+            return FileRegion(self.layer_root, self.offset, self.size, True)
+        return FileRegion(f"{self.layer_root}/{self.path}", 0, self.size)
 
     @property
     def st_mode(self) -> int:
@@ -133,8 +139,9 @@ def _layer_state(index: int, applied) -> _LayerState:
     root = None
     group_no = 0
     devices = applied.devices
+    offsets = applied.offsets if applied.packed else None     # a file entry's bytes in the layer's pack
     lower_groups: dict[tuple, str] = {}     # link_group of a placeholder -> the lower target it copies up
-    for e in applied.index:
+    for i, e in enumerate(applied.index):
         t = e.type
         if t in ("whiteout", "opaque"):
             continue
@@ -150,7 +157,8 @@ def _layer_state(index: int, applied) -> _LayerState:
                 del final[k]
         if t == "file":
             group_no += 1
-            node = Node(p, "file", e.mode, e.uid, e.gid, e.size, e.mtime, "", index, root_dir, (index, group_no))
+            node = Node(p, "file", e.mode, e.uid, e.gid, e.size, e.mtime, "", index, root_dir, (index, group_no),
+                        offset=offsets[i] if offsets is not None else -1)
         elif t == "hardlink":
             src = final.get(e.linkname)
             if src is None and e.linkname:
@@ -200,7 +208,7 @@ def _resolve_lower_links(state: _LayerState, nodes: dict) -> _LayerState:
             src = nodes[real]
             node = done[target] = Node(real, "file", src.mode, src.uid, src.gid, src.size, src.mtime, "",
                                        placeholder.layer_index, placeholder.layer_root, placeholder.link_group,
-                                       source=str(src.disk_path))
+                                       source=src.data)
             stale = final.get(target)
             if target != real and stale is not None and stale.link_group == node.link_group:
                 del final[target]                  # the copy-up lives where the target really is
@@ -457,8 +465,7 @@ class ImageView:
         n = self.stat(path, follow_symlinks=True)
         if n.type != "file":
             raise LabkitError(f"read /{'/'.join(_norm_parts(path))}: not a regular file (a {n.type})")
-        with open(n.disk_path, "rb") as f:
-            return f.read()
+        return n.data.read()
 
     def children(self, path: str) -> list[Node]:
         """Return the nodes directly in directory `path` (an exact merged path), sorted by name."""

@@ -72,7 +72,7 @@ def inspect_container(store, layer_store, container, service=None) -> dict:
         try:
             record = store.resolve(container.image_id)
             image_config = dict(store.config(record).config or {})
-            lower_dirs = [str(layer_store.tree(d).diff)
+            lower_dirs = [str(layer_store.tree(d).data_path)
                           for d in reversed(store.config(record).diff_ids) if layer_store.has(d)]
         except NotFound:
             pass

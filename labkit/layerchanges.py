@@ -3,7 +3,6 @@ adds, modifies and removes over the layers below, and the bytes written by more 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import NamedTuple
 
 from .errors import LabkitError
@@ -38,18 +37,8 @@ def _same(a: Node, b: Node) -> bool:
     if a.type == "file":
         if a.size != b.size:
             return False
-        return _same_bytes(a.disk_path, b.disk_path)
+        return a.data.same_bytes(b.data)
     return True
-
-
-def _same_bytes(p: Path, q: Path, chunk: int = 1 << 20) -> bool:
-    with open(p, "rb") as f, open(q, "rb") as g:
-        while True:
-            x, y = f.read(chunk), g.read(chunk)
-            if x != y:
-                return False
-            if not x:
-                return True
 
 
 def layer_changes(view: ImageView, i: int, sort: str = "path") -> list[Change]:

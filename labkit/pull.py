@@ -240,7 +240,7 @@ def _record_existing(store, ep, ref, top, indexes, manifest, *, extract, emit) -
     emit(MessageEvent(f"{ref.tag if ref.digest is None else ref.digest}: Pulling from {ref.path}", "pulling-from"))
     emit(MessageEvent(f"Source: {ep.name}{' (mirror)' if ep.mirror else ''}", "source"))
     with layout.claim({f.digest for f in indexes} | {manifest.digest}):
-        if extract is not None:  # an image pulled with --no-extract has blobs but maybe no layer trees yet
+        if extract is not None:  # an image pulled with --no-extract has blobs but maybe no applied layers yet
             config = ImageConfig.from_bytes(layout.read_blob(manifest.config.digest))
             for diff_id, desc in zip(config.diff_ids, manifest.layers):
                 extract.ensure(diff_id, layout.blob_path(desc.digest), desc.media_type)

@@ -31,7 +31,6 @@ created; hard links inside the image become copies and fifos are recorded in Unp
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 import stat
@@ -41,14 +40,11 @@ from pathlib import Path
 
 from . import platform
 from .errors import LabkitError
-from .fsutil import current_umask, link_or_copy, utime_nofollow
+from .fsutil import copy_fd_range, current_umask, link_or_copy, utime_nofollow
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_CHUNK = 1 << 30           # per copy_file_range/sendfile call
-_BUF = 1 << 20             # the read/write fallback's buffer
-_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM, errno.EBADF}
 _SETID = stat.S_ISUID | stat.S_ISGID
 WRITERS = 2                # threads writing files (the walk runs beside them)
 BATCH = 64                 # files of one directory handed over together
@@ -161,6 +157,7 @@ class _Writer:
         self.failed: list[BaseException] = []
         self.batch: list = []                  # (node, name, mode) of files in directory self.batch_fd
         self.batch_fd = -1
+        self.sources: dict[str, int] = {}      # data file -> its descriptor (see _source_fd)
 
     def disk(self, path: str) -> str:
         return f"{self.root}/{path}" if path else self.root
@@ -245,20 +242,28 @@ class _Writer:
             self.result.special_modes[node.path] = node.mode
         return node.mode & 0o7777 & ~_SETID
 
+    def _source_fd(self, path: str) -> int:
+        """Return a descriptor of a packed layer's data file, opened once and shared by the writer threads
+        (copies name their offset and never move its position)."""
+        with self.lock:
+            fd = self.sources.get(path)
+            if fd is None:
+                fd = self.sources[path] = os.open(path, _READ)
+            return fd
+
     def _copy(self, node, dfd: int, name: str, mode: int) -> None:
-        source = node.source or f"{node.layer_root}/{node.path}"
+        data = node.data
         # created with its final mode inside a directory only this unpack writes to (0700 until finish())
         dst = os.open(name, _CREATE, mode, dir_fd=dfd)
         try:
             if node.size:
-                src = os.open(source, _READ)
-                try:
-                    copied = _copy_fd(src, dst, node.size)
-                finally:
-                    os.close(src)
+                if data.packed:
+                    copied = copy_fd_range(self._source_fd(data.path), dst, data.size, data.offset)
+                else:                                  # a file of an older home's layer tree
+                    copied = data.copy_to_fd(dst)
                 if copied != node.size:
-                    raise LabkitError(f"unpack {node.path!r}: copied {copied} bytes from {source}, the "
-                                      f"layer index says {node.size} (was the layer tree changed?)")
+                    raise LabkitError(f"unpack {node.path!r}: copied {copied} bytes from {data.path}, the "
+                                      f"layer index says {node.size} (was the layer store changed?)")
             if mode & self.umask:
                 os.fchmod(dst, mode)
             os.utime(dst, (node.mtime, node.mtime))
@@ -330,13 +335,14 @@ class _Writer:
             raise self.failed[0]
 
     def close(self) -> None:
-        """Close every directory descriptor still open (after the pool is done)."""
+        """Close every directory and source descriptor still open (after the pool is done)."""
         while self.stack:
             self._leave(self.stack.pop()[1])
         with self.lock:
-            for fd in self.left:
+            for fd in (*self.left, *self.sources.values()):
                 os.close(fd)
             self.left.clear()
+            self.sources.clear()
 
     def abort(self) -> None:
         """Stop after an error: let the files being written finish (nothing may write while the tree is
@@ -367,41 +373,3 @@ class _Writer:
             finally:
                 os.close(fd)
 
-
-def _copy_fd(src: int, dst: int, size: int) -> int:
-    """Copy `size` bytes from src to dst in the kernel when it can (copy_file_range, then sendfile);
-    return the bytes copied (less only when src is shorter)."""
-    done = 0
-    copy_range = getattr(os, "copy_file_range", None)
-    if copy_range is not None:
-        try:
-            while done < size:
-                n = copy_range(src, dst, min(size - done, _CHUNK))
-                if n == 0:
-                    return done
-                done += n
-            return done
-        except OSError as e:
-            if done or e.errno not in _NO_KERNEL_COPY:
-                raise
-    try:
-        if not hasattr(os, "sendfile"):  # the browser: plain reads and writes below
-            raise OSError(errno.ENOSYS, "no sendfile")
-        while done < size:
-            n = os.sendfile(dst, src, done, min(size - done, _CHUNK))
-            if n == 0:
-                return done
-            done += n
-        return done
-    except OSError as e:
-        if done or e.errno not in _NO_KERNEL_COPY:
-            raise
-    while True:
-        chunk = os.read(src, _BUF)
-        if not chunk:
-            return done
-        view = memoryview(chunk)
-        while view:
-            n = os.write(dst, view)
-            view = view[n:]
-        done += len(chunk)

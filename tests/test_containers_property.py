@@ -145,7 +145,7 @@ def view_tree(view) -> dict:
         if n.type == "symlink":
             out[p] = ("symlink", None, n.linkname)
         else:
-            out[p] = (n.type, n.mode, Path(n.disk_path).read_bytes() if n.type == "file" else None)
+            out[p] = (n.type, n.mode, n.data.read() if n.type == "file" else None)
     return out
 
 

@@ -19,9 +19,12 @@ from __future__ import annotations
 import json
 import os
 import stat
+import tempfile
+from pathlib import Path
 
 import pytest
 
+from labkit.layers import apply_layer
 from labkit.oci import Platform
 
 from helpers.cli import run, stock
@@ -79,8 +82,11 @@ def facts(home) -> dict:
             for d in (mdoc["config"], *mdoc["layers"]):
                 present[d["digest"]] = d["size"]
             diff_ids = json.loads(blob(mdoc["config"]["digest"]))["rootfs"]["diff_ids"]
-            for diff in diff_ids:
-                layers[diff] = directory_size(home / "layers" / "sha256" / diff.split(":")[1] / "diff")
+            for diff, desc in zip(diff_ids, mdoc["layers"]):
+                # what overlay2's diff directory of the layer holds: the layer applied as a tree of its own
+                with tempfile.TemporaryDirectory() as tmp:
+                    apply_layer(blobs / desc["digest"].split(":")[1], Path(tmp) / "diff")
+                    layers[diff] = directory_size(Path(tmp) / "diff")
         out[name] = {"present": present, "layers": layers, "index": target not in manifests, "target": target}
     return out
 

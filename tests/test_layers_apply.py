@@ -1,4 +1,5 @@
-"""apply_layer against the hostile corpus (tests/hostile/make_corpus.py) and the ordinary cases."""
+"""apply_layer and pack_layer (the layer store's form) against the hostile corpus (tests/hostile/make_corpus.py)
+and the ordinary cases."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from labkit.digest import Digest
 from labkit.errors import DigestMismatch, LabkitError, TruncatedLayer, UnsafeLayer
 from labkit.layers import Entry, Limits, build_layer
 from labkit.imageview import ImageView
-from labkit.layers.apply import AppliedLayer, apply_layer
+from labkit.layers.apply import AppliedLayer, apply_layer, pack_layer
 from labkit.layers.writer import LayerBlob
 from labkit.unpack import unpack_view
 from labkit.layers.reader import classify_whiteout, clean_path, index_layer
@@ -53,8 +54,9 @@ def tree(root: Path) -> dict:
                 out[rel] = "l:" + os.readlink(p)
             elif p.is_dir():
                 out[rel] = "d"
-            else:
+            elif p.is_file():
                 out[rel] = "f:" + p.read_bytes().decode("latin-1")
+            # a fifo (unpack creates them; a layer tree only records them) is not in the notation
     return out
 
 
@@ -100,16 +102,7 @@ def test_hostile_corpus(case, tmp_path):
     else:
         with pytest.raises(LabkitError) as info:
             apply_case(case, work)
-        if case.expect == "unsafe":
-            assert isinstance(info.value, UnsafeLayer), info.value
-            assert case.rule in info.value.rule
-        elif case.expect == "truncated":
-            assert isinstance(info.value, TruncatedLayer), info.value
-            assert case.rule in str(info.value)
-        else:
-            assert case.expect == "error", case.expect
-            assert not isinstance(info.value, (UnsafeLayer, TruncatedLayer)), info.value
-            assert case.rule in str(info.value)
+        assert_refused_as_expected(case, info.value)
         # nothing of a refused layer is left behind; a layer refused only as part of an image (a hard link to
         # a lower file that is not there) applied completely, as the layer store keeps it
         after = snapshot(tmp_path)
@@ -118,6 +111,64 @@ def test_hostile_corpus(case, tmp_path):
         assert {k: v for k, v in after.items() if not k.startswith(("work/lower-", "work/layer"))} == before, \
             "something outside (or a partial layer) was left behind"
         assert not [p.name for p in work.iterdir() if ".partial-" in p.name]
+
+
+def assert_refused_as_expected(case, error: LabkitError) -> None:
+    """Check that `error` is the refusal the corpus case expects (its kind and rule)."""
+    if case.expect == "unsafe":
+        assert isinstance(error, UnsafeLayer), error
+        assert case.rule in error.rule
+    elif case.expect == "truncated":
+        assert isinstance(error, TruncatedLayer), error
+        assert case.rule in str(error)
+    else:
+        assert case.expect == "error", case.expect
+        assert not isinstance(error, (UnsafeLayer, TruncatedLayer)), error
+        assert case.rule in str(error)
+
+
+def pack_case(case, work: Path) -> "tuple[AppliedLayer, ImageView]":
+    """Pack a corpus case's layers as the layer store keeps them (work/lower-N.pack, work/layer.pack); return the
+    top layer's AppliedLayer and the image view over all of them, merged (hard links to lower files resolved)."""
+    limits = Limits(**case.limits)
+    below = [pack_layer(io.BytesIO(data), work / f"lower-{i}.pack", limits) for i, data in enumerate(case.lower)]
+    applied = pack_layer(io.BytesIO(case.data), work / "layer.pack", limits)
+    view = ImageView(below + [applied])
+    view.merged_nodes()
+    return applied, view
+
+
+def _tree_metadata(applied: AppliedLayer) -> dict:
+    return {k: v for k, v in applied.to_json().items() if k not in ("packed", "offsets")}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_corpus_packed(case, tmp_path):
+    """pack_layer takes and refuses exactly what apply_layer does, records the same metadata, and the image its
+    pack makes unpacks to the corpus' tree; a refused layer leaves no pack behind."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "neighbour").write_text("keep me")
+    before = snapshot(tmp_path)
+    if case.expect == "ok":
+        applied, view = pack_case(case, work)
+        (tmp_path / "tree").mkdir()
+        assert _tree_metadata(applied) == _tree_metadata(apply_case(case, tmp_path / "tree")[0])
+        assert applied.packed and len(applied.offsets) == len(applied.index)
+        assert AppliedLayer.from_json(applied.to_json(), applied.path).to_json() == applied.to_json()
+        unpack_view(view, work / "merged")
+        assert tree(work / "merged") == case.tree
+        assert sorted(p.name for p in work.iterdir()) == sorted(
+            ["neighbour", "merged", "layer.pack", *(f"lower-{i}.pack" for i in range(len(case.lower)))])
+    else:
+        with pytest.raises(LabkitError) as info:
+            pack_case(case, work)
+        assert_refused_as_expected(case, info.value)
+        if (work / "layer.pack").exists():
+            assert case.expect == "unsafe" and "hard link target" in info.value.rule, info.value
+        after = snapshot(tmp_path)
+        assert {k: v for k, v in after.items() if not k.startswith(("work/lower-", "work/layer.pack"))} == before, \
+            "something outside (or a partial pack) was left behind"
 
 
 PEER_CASES = [c for c in CASES if c.peer]
@@ -166,6 +217,14 @@ def test_sparse_file_keeps_holes(tmp_path):
     st = os.stat(tmp_path / "l" / "s")
     assert st.st_size == 64 << 20
     assert st.st_blocks * 512 < 1 << 20
+    # packed: the holes are holes of the pack, and the file's region reads back whole
+    packed = pack_layer(io.BytesIO(data), tmp_path / "pack")
+    st = os.stat(tmp_path / "pack")
+    assert st.st_size == 64 << 20 and st.st_blocks * 512 < 1 << 20
+    s = ImageView([packed]).stat("s").data
+    with s.open() as f:
+        assert f.read(4) == b"head" and len(f.read()) == (64 << 20) - 4
+    assert s.head(4) == b"head" and s.size == 64 << 20
 
 
 # ---- archives made by GNU tar (on every Debian machine) apply to exactly the tree they were made from ----------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
 
 from labkit.digest import Digest
 from labkit.errors import DigestMismatch, NotFound, UnsafeLayer
+from labkit.imageview import ImageView
 from labkit.layers import Entry, build_layer
 from labkit.layers.store import LayerStore
 from labkit.store import Store
@@ -27,7 +29,10 @@ def test_ensure_applies_once_and_records_cache(tmp_path, labkit_home):
     with pytest.raises(NotFound):
         ls.tree(blob.diff_id)
     tree = ls.ensure(blob.diff_id, path, blob.media_type)
-    assert (tree.diff / "etc" / "motd").read_bytes() == b"hi\n"
+    # a pack: the file's bytes in one file, no inode per entry
+    assert sorted(os.listdir(tree.root)) == ["layer.json", "pack"] and tree.data_path == tree.root / "pack"
+    assert tree.data_path.read_bytes() == b"hi\n" and ImageView([tree]).read("etc/motd") == b"hi\n"
+    assert tree.applied().packed and tree.applied().offsets == [-1, -1, 0]
     assert tree.root == labkit_home / "layers" / "sha256" / blob.diff_id.hex
     assert tree.applied().whiteouts == ["old"]
     assert ls.tree(blob.diff_id) == tree and ls.diff_ids() == [blob.diff_id]
@@ -44,12 +49,12 @@ def test_concurrent_ensure_applies_once(tmp_path, labkit_home, monkeypatch):
     blob, path = blob_file(tmp_path, [Entry(f"f{i}", data=b"x" * i) for i in range(200)])
     import labkit.layers.apply as apply_mod
     calls = []
-    real = apply_mod.apply_layer
+    real = apply_mod.pack_layer
 
     def counting(*a, **kw):
         calls.append(1)
         return real(*a, **kw)
-    monkeypatch.setattr(apply_mod, "apply_layer", counting)
+    monkeypatch.setattr(apply_mod, "pack_layer", counting)
     results, errors = [], []
 
     def worker():

@@ -18,6 +18,7 @@ import pytest
 
 from labkit.digest import Digest
 from labkit.errors import AuthRequired, DigestMismatch, LabkitError, NotFound
+from labkit.imageview import ImageView
 from labkit.progress import (LayerEvent, LayersEvent, MessageEvent, PlainRenderer, Recorder, TerminalRenderer,
                              progress_bar, render_lines, renderer_for)
 from labkit.pull import DOWNLOADED, UP_TO_DATE, endpoints_for, pull
@@ -280,8 +281,8 @@ def test_extract_into_the_real_layer_store(scripted_server, store):
     assert rec.lines()[1:5] == [f"{a}: Pulling fs layer", f"{a}: Pull complete",
                                 f"{b}: Pulling fs layer", f"{b}: Pull complete"]
     assert all(layers.has(d) for d in img.diff_ids)
-    assert (layers.tree(img.diff_ids[0]).diff / "etc" / "os-release").read_bytes() == b"ID=lab\n"
-    assert (layers.tree(img.diff_ids[1]).diff / "hello.txt").read_bytes() == b"hi\n"
+    view = ImageView([layers.tree(d) for d in img.diff_ids])
+    assert view.read("etc/os-release") == b"ID=lab\n" and view.read("hello.txt") == b"hi\n"
 
 
 def test_layers_apply_in_the_download_threads_lines_stay_in_order(scripted_server, store, monkeypatch):
@@ -306,7 +307,7 @@ def test_layers_apply_in_the_download_threads_lines_stay_in_order(scripted_serve
     assert all(name.startswith("labkit-pull") for name, _ in applied_in)       # not the caller's thread
     assert rec.lines()[1:7] == [line for i in layer_ids(img) for line in (f"{i}: Pulling fs layer",
                                                                           f"{i}: Pull complete")]
-    assert (layers.tree(img.diff_ids[1]).diff / "hello.txt").read_bytes() == b"hi\n"
+    assert ImageView([layers.tree(d) for d in img.diff_ids]).read("hello.txt") == b"hi\n"
     assert store.images()[0].size == img.files_size
 
 

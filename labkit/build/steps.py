@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..errors import LabkitError
+from ..fsutil import FileRegion, region_of
 from .context import BuildContext, ContextError, Match, clean_source, has_wildcards
 from .dockerignore import PatternMatcher
 from .shellwords import go_quote
@@ -44,7 +45,7 @@ class SourceEntry:
     mode: int
     mtime: int
     linkname: str = ""
-    disk: "Path | None" = None   # where the bytes are (files)
+    disk: "Path | FileRegion | None" = None   # where the bytes are (files): a path, or an image's file
     data: "bytes | None" = None
 
 
@@ -158,7 +159,7 @@ def view_entries(view, path: str, node) -> Iterator[SourceEntry]:
     """Yield an image view's node and, for a directory, everything below it as SourceEntries."""
     def entry(rel, n):
         if n.type == "file":
-            return SourceEntry(rel, "file", n.mode, int(n.mtime or 0), disk=n.disk_path)
+            return SourceEntry(rel, "file", n.mode, int(n.mtime or 0), disk=n.data)
         if n.type == "symlink":
             return SourceEntry(rel, "symlink", n.mode, int(n.mtime or 0), n.linkname)
         if n.type == "dir":
@@ -190,7 +191,7 @@ def view_checksum(view, selected: list) -> str:
             detail = ""
             if e.type == "file":
                 fh = hashlib.sha256()
-                with open(e.disk, "rb") as f:
+                with region_of(e.disk).open() as f:
                     for chunk in iter(lambda: f.read(1 << 20), b""):
                         fh.update(chunk)
                 detail = fh.hexdigest()

@@ -11,7 +11,7 @@ import shutil
 import stat as stat_mod
 
 from ..clock import now_seconds
-from ..fsutil import link_or_copy
+from ..fsutil import FileRegion, link_or_copy
 from ..paths import is_under, norm, parent
 from .ops import CONTAINER_LAYER, Node, Op, os_error
 
@@ -62,10 +62,10 @@ class CopyOnWrite:
                 os.mkdir(dest, 0o755)
             size = 0
         else:
-            if n.disk_path is None:
+            if n.data is None:
                 dest.write_bytes(self.lower.read(n.path))
             else:
-                shutil.copyfile(n.disk_path, dest, follow_symlinks=False)
+                n.data.copy_to(dest)
             os.chmod(dest, 0o644)
             size = n.size
         self.changes["meta"][p] = self._meta_of(n)
@@ -283,10 +283,11 @@ class CopyOnWrite:
             return ops
 
     def put(self, path: str, data: bytes = b"", mode: int = 0o644, uid: int = 0, gid: int = 0,
-            mtime: "int | None" = None, source: "str | os.PathLike | None" = None) -> list[Op]:
+            mtime: "int | None" = None, source: "FileRegion | str | os.PathLike | None" = None) -> list[Op]:
         """Create or replace the regular file `path` with new contents and metadata (a COPY of one file):
         nothing of a file it replaces is copied up first; a symlink at `path` is replaced, not followed.
-        `source` copies the contents from a file on disk instead of `data`. Returns the Ops."""
+        `source` copies the contents from a file on disk (a path, or a FileRegion: another image's file)
+        instead of `data`. Returns the Ops."""
         with self.mutation() as ops:
             p = self.resolve(path, follow=False)
             n = self.node_at(p)
@@ -298,7 +299,9 @@ class CopyOnWrite:
                 self._drop_upper(p)        # replaced: a hard link's other names keep the old contents
             self._new_entry_slot(p, "file", ops)
             dest = self.upper_path(p)
-            if source is not None:
+            if isinstance(source, FileRegion):
+                size = source.copy_to(dest)
+            elif source is not None:
                 shutil.copyfile(source, dest, follow_symlinks=True)
                 size = dest.stat().st_size
             else:

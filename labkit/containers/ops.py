@@ -5,7 +5,8 @@ from __future__ import annotations
 import errno
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
+
+from ..fsutil import FileRegion
 
 CONTAINER_LAYER = -1         # Node.layer_index of a path that lives in the container's read-write layer
 
@@ -79,7 +80,7 @@ class Node:
     mtime: int
     linkname: str
     layer_index: int
-    disk_path: "str | Path | None"   # where the bytes are: upper/ (a str, built for every lookup) or a layer tree
+    data: "FileRegion | None"   # a file's bytes: its whole file in upper/, or its region of an image layer
 
 
 def os_error(code: int, path: str, path2: "str | None" = None) -> OSError:

@@ -10,6 +10,7 @@ import stat as stat_mod
 from pathlib import Path
 from typing import Iterator
 
+from ..fsutil import FileRegion
 from ..paths import MAX_SYMLINKS, ancestors, norm, parent
 from .ops import CONTAINER_LAYER, Node, os_error
 
@@ -45,7 +46,8 @@ class MergedView:
             kind, size, link = "file", st.st_size, ""
         default = 0o777 if kind == "symlink" else (0o755 if kind == "dir" else 0o644)
         return Node(p, kind, int(meta.get("mode", default)), int(meta.get("uid", 0)), int(meta.get("gid", 0)),
-                    size, int(meta.get("mtime", int(st.st_mtime))), link, CONTAINER_LAYER, f"{self.upper}{p}")
+                    size, int(meta.get("mtime", int(st.st_mtime))), link, CONTAINER_LAYER,
+                    FileRegion(f"{self.upper}{p}", 0, size) if kind == "file" else None)
 
     def _lower_hidden(self, p: str) -> bool:
         """Return True when something of this container hides the image's `p` via an ancestor."""
@@ -67,7 +69,7 @@ class MergedView:
         if n is None or n.path != p.lstrip("/"):
             return None        # the image view followed a symlinked parent the container replaced
         return Node(p, n.type, int(n.mode) & 0o7777, int(n.uid), int(n.gid), int(n.size or 0), int(n.mtime or 0),
-                    n.linkname or "", n.layer_index, n.disk_path)
+                    n.linkname or "", n.layer_index, n.data)
 
     def node_at(self, p: str) -> "Node | None":
         """Return the merged node at a symlink-free path `p`, without following `p` itself."""
@@ -210,7 +212,7 @@ class MergedView:
         if n.type != "file":
             return b""                      # a device node or fifo: nothing to read in a container at rest
         if n.layer_index == CONTAINER_LAYER:
-            return Path(n.disk_path).read_bytes()
-        if n.disk_path is not None:
-            return Path(n.disk_path).read_bytes()
+            return Path(n.data.path).read_bytes()      # the whole file as it is now
+        if n.data is not None:
+            return n.data.read()
         return self.lower.read(n.path)

@@ -1,7 +1,13 @@
 """The layer store: each layer applied once, by diff ID, into home/layers/sha256/<hex>/.
 
-    <hex>/diff/        the layer's own tree (like overlay2's diff dir; whiteouts are metadata, not files)
-    <hex>/layer.json   AppliedLayer metadata: whiteouts, opaque dirs, owners, special modes, devices, index
+    <hex>/pack         the layer's regular files' bytes, back to back (layers/apply.py `pack_layer`)
+    <hex>/layer.json   AppliedLayer metadata: the entry index with each file's offset in the pack, whiteouts,
+                       opaque dirs, owners, special modes, devices
+
+A layer is what overlay2 keeps in its diff directory, without an inode per entry: containers read and copy
+up a file's bytes from the pack, `unpack` copies them into the one tree it creates, so a pull creates no
+file per entry and a pull + unpack creates each file once. Homes from before packs hold `<hex>/diff/`, the
+layer's own tree (whiteouts as metadata, not files); they are read as they are (`LayerTree.applied`).
 
 The store's per-diff-ID cache (Store.set_layer_info) gets only the small facts (size, entries count).
 
@@ -24,20 +30,22 @@ from ..fsutil import atomic_write_bytes, file_lock, fsync_dir
 from .limits import Limits
 
 META_NAME = "layer.json"
-DIFF_NAME = "diff"
+PACK_NAME = "pack"
+DIFF_NAME = "diff"          # the tree of a layer applied before packs
 
 
 @dataclass(frozen=True)
 class LayerTree:
-    """An applied layer in the store: its directory, tree and metadata file."""
+    """An applied layer in the store: its directory, its files' bytes and its metadata file."""
 
     diff_id: Digest
     root: Path
 
     @property
-    def diff(self) -> Path:
-        """Return the directory holding the layer's files."""
-        return self.root / DIFF_NAME
+    def data_path(self) -> Path:
+        """Return where the layer's files' bytes are: its pack, or (a layer applied before packs) its tree."""
+        pack = self.root / PACK_NAME
+        return pack if pack.is_file() else self.root / DIFF_NAME
 
     @property
     def metadata_path(self) -> Path:
@@ -45,11 +53,12 @@ class LayerTree:
         return self.root / META_NAME
 
     def applied(self):
-        """Return the AppliedLayer metadata (whiteouts, opaque dirs, owners, modes, devices, index)."""
+        """Return the AppliedLayer metadata (whiteouts, opaque dirs, owners, modes, devices, index, offsets)."""
         import json
 
         from .apply import AppliedLayer
-        return AppliedLayer.from_json(json.loads(self.metadata_path.read_bytes()), self.diff)
+        data = json.loads(self.metadata_path.read_bytes())
+        return AppliedLayer.from_json(data, self.root / (PACK_NAME if data.get("packed") else DIFF_NAME))
 
 
 class LayerStore:
@@ -112,7 +121,7 @@ class LayerStore:
         with self._lock(d):
             if (final / META_NAME).is_file():       # another caller finished it while we waited
                 return LayerTree(d, final)
-            from .apply import _rmtree, apply_layer
+            from .apply import _rmtree, pack_layer
             for stale in final.parent.glob(f"{d.hex}.partial-*"):
                 _rmtree(stale)                        # left by a crash: we hold the lock, nobody builds it
             if final.exists():
@@ -123,7 +132,7 @@ class LayerStore:
                 raise NotFound(f"apply layer {d}: its blob {blob_path} does not exist")
             try:
                 with open(blob_path, "rb") as f:
-                    applied = apply_layer(f, work / DIFF_NAME, self.limits, expected_diff_id=d)
+                    applied = pack_layer(f, work / PACK_NAME, self.limits, expected_diff_id=d)
                 atomic_write_bytes(work / META_NAME, applied.to_json_bytes())
                 os.rename(work, final)
                 fsync_dir(final.parent)

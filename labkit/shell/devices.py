@@ -42,7 +42,7 @@ class DeviceNode:
     mtime: int = 0
     linkname: str = ""
     layer_index: int = -1
-    disk_path: None = None
+    data: None = None            # no bytes on disk: reads and writes go to the device's behaviour
     rdev: "tuple[int, int] | None" = None
 
 

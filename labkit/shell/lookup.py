@@ -94,10 +94,9 @@ def search(fs, name: str, path_var: "str | None", cwd: str = "/") -> "str | None
 def head(fs, path: str, size: int = 256) -> bytes:
     """Return the first bytes of a file (without reading a big binary whole when it lies on disk)."""
     n = _stat(fs, path)
-    disk = getattr(n, "disk_path", None)
-    if disk is not None:
-        with open(disk, "rb") as f:
-            return f.read(size)
+    data = getattr(n, "data", None)
+    if data is not None:
+        return data.head(size)
     return fs.read(path)[:size]
 
 

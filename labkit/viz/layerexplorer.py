@@ -131,9 +131,7 @@ def file_preview(view, index: int, path: str) -> str:
     node = state.nodes.get(path)
     if node is not None:
         if node.type == "file":
-            with open(node.disk_path, "rb") as f:
-                data = f.read()
-            return describe_bytes(data)
+            return describe_bytes(node.data.read())
         if node.type == "symlink":
             return f"a symbolic link to {node.linkname}"
         if node.type == "dir":
