@@ -470,3 +470,24 @@ def test_empty_layer_is_dockers_empty_layer(tmp_path):
     applied = apply_layer(io.BytesIO(build_layer([]).data), tmp_path / "l", expected_diff_id=blob.diff_id)
     assert applied.entries == 0 and list((tmp_path / "l").iterdir()) == []
     assert index_layer(io.BytesIO(blob.data)).entries == []
+
+
+@pytest.mark.parametrize("damage", ["unsafe member first", "truncated gzip"])
+def test_packing_reads_ahead_and_stops_with_the_parser(damage, tmp_path):
+    """pack_layer decompresses and hashes in a read-ahead thread; a layer refused early (much of the stream
+    still unread) or cut short stops it: the error is the parser's, no thread and no pack are left."""
+    import gzip
+    import random
+    import threading
+
+    rng = random.Random(7)
+    members = [corpus.file(f"f{i}", rng.randbytes(64 << 10)) for i in range(64)]
+    if damage == "unsafe member first":
+        data, error = gzip.compress(corpus.tar(corpus.file("../escape", b"x"), *members)), UnsafeLayer
+    else:
+        whole = gzip.compress(corpus.tar(*members))
+        data, error = whole[:len(whole) // 2], TruncatedLayer
+    with pytest.raises(error):
+        pack_layer(io.BytesIO(data), tmp_path / "pack")
+    assert not [t for t in threading.enumerate() if t.name == "labkit-layer-read"]
+    assert not (tmp_path / "pack").exists() and not (tmp_path / "escape").exists()

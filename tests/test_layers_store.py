@@ -14,6 +14,8 @@ from labkit.layers import Entry, build_layer
 from labkit.layers.store import LayerStore
 from labkit.store import Store
 
+from helpers import imagefactory as f
+
 
 def blob_file(tmp_path, entries, name="blob"):
     blob = build_layer(entries)
@@ -114,3 +116,32 @@ def test_stale_partial_is_cleaned_and_remove(tmp_path, labkit_home):
 def test_missing_blob_is_not_found(tmp_path, labkit_home):
     with pytest.raises(NotFound, match="does not exist"):
         LayerStore(labkit_home).ensure(Digest.of(b"x"), tmp_path / "nope")
+
+
+def test_a_layer_applied_before_packs_is_read_as_its_tree(tmp_path, labkit_home):
+    """A home from an earlier labkit holds <hex>/diff/ (the layer's tree) and a layer.json without offsets: images
+    over it read, unpack and link to its files as before, beside packed layers."""
+    from labkit.fsutil import atomic_write_bytes
+    from labkit.layers.apply import apply_layer
+    from labkit.unpack import unpack_view
+
+    old_blob, old_path = blob_file(tmp_path, [Entry("bin/busybox", data=b"BB" * 50, mode=0o755)], "old")
+    new_blob = f.tar_layer([f.m_hardlink("bin/sh", "bin/busybox"), f.m_file("etc/motd", b"hi\n")])
+    new_path = tmp_path / "new"
+    new_path.write_bytes(new_blob.data)
+    ls = LayerStore(labkit_home)
+    root = ls.path(old_blob.diff_id)
+    root.mkdir(parents=True)
+    applied = apply_layer(old_path, root / "diff")
+    atomic_write_bytes(root / "layer.json", applied.to_json_bytes())
+    assert "offsets" not in applied.to_json()
+    old, new = ls.tree(old_blob.diff_id), ls.ensure(new_blob.diff_id, new_path)
+    assert old.data_path == root / "diff" and new.data_path == new.root / "pack"
+    view = ImageView([old, new])
+    busybox = view.below(1).stat("bin/busybox").data
+    assert busybox.path == str(root / "diff" / "bin" / "busybox") and (busybox.offset, busybox.packed) == (0, False)
+    assert view.read("bin/sh") == view.read("bin/busybox") == b"BB" * 50 and view.read("etc/motd") == b"hi\n"
+    result = unpack_view(view, tmp_path / "rootfs")
+    assert (tmp_path / "rootfs" / "bin" / "sh").read_bytes() == b"BB" * 50
+    assert (tmp_path / "rootfs" / "etc" / "motd").read_bytes() == b"hi\n"
+    assert (result.files, result.hardlinks) == (2, 1)

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from .. import platform
 from ..compression import open_layer_stream
 from ..digest import Digest, as_digest
 from ..errors import LabkitError, UnsafeLayer
@@ -497,15 +498,20 @@ def pack_layer(tar_stream: BinaryIO, target: "str | os.PathLike", limits: Limits
         fd = os.open(target, _OPEN_FLAGS, 0o600)
     except FileExistsError:
         raise LabkitError(f"apply layer into {target}: the target exists") from None
+    reader = None
     try:
         try:
-            reader = LayerReader(open_layer_stream(tar_stream), limits, what=f"layer for {target.parent.name}")
+            # the stream is decompressed and hashed beside the parsing where there are threads
+            reader = LayerReader(open_layer_stream(tar_stream), limits, what=f"layer for {target.parent.name}",
+                                 read_ahead=platform.can_use_threads())
             packer = _Packer(fd, reader, limits)
             for member in reader:
                 packer.apply(member)
             diff_id = reader.finish(expected_diff_id)
             packer.finish()
         finally:
+            if reader is not None:
+                reader.close()
             os.close(fd)
     except BaseException as e:
         with contextlib.suppress(OSError):

@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator, NamedTuple
 
@@ -267,18 +269,66 @@ class Member:
                           self.size if self.kind == "file" else 0, self.mtime, self.linkname)
 
 
+class _ReadAhead:
+    """Reads (decompresses) and hashes a stream in a thread of its own, at most DEPTH chunks ahead of the parser:
+    both release the GIL, so a layer's parsing runs beside its decompression instead of after it. The chunks,
+    then b"" at the end, or the reading thread's exception, come out of read() in order."""
+
+    DEPTH = 4
+
+    def __init__(self, src: BinaryIO, hasher):
+        self._queue: queue.Queue = queue.Queue(self.DEPTH)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(src, hasher), name="labkit-layer-read",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, src: BinaryIO, hasher) -> None:
+        try:
+            while not self._stopped.is_set():
+                data = src.read(CHUNK)
+                if data:
+                    hasher.update(data)
+                self._queue.put(data)
+                if not data:
+                    return
+        except BaseException as e:            # handed to the parser, which raises it where it reads
+            self._queue.put(e)
+
+    def read(self) -> bytes:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            self._queue.put(item)             # every later read fails the same way
+            raise item
+        if not item:
+            self._queue.put(item)
+        return item
+
+    def close(self) -> None:
+        """Stop reading ahead and wait for the thread (before the caller closes the stream under it)."""
+        self._stopped.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.05)  # make room for a put the thread is blocked in
+            except queue.Empty:
+                pass
+        self._thread.join()
+
+
 class LayerReader:
     """Iterate a layer's members under the shared rules; `finish()` drains the stream and checks the diff ID.
 
     Reads the (uncompressed) stream in CHUNK reads, hashing and counting every byte as it arrives (the diff ID,
-    max_layer_bytes); headers are sliced from the chunk, data is handed on as views of it.
+    max_layer_bytes); headers are sliced from the chunk, data is handed on as views of it. With `read_ahead`
+    the stream is read and hashed in a thread of its own (_ReadAhead); close() the reader when done with it.
     """
 
-    def __init__(self, stream: BinaryIO, limits: Limits = Limits(), what: str = "layer"):
+    def __init__(self, stream: BinaryIO, limits: Limits = Limits(), what: str = "layer", read_ahead: bool = False):
         self.limits = limits
         self.what = what
         self._src = stream
         self._hash = hashlib.sha256()
+        self._ahead = _ReadAhead(stream, self._hash) if read_ahead else None
         self._count = 0                # bytes read from the stream
         self._buf = b""                # the current chunk ...
         self._pos = 0                  # ... and how much of it is consumed
@@ -292,16 +342,25 @@ class LayerReader:
 
     # ---- the byte stream --------------------------------------------------------------------------------
     def _read(self) -> bytes:
-        data = self._src.read(CHUNK)
+        if self._ahead is not None:
+            data = self._ahead.read()          # hashed by the read-ahead thread
+        else:
+            data = self._src.read(CHUNK)
+            if data:
+                self._hash.update(data)
         if data:
             self._count += len(data)
             if self._count > self.limits.max_layer_bytes:
                 raise UnsafeLayer(self.what, f"uncompressed layer is larger than max_layer_bytes="
                                              f"{self.limits.max_layer_bytes}")
-            self._hash.update(data)
         else:
             self._eof = True
         return data
+
+    def close(self) -> None:
+        """Stop the read-ahead thread, if any (the stream itself stays the caller's)."""
+        if self._ahead is not None:
+            self._ahead.close()
 
     @property
     def offset(self) -> int:
