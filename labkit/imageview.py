@@ -25,14 +25,14 @@ docker's overlay2 driver shows in a container's merged directory):
 A file's bytes are a FileRegion (`Node.data`): a range of its layer's pack (layers/store.py), or a whole
 file of a layer tree (a home applied by labkit before packs, or `apply_layer`'s trees).
 
-Hard links: nodes that share an inode carry the same `link_group` (and the same bytes). A hard link to a file of a LOWER layer (legal per the OCI image spec) is applied as containerd
-applies it on an overlay mount: link() copies the target up into the new layer, then links it, so the link
-and the target become one new inode of that layer with the lower file's bytes and metadata (the lower
-file's other hard links, if any, keep the old inode, as overlayfs without index=on does). The layer holds
-no bytes for them: their nodes read the lower file's (`Node.source`). The target is found
-in the layers below (symlinks in its parents followed inside the image, as containerd's and umoci's
-link targets are); an image whose link names no regular file there, or a file this layer deletes, is
-refused (UnsafeLayer), as containerd's link() fails.
+Hard links: nodes that share an inode carry the same `link_group` (and the same bytes). A hard link to a file
+of a LOWER layer (legal per the OCI image spec) is applied as containerd applies it on an overlay mount:
+link() copies the target up into the new layer, then links it, so the link and the target become one new inode
+of that layer with the lower file's bytes and metadata (the lower file's other hard links, if any, keep the
+old inode, as overlayfs without index=on does). The layer holds no bytes for them: their nodes read the lower
+file's (`Node.source`). The target is found in the layers below (symlinks in its parents followed inside the
+image, as containerd's and umoci's link targets are); an image whose link names no regular file there, or a
+file this layer deletes, is refused (UnsafeLayer), as containerd's link() fails.
 """
 
 from __future__ import annotations
