@@ -117,17 +117,30 @@ _READ_CHUNK = 1 << 20      # the read/write fallback's buffer
 _NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM, errno.EBADF}
 
 
+def _kernel_copies() -> list:
+    """Return the kernel's ways to copy between descriptors here, best first, each as
+    copy(src, dst, offset, count) -> bytes copied (0 at the end of src)."""
+    ways = []
+    if hasattr(os, "copy_file_range"):
+        ways.append(lambda src, dst, offset, count: os.copy_file_range(src, dst, count, offset))
+    if hasattr(os, "sendfile"):          # the browser has neither: plain reads and writes then
+        ways.append(lambda src, dst, offset, count: os.sendfile(dst, src, offset, count))
+    return ways
+
+
+_KERNEL_COPIES = _kernel_copies()
+
+
 def copy_fd_range(src: int, dst: int, size: int, offset: int = 0) -> int:
     """Copy `size` bytes at `offset` of `src` to the current position of `dst`, in the kernel when it can
     (copy_file_range, then sendfile), else by reads and writes; return the bytes copied (less only when src
     is shorter). `src`'s file position is neither used nor moved where the kernel copies or os.pread
     exists, so threads may share one source descriptor."""
     done = 0
-    copy_range = getattr(os, "copy_file_range", None)
-    if copy_range is not None:
+    for copy in _KERNEL_COPIES:
         try:
             while done < size:
-                n = copy_range(src, dst, min(size - done, _COPY_CHUNK), offset + done)
+                n = copy(src, dst, offset + done, min(size - done, _COPY_CHUNK))
                 if n == 0:
                     return done
                 done += n
@@ -135,18 +148,6 @@ def copy_fd_range(src: int, dst: int, size: int, offset: int = 0) -> int:
         except OSError as e:
             if done or e.errno not in _NO_KERNEL_COPY:
                 raise
-    try:
-        if not hasattr(os, "sendfile"):  # the browser: plain reads and writes below
-            raise OSError(errno.ENOSYS, "no sendfile")
-        while done < size:
-            n = os.sendfile(dst, src, offset + done, min(size - done, _COPY_CHUNK))
-            if n == 0:
-                return done
-            done += n
-        return done
-    except OSError as e:
-        if done or e.errno not in _NO_KERNEL_COPY:
-            raise
     pread = getattr(os, "pread", None)
     if pread is None:
         os.lseek(src, offset, os.SEEK_SET)

@@ -17,7 +17,7 @@ import pytest
 from helpers.trees import scan
 from labkit import platform
 from labkit.layers import Entry, build_layer
-from labkit.layers.apply import apply_layer
+from labkit.layers.apply import apply_layer, pack_layer
 from labkit.layers.store import LayerStore
 from labkit.store import Store
 
@@ -102,15 +102,29 @@ def test_unpack_by_path_writes_the_same_tree_as_unpack_by_descriptor(store, tmp_
     _stored_image(store)
     layer_store = LayerStore(store.home, store=store)
     monkeypatch.setattr(unpack_module, "WRITERS", 0)   # natively files are written by threads, refused here
-    native = unpack(store, layer_store, "base:1", tmp_path / "native")
-    with platform.simulate():
+    with platform.simulate():                          # first: the layers are packed as the browser packs them
         here = unpack(store, layer_store, "base:1", tmp_path / "browser")
+    native = unpack(store, layer_store, "base:1", tmp_path / "native")
     assert scan(tmp_path / "browser") == scan(tmp_path / "native")
     assert (here.files, here.dirs, here.symlinks, here.hardlinks, here.special_modes) == \
            (native.files, native.dirs, native.symlinks, native.hardlinks, native.special_modes)
     # the image's hard link is a hard link natively and a copy in the browser
     assert os.stat(tmp_path / "native/usr/bin/ls").st_ino == os.stat(tmp_path / "native/usr/bin/busybox").st_ino
     assert os.stat(tmp_path / "browser/usr/bin/ls").st_ino != os.stat(tmp_path / "browser/usr/bin/busybox").st_ino
+
+
+def test_packing_a_layer_starts_no_thread(tmp_path, no_threads_or_processes):
+    """The layer store's packs in the browser: the stream is read without the read-ahead thread."""
+    from labkit.imageview import ImageView
+
+    blob = build_layer(IMAGE[0] + [Entry("etc/passwd", data=b"root\n")])
+    with platform.simulate():
+        packed = pack_layer(io.BytesIO(blob.data), tmp_path / "pack")
+        view = ImageView([packed])
+        assert view.read("etc/passwd") == b"root\n" and view.read("usr/bin/ls") == b"bb" * 1000
+    assert packed.packed and packed.diff_id == blob.diff_id
+    # each regular file's bytes once (the hard link shares busybox's)
+    assert (tmp_path / "pack").stat().st_size == len(b"old motd\n" b"libc" + b"bb" * 1000 + b"su" b"k" b"root\n")
 
 
 def test_applying_a_layer_copies_hard_links_and_keeps_times(tmp_path, no_threads_or_processes):

@@ -82,12 +82,17 @@ def apply_case(case, work: Path) -> "tuple[AppliedLayer, Path]":
     return applied, work / "merged"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_hostile_corpus(case, tmp_path):
+def work_beside_a_neighbour(tmp_path: Path) -> "tuple[Path, dict]":
+    """Return (tmp_path/work, a snapshot of tmp_path) with a file in work that no layer may touch."""
     work = tmp_path / "work"
     work.mkdir()
     (work / "neighbour").write_text("keep me")
-    before = snapshot(tmp_path)
+    return work, snapshot(tmp_path)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_corpus(case, tmp_path):
+    work, before = work_beside_a_neighbour(tmp_path)
     if case.expect == "ok":
         applied, result = apply_case(case, work)
         assert tree(result) == case.tree
@@ -146,10 +151,7 @@ def _tree_metadata(applied: AppliedLayer) -> dict:
 def test_hostile_corpus_packed(case, tmp_path):
     """pack_layer takes and refuses exactly what apply_layer does, records the same metadata, and the image its
     pack makes unpacks to the corpus' tree; a refused layer leaves no pack behind."""
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "neighbour").write_text("keep me")
-    before = snapshot(tmp_path)
+    work, before = work_beside_a_neighbour(tmp_path)
     if case.expect == "ok":
         applied, view = pack_case(case, work)
         (tmp_path / "tree").mkdir()
