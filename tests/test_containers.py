@@ -147,6 +147,19 @@ def test_replace_image_dir_with_file_hides_subtree(c):
         c.listdir("/usr/share/doc")
 
 
+def test_a_looping_symlink_of_the_image_replaced_by_a_directory(labkit_home):
+    # the image's /loop -> loop never resolves; once the container makes /loop a directory, the paths under
+    # it are the container's alone (the image's index must not be asked to follow the old loop)
+    stored_entry_image(labkit_home, [[Entry("etc", "dir"), Entry("loop", "symlink", linkname="loop")]], "loopy:1")
+    c = Containers(labkit_home, rng=random.Random(7)).create("loopy:1")
+    c.remove("/loop")
+    c.mkdir("/loop")
+    c.write("/loop/x", b"x")
+    assert c.read("/loop/x") == b"x"
+    assert c.listdir("/loop") == ["x"]
+    assert not c.exists("/loop/y")
+
+
 def test_rename_image_dir_copies_subtree_and_whites_out(c):
     ops = c.rename("/usr/share/doc", "/usr/share/docs")
     assert ops[0] == Op("rename", "/usr/share/doc", 0, "/usr/share/docs")

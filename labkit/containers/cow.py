@@ -11,7 +11,7 @@ import shutil
 import stat as stat_mod
 
 from ..clock import now_seconds
-from ..fsutil import FileRegion, link_or_copy
+from ..fsutil import FileRegion, link_or_copy, region_of
 from ..paths import is_under, norm, parent
 from .ops import CONTAINER_LAYER, Node, Op, os_error
 
@@ -299,11 +299,8 @@ class CopyOnWrite:
                 self._drop_upper(p)        # replaced: a hard link's other names keep the old contents
             self._new_entry_slot(p, "file", ops)
             dest = self.upper_path(p)
-            if isinstance(source, FileRegion):
-                size = source.copy_to(dest)
-            elif source is not None:
-                shutil.copyfile(source, dest, follow_symlinks=True)
-                size = dest.stat().st_size
+            if source is not None:
+                size = region_of(source).copy_to(dest)        # the kernel's copy, as for a copy-up
             else:
                 dest.write_bytes(data)
                 size = len(data)

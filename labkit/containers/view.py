@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..fsutil import FileRegion
+from ..imageview import SymlinkLoop
 from ..paths import MAX_SYMLINKS, ancestors, norm, parent
 from .ops import CONTAINER_LAYER, Node, os_error
 
@@ -63,11 +64,16 @@ class MergedView:
 
     def lower_node(self, p: str) -> "Node | None":
         """Return the image's node at `p` unless an ancestor change hides it (p's own whiteout ignored)."""
-        if self._lower_hidden(p):
-            return None
-        n = self.lower.lookup(p)
+        # the image's in-memory index first: most paths a container asks about are not in the image, and
+        # then no ancestor needs an lstat of the upper directory
+        try:
+            n = self.lower.lookup(p)
+        except SymlinkLoop:
+            return None        # the image's looping symlink in p's parents was replaced by a directory
         if n is None or n.path != p.lstrip("/"):
             return None        # the image view followed a symlinked parent the container replaced
+        if self._lower_hidden(p):
+            return None
         return Node(p, n.type, int(n.mode) & 0o7777, int(n.uid), int(n.gid), int(n.size or 0), int(n.mtime or 0),
                     n.linkname or "", n.layer_index, n.data)
 
