@@ -256,12 +256,12 @@ def run(cmd, env=None, cwd=None) -> float:
     return dt
 
 
-def run_rss(cmd, env=None) -> tuple[float, int, float]:
+def run_rss(cmd, env=None, cwd=None) -> tuple[float, int, float]:
     """Run `cmd`; return (wall seconds, peak RSS in bytes, CPU seconds user+sys) via /usr/bin/time, else wait4."""
     if os.path.exists(TIME):
         with tempfile.NamedTemporaryFile("r", suffix=".rss") as out:
             t0 = time.perf_counter()
-            r = subprocess.run([TIME, "-f", "%M %U %S", "-o", out.name, *map(str, cmd)], env=env,
+            r = subprocess.run([TIME, "-f", "%M %U %S", "-o", out.name, *map(str, cmd)], env=env, cwd=cwd,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             dt = time.perf_counter() - t0
             if r.returncode != 0:
@@ -269,7 +269,7 @@ def run_rss(cmd, env=None) -> tuple[float, int, float]:
             rss, user, system = out.read().strip().splitlines()[-1].split()
             return dt, int(rss) * 1024, float(user) + float(system)
     t0 = time.perf_counter()
-    p = subprocess.Popen(list(map(str, cmd)), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(list(map(str, cmd)), env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = p.stderr.read()
     _, status, usage = os.wait4(p.pid, 0)
     dt = time.perf_counter() - t0
@@ -278,10 +278,23 @@ def run_rss(cmd, env=None) -> tuple[float, int, float]:
     return dt, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
 
 
-def run_cpu(cmd, env=None) -> tuple[float, float]:
+def run_cpu(cmd, env=None, cwd=None) -> tuple[float, float]:
     """Run `cmd`; return (wall seconds, CPU seconds user+sys of it and its children)."""
-    dt, _rss, cpu = run_rss(cmd, env)
+    dt, _rss, cpu = run_rss(cmd, env, cwd)
     return dt, cpu
+
+
+def describe_checkout(path: Path) -> str:
+    """Return "<commit> <subject>" of the labkit checkout at `path`, after checking that `python -m labkit` run
+    there imports that checkout's labkit (not the installed one): a baseline that silently ran this
+    checkout's code would compare it with itself."""
+    path = Path(path).resolve()
+    where = subprocess.run([str(PYTHON), "-c", "import labkit; print(labkit.__file__)"], cwd=path,
+                           capture_output=True, text=True, check=True).stdout.strip()
+    if not Path(where).resolve().is_relative_to(path):
+        raise SystemExit(f"{path}: `python -m labkit` there imports {where}, not that checkout's labkit")
+    log = subprocess.run(["git", "-C", str(path), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
+    return (log.stdout.strip() or "not a git checkout")[:100]
 
 
 def labkit_env(home: Path) -> dict:

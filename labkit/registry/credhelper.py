@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 
 from ..errors import LabkitError
 from .auth import Credentials
@@ -48,6 +47,8 @@ class CredentialHelper:
         return f"CredentialHelper({self.name!r})"
 
     def _run(self, action: str, stdin: bytes, server: str = "") -> bytes:
+        import subprocess        # here: only a home whose docker config names a helper starts one
+
         from .. import platform
 
         what = f"{self.program} {action}{' ' + server if server else ''}"

@@ -33,11 +33,6 @@ from urllib.parse import urlsplit
 
 from ..errors import LabkitError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 CONFIG_DIR = "certs.d"
 FILE = "hosts.toml"
 DEFAULT_NAMESPACE = "_default"
@@ -76,6 +71,11 @@ def namespace_dirs(namespace: str) -> list[str]:
 
 def read_hosts(path: Path) -> list[RegistryHost]:
     """Return the hosts a hosts.toml lists: its [host."URL"] entries in order, then the server."""
+    # imported here: most homes have no hosts.toml, and every pull would pay for the TOML parser's import
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
         doc = tomllib.loads(path.read_text())
     except (OSError, UnicodeDecodeError) as e:
