@@ -310,6 +310,7 @@ def import_tarball(store, layer_store, fileobj: BinaryIO, ref=None, message: str
     """
     from .clock import build_time
     from .layers.writer import GzipWriter
+    from .platform import can_use_threads        # by name: `platform` is this function's parameter
     from .oci import OCI_CONFIG, OCI_LAYER_GZIP, OCI_MANIFEST, ImageConfig, Manifest, Platform
     from .compression import open_layer_stream
 
@@ -317,13 +318,17 @@ def import_tarball(store, layer_store, fileobj: BinaryIO, ref=None, message: str
     stream = open_layer_stream(fileobj)            # gzip/zstd sniffed by magic; works on a pipe
 
     def write(f):
-        gz = GzipWriter(f)
+        gz = GzipWriter(f, background=can_use_threads())      # compressing beside the reading and hashing
         h = hashlib.sha256()
         n = 0
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            h.update(chunk)
-            n += len(chunk)
-            gz.write(chunk)
+        try:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                h.update(chunk)
+                n += len(chunk)
+                gz.write(chunk)
+        except BaseException:
+            gz.abort()
+            raise
         gz.close()
         if n == 0:
             raise UsageError("import: the tarball is empty")

@@ -227,3 +227,73 @@ def test_golden_diff_id_pins_the_tar_bytes():
                                   Entry("big", data=b"x", uid=3_000_000, mtime=2 ** 34)]
     assert str(build_layer(entries).diff_id) == \
         "sha256:771549b2f881dcc26ad20f8d507ecc933895a4fbf123d2f2e8cdf2277d8ab8a6"
+
+
+def many_files(tmp_path, count=300):
+    """Entries of `count` files on disk, small and large (several 1 MiB blocks), with their directory."""
+    root = tmp_path / "many"
+    root.mkdir()
+    rng = __import__("random").Random(3)
+    for i in range(count):
+        size = rng.choice([0, 7, 511, 512, 513, 40_000, (1 << 20) + 5, 3 << 20]) if i % 10 == 0 else rng.randrange(900)
+        (root / f"f{i:03}").write_bytes(rng.randbytes(size // 2) + b"a" * (size - size // 2))
+    return entries_from_dir(root)
+
+
+def test_background_gzip_writes_the_same_bytes(tmp_path):
+    entries = many_files(tmp_path)
+    outputs = []
+    for background in (False, True):
+        buf = io.BytesIO()
+        outputs.append((write_layer(entries, buf, "gzip", background=background), buf.getvalue()))
+    assert outputs[0] == outputs[1]
+    (diff_id, size), data = outputs[0]
+    tar = gzip.decompress(data)
+    assert len(tar) == size and Digest.of(tar) == diff_id
+    assert tar == tar_of(entries)       # the same tar as written without compression
+
+
+class FailingFile(io.BytesIO):
+    """A file that fails once `limit` bytes were written, as a full disk does."""
+
+    def __init__(self, limit):
+        super().__init__()
+        self.limit = limit
+
+    def write(self, b):
+        if self.tell() + len(b) > self.limit:
+            raise OSError(28, "No space left on device")
+        return super().write(b)
+
+
+def gzip_threads():
+    import threading
+    return [t for t in threading.enumerate() if t.name == "labkit-gzip"]
+
+
+def test_a_write_error_in_the_background_compressor_reaches_the_caller(tmp_path):
+    entries = many_files(tmp_path)
+    with pytest.raises(OSError, match="No space left"):
+        write_layer(entries, FailingFile(200_000), "gzip", background=True)
+    assert gzip_threads() == []
+
+
+def test_write_layer_stops_the_compressor_when_a_source_is_missing(tmp_path):
+    entries = many_files(tmp_path, 40)
+    os.remove([e for e in entries if e.kind == "file"][-1].source)
+    with pytest.raises(FileNotFoundError):
+        write_layer(entries, io.BytesIO(), "gzip", background=True)
+    assert gzip_threads() == []
+
+
+def test_abort_gives_up_without_a_trailer():
+    from labkit.layers.writer import GzipWriter
+
+    out = io.BytesIO()
+    w = GzipWriter(out, background=True)
+    for _ in range(20):
+        w.write(os.urandom(1 << 16))
+    w.abort()
+    assert gzip_threads() == []
+    with pytest.raises(EOFError):               # the stream ends without its last block and trailer
+        gzip.decompress(out.getvalue())
