@@ -2,6 +2,6 @@
 
 import sys
 
-from .cli import program
+from .cli import main
 
-sys.exit(program())
+sys.exit(main())

@@ -2,13 +2,11 @@
 
 The `%docker` magic calls `main()` too, so a notebook and a terminal share one parser.
 Errors a user can make print one line on stderr and exit 1 (2 for usage errors); never a traceback.
-The subcommands, their parser and their Context live in labkit.commands; this is the entry point:
-`program()` for the `labkit` process (console script and `python -m labkit`), `main()` for one command line.
+The subcommands, their parser and their Context live in labkit.commands; this is the entry point.
 """
 
 from __future__ import annotations
 
-import gc
 import sys
 from typing import TextIO
 
@@ -65,19 +63,5 @@ def main(argv: "list[str] | None" = None, out: "TextIO | None" = None, err: "Tex
         return 1
 
 
-# A labkit process allocates many small objects that live to its end (a pull's manifests, a layer index of
-# 14k entries): with CPython's default first-generation threshold (700) the cyclic collector ran about 600
-# times during one pull and walked that growing heap each time (about 0.1 s of a 0.4 s pull). A process runs
-# one command and exits, so it collects less often; the notebook's magic runs in a long-lived kernel, where
-# the interpreter's own setting stays.
-PROGRAM_GC_THRESHOLD = 50_000
-
-
-def program() -> int:
-    """The `labkit` process: one command line from sys.argv, with the process's garbage-collector setting."""
-    gc.set_threshold(PROGRAM_GC_THRESHOLD, *gc.get_threshold()[1:])
-    return main()
-
-
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(program())
+    sys.exit(main())
