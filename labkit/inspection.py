@@ -63,8 +63,8 @@ _ZERO_TIME = "0001-01-01T00:00:00Z"  # what docker shows for a time that never h
 
 def inspect_container(store, layer_store, container, service=None) -> dict:
     """Return `docker container inspect`'s object for one container (docker's keys; GraphDriver names the
-    read-write directory and the image's layer directories in the LayerStore `layer_store`, as overlay2
-    does)."""
+    read-write directory and, top first, where the LayerStore `layer_store` keeps each image layer's files:
+    a pack file per layer (a directory for a layer applied before packs), where overlay2 names directories)."""
     config = container.config
     image_config = {}
     lower_dirs = []

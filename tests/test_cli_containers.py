@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import tarfile
 
 import pytest
@@ -149,7 +150,8 @@ def test_inspect_a_container_with_docker_keys(home):
     assert data["State"]["Status"] == "exited" and data["State"]["ExitCode"] == 0
     assert data["Image"].startswith("sha256:") and data["Config"]["Image"] == "busybox"
     assert data["GraphDriver"]["Data"]["UpperDir"].endswith("/upper")
-    assert data["GraphDriver"]["Data"]["LowerDir"]  # the image's layer directories, top first
+    lowers = data["GraphDriver"]["Data"]["LowerDir"].split(":")     # where the image's layers' files are
+    assert lowers and all(os.path.isfile(p) and os.path.basename(p) == "pack" for p in lowers)
 
 
 def test_the_facade_reads_like_the_lesson(home):
