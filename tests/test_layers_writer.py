@@ -6,12 +6,15 @@ import gzip
 import hashlib
 import io
 import os
+import random
 import tarfile
+import threading
 
 import pytest
 
 from labkit.digest import Digest
-from labkit.layers.writer import Entry, build_layer, entries_from_dir, normalize_path, sort_key, write_layer, write_tar
+from labkit.layers.writer import (Entry, GzipWriter, build_layer, entries_from_dir, normalize_path, sort_key, write_layer,
+                                  write_tar)
 from labkit.oci import OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD
 
 
@@ -233,7 +236,7 @@ def many_files(tmp_path, count=300):
     """Entries of `count` files on disk, small and large (several 1 MiB blocks), with their directory."""
     root = tmp_path / "many"
     root.mkdir()
-    rng = __import__("random").Random(3)
+    rng = random.Random(3)
     for i in range(count):
         size = rng.choice([0, 7, 511, 512, 513, 40_000, (1 << 20) + 5, 3 << 20]) if i % 10 == 0 else rng.randrange(900)
         (root / f"f{i:03}").write_bytes(rng.randbytes(size // 2) + b"a" * (size - size // 2))
@@ -267,7 +270,6 @@ class FailingFile(io.BytesIO):
 
 
 def gzip_threads():
-    import threading
     return [t for t in threading.enumerate() if t.name == "labkit-gzip"]
 
 
@@ -287,8 +289,6 @@ def test_write_layer_stops_the_compressor_when_a_source_is_missing(tmp_path):
 
 
 def test_abort_gives_up_without_a_trailer():
-    from labkit.layers.writer import GzipWriter
-
     out = io.BytesIO()
     w = GzipWriter(out, background=True)
     for _ in range(20):
