@@ -13,8 +13,8 @@ import threading
 import pytest
 
 from labkit.digest import Digest
-from labkit.layers.writer import (Entry, GzipWriter, build_layer, entries_from_dir, normalize_path, sort_key, write_layer,
-                                  write_tar)
+from labkit.layers.writer import (Entry, GzipWriter, build_layer, entries_from_dir, normalize_path, sort_key,
+                                  write_layer, write_tar)
 from labkit.oci import OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD
 
 
